@@ -1,0 +1,32 @@
+"""gradtrace's autograd: a scalar reverse-mode automatic differentiation engine.
+
+>>> from autograd import Value
+>>> apple, num, tax = Value(100, label="apple"), Value(2, label="apple_num"), Value(1.1, label="tax")
+>>> price = apple * num * tax
+>>> price.backward()
+>>> round(price.data, 9), round(apple.grad, 9), round(num.grad, 9), round(tax.grad, 9)
+(220.0, 2.2, 110.0, 200.0)
+"""
+
+from .engine import Value, detect_anomaly, is_grad_enabled, no_grad
+from .gradcheck import GradcheckError, gradcheck
+from .nary import dot, log_softmax, logsumexp, maximum, mean, softmax, sum
+from .ops import OPS, Op
+
+__all__ = [
+    "OPS",
+    "GradcheckError",
+    "Op",
+    "Value",
+    "detect_anomaly",
+    "dot",
+    "gradcheck",
+    "is_grad_enabled",
+    "log_softmax",
+    "logsumexp",
+    "maximum",
+    "mean",
+    "no_grad",
+    "softmax",
+    "sum",
+]

@@ -1,0 +1,69 @@
+"""n-ary ops: each builds one graph node over many operands, not a chain of binary nodes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from .engine import Value, apply_variadic
+from .ops import OPS
+
+__all__ = ["dot", "log_softmax", "logsumexp", "maximum", "mean", "softmax", "sum"]
+
+Operand = Value | float
+
+
+def _listed(values: Iterable[Operand], name: str, allow_empty: bool = False) -> list[Operand]:
+    if isinstance(values, (Value, str, bytes)) or not isinstance(values, Iterable):
+        raise TypeError(f"{name}() takes an iterable of Values or numbers; got {type(values).__name__}")
+    items = list(values)
+    if not items and not allow_empty:
+        raise ValueError(f"{name}() needs at least one operand; got an empty sequence")
+    return items
+
+
+def sum(values: Iterable[Operand]) -> Value:  # noqa: A001 - the natural name, as numpy.sum
+    """Σ values as one node (correctly rounded); each operand's derivative is 1."""
+    return apply_variadic(OPS["sum"], _listed(values, "sum", allow_empty=True))
+
+
+def mean(values: Iterable[Operand]) -> Value:
+    """(Σ values) / n as one node; each operand's derivative is 1/n."""
+    return apply_variadic(OPS["mean"], _listed(values, "mean"))
+
+
+def dot(ws: Iterable[Operand], xs: Iterable[Operand], bias: Operand | None = None) -> Value:
+    """Σ w_i·x_i (+ bias) as one node: a neuron's pre-activation.
+
+    d/dw_i = x_i, d/dx_i = w_i, d/dbias = 1. ``xs`` may be numbers, Values or a NumPy row.
+    """
+    w_list, x_list = _listed(ws, "dot"), _listed(xs, "dot")
+    if len(w_list) != len(x_list):
+        raise ValueError(f"dot() needs as many weights as inputs; got {len(w_list)} weights and {len(x_list)} inputs")
+    operands = w_list + x_list
+    if bias is not None:
+        operands.append(bias)
+    return apply_variadic(OPS["dot"], operands)
+
+
+def logsumexp(values: Iterable[Operand]) -> Value:
+    """log Σ e^x_i as one node, stable for any inputs; derivative softmax_i."""
+    return apply_variadic(OPS["logsumexp"], _listed(values, "logsumexp"))
+
+
+def softmax(values: Iterable[Operand]) -> list[Value]:
+    """[e^x_i / Σ_j e^x_j], one node per output; dp_i/dx_j = p_i(δ_ij - p_j)."""
+    items = _listed(values, "softmax")
+    return [apply_variadic(OPS["softmax"], items, (i,)) for i in range(len(items))]
+
+
+def log_softmax(values: Iterable[Operand]) -> list[Value]:
+    """[x_i - logsumexp(x)], stable, one node per output; d/dx_j = δ_ij - p_j."""
+    items = _listed(values, "log_softmax")
+    return [apply_variadic(OPS["log_softmax"], items, (i,)) for i in range(len(items))]
+
+
+def maximum(values: Iterable[Operand]) -> Value:
+    """max(values) as one node (maxout); the gradient goes to the first maximal operand."""
+    return apply_variadic(OPS["maximum"], _listed(values, "maximum"))
+
+

@@ -1,0 +1,363 @@
+"""The table of primitive ops: each op's forward and local derivatives, defined once.
+
+Every entry is an :class:`Op`. Its ``forward`` maps operand values (floats) to the
+result, and its ``backward`` maps the upstream gradient ``g``, the result ``out`` and
+the operand values to the gradient of each operand (the vector-Jacobian product).
+Rules are plain module-level functions of numbers: no closures over nodes, so the
+same rules can be replayed on any graph. Adding an op means adding one entry here
+(and a method or function that builds its node); the tests draw their inputs from
+each entry's ``domain``.
+
+Signatures by arity:
+
+* unary:    ``forward(x) -> out``;        ``backward(g, out, x) -> gx``
+* binary:   ``forward(a, b) -> out``;     ``backward(g, out, a, b) -> (ga, gb)``
+* variadic: ``forward(xs) -> out``;       ``backward(g, out, xs) -> [g_0, ..., g_k]``
+
+A variadic op may end its operand tuple with ``n_params`` non-differentiable
+parameters (such as the output index of ``softmax``); ``backward`` returns
+gradients for the other operands only.
+
+Numerics follow IEEE-754 as NumPy and PyTorch do: overflow gives ``inf`` and
+invalid operations give ``nan`` instead of raising ``OverflowError``,
+``ValueError`` or ``ZeroDivisionError`` in the middle of a graph.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+INF = math.inf
+NAN = math.nan
+VARIADIC = -1
+
+__all__ = ["OPS", "Op", "VARIADIC"]
+
+
+@dataclass(frozen=True, slots=True)
+class Op:
+    """One primitive operation: its name, its forward and its local derivatives.
+
+    Attributes:
+        name: the name recorded on result nodes (``Value.op``).
+        symbol: a short symbol for drawings (``×`` for mul).
+        arity: 1, 2 or ``VARIADIC``.
+        forward: computes the result from the operand values.
+        backward: computes each operand's gradient from ``g``, the result and the operands.
+        domain: per operand, the ``(low, high)`` interval on which the derivative is
+            tested against central differences (variadic ops: per element).
+        kinks: points where the derivative jumps; tests keep inputs away from them.
+        n_params: trailing non-differentiable parameters of a variadic op.
+    """
+
+    name: str
+    symbol: str
+    arity: int
+    forward: Callable[..., float]
+    backward: Callable[..., object]
+    domain: tuple[tuple[float, float], ...]
+    kinks: tuple[float, ...] = ()
+    n_params: int = 0
+
+
+# --- IEEE-754 helpers: Python's math raises where IEEE returns inf or nan -------------
+
+
+def _div(a: float, b: float) -> float:
+    """a / b with IEEE results for b == 0 (±inf, or nan for 0/0)."""
+    try:
+        return a / b
+    except ZeroDivisionError:
+        if a == 0.0 or a != a:
+            return NAN
+        return math.copysign(INF, a) * math.copysign(1.0, b)
+
+
+def _exp(x: float) -> float:
+    """e**x, inf on overflow."""
+    try:
+        return math.exp(x)
+    except OverflowError:
+        return INF
+
+
+def _log(x: float) -> float:
+    """ln x: -inf at 0, nan below 0."""
+    if x > 0.0:
+        return math.log(x)
+    if x == 0.0:
+        return -INF
+    return NAN
+
+
+def _is_odd_integer(b: float) -> bool:
+    return math.isfinite(b) and b == int(b) and int(b) % 2 == 1
+
+
+def _pow(a: float, b: float) -> float:
+    """a**b as C's pow: nan for a negative base with a non-integer exponent, ±inf on overflow."""
+    try:
+        return math.pow(a, b)
+    except OverflowError:
+        return -INF if a < 0.0 and _is_odd_integer(b) else INF
+    except ValueError:
+        if a == 0.0:  # zero to a negative power
+            return math.copysign(INF, a) if _is_odd_integer(b) else INF
+        return NAN
+
+
+def _mul(a: float, b: float) -> float:
+    """a * b (Python float multiplication already follows IEEE)."""
+    return a * b
+
+
+def _sigmoid(x: float) -> float:
+    """1 / (1 + e**-x), computed without overflow for any x."""
+    if x >= 0.0:
+        return 1.0 / (1.0 + math.exp(-x))
+    z = math.exp(x)
+    return z / (1.0 + z)
+
+
+# --- unary rules ----------------------------------------------------------------------
+# Where cheaper, the derivative is written from the result: exp' = out, tanh' = 1 - out².
+
+
+def _neg_fwd(x: float) -> float:
+    return -x
+
+
+def _neg_bwd(g: float, out: float, x: float) -> float:
+    return -g
+
+
+def _abs_fwd(x: float) -> float:
+    return abs(x)
+
+
+def _abs_bwd(g: float, out: float, x: float) -> float:
+    # sign(x), with abs'(0) = 0 as in PyTorch
+    return g if x > 0.0 else (-g if x < 0.0 else 0.0 * g)
+
+
+def _exp_bwd(g: float, out: float, x: float) -> float:
+    return g * out
+
+
+def _log_bwd(g: float, out: float, x: float) -> float:
+    return _div(g, x)
+
+
+def _sigmoid_bwd(g: float, out: float, x: float) -> float:
+    return g * out * (1.0 - out)
+
+
+def _tanh_bwd(g: float, out: float, x: float) -> float:
+    return g * (1.0 - out * out)
+
+
+def _relu_fwd(x: float) -> float:
+    return x if x > 0.0 else 0.0
+
+
+def _relu_bwd(g: float, out: float, x: float) -> float:
+    # relu'(0) = 0 as in PyTorch
+    return g if x > 0.0 else 0.0 * g
+
+
+def _softplus_fwd(x: float) -> float:
+    # log(1 + e**x) = max(x, 0) + log1p(e**-|x|): no overflow, no loss for large |x|
+    return (x if x > 0.0 else 0.0) + math.log1p(math.exp(-abs(x)))
+
+
+def _softplus_bwd(g: float, out: float, x: float) -> float:
+    return g * _sigmoid(x)
+
+
+def _step_fwd(x: float) -> float:
+    return 1.0 if x > 0.0 else 0.0
+
+
+def _step_bwd(g: float, out: float, x: float) -> float:
+    return 0.0 * g
+
+
+# --- binary rules ---------------------------------------------------------------------
+
+
+def _add_bwd(g: float, out: float, a: float, b: float) -> tuple[float, float]:
+    return g, g
+
+
+def _sub_bwd(g: float, out: float, a: float, b: float) -> tuple[float, float]:
+    return g, -g
+
+
+def _mul_bwd(g: float, out: float, a: float, b: float) -> tuple[float, float]:
+    # the multiply node swaps its inputs
+    return g * b, g * a
+
+
+def _div_bwd(g: float, out: float, a: float, b: float) -> tuple[float, float]:
+    ga = _div(g, b)
+    return ga, -ga * out  # d(a/b)/db = -a/b² = -out/b
+
+
+def _pow_bwd(g: float, out: float, a: float, b: float) -> tuple[float, float]:
+    # d(a**b)/da = b·a**(b-1) (0 where b == 0); d(a**b)/db = a**b·ln a (0 where a == 0 and b >= 0)
+    ga = g * b * _pow(a, b - 1.0) if b != 0.0 else 0.0 * g
+    gb = g * out * _log(a) if not (a == 0.0 and b >= 0.0) else 0.0 * g
+    return ga, gb
+
+
+def _leaky_relu_fwd(x: float, slope: float) -> float:
+    return x if x > 0.0 else slope * x
+
+
+def _leaky_relu_bwd(g: float, out: float, x: float, slope: float) -> tuple[float, float]:
+    # the slope gets a gradient too, so a Value slope makes a PReLU
+    if x > 0.0:
+        return g, 0.0 * g
+    return g * slope, g * x
+
+
+def _elu_fwd(x: float, alpha: float) -> float:
+    return x if x > 0.0 else alpha * math.expm1(x)
+
+
+def _elu_bwd(g: float, out: float, x: float, alpha: float) -> tuple[float, float]:
+    if x > 0.0:
+        return g, 0.0 * g
+    return g * (out + alpha), g * math.expm1(x)
+
+
+# --- variadic rules -------------------------------------------------------------------
+
+
+def _fsum(xs: Sequence[float]) -> float:
+    """The correctly rounded sum (order-independent); inf or nan where IEEE gives them."""
+    try:
+        return math.fsum(xs)
+    except (OverflowError, ValueError):  # fsum raises on inf - inf and on overflow
+        return sum(xs)
+
+
+def _sum_fwd(xs: Sequence[float]) -> float:
+    return _fsum(xs)
+
+
+def _sum_bwd(g: float, out: float, xs: Sequence[float]) -> list[float]:
+    return [g] * len(xs)
+
+
+def _mean_fwd(xs: Sequence[float]) -> float:
+    return _sum_fwd(xs) / len(xs)
+
+
+def _mean_bwd(g: float, out: float, xs: Sequence[float]) -> list[float]:
+    return [g / len(xs)] * len(xs)
+
+
+def _dot_fwd(xs: Sequence[float]) -> float:
+    # operands: w_0..w_{n-1}, x_0..x_{n-1}, then the bias when the count is odd
+    n = len(xs) // 2
+    terms = list(map(operator.mul, xs[:n], xs[n : 2 * n]))
+    if len(xs) % 2:
+        terms.append(xs[2 * n])
+    return _fsum(terms)
+
+
+def _dot_bwd(g: float, out: float, xs: Sequence[float]) -> list[float]:
+    n = len(xs) // 2
+    grads = [g * x for x in xs[n : 2 * n]]
+    grads += [g * w for w in xs[:n]]
+    if len(xs) % 2:
+        grads.append(g)
+    return grads
+
+
+def _logsumexp_of(xs: Sequence[float]) -> float:
+    m = max(xs)
+    if m == INF or m == -INF or m != m:
+        return m
+    return m + math.log(math.fsum([math.exp(x - m) for x in xs]))
+
+
+def _logsumexp_bwd(g: float, out: float, xs: Sequence[float]) -> list[float]:
+    return [g * _exp(x - out) for x in xs]
+
+
+def _softmax_fwd(xs: Sequence[float]) -> float:
+    # operands: x_0..x_{n-1}, then the index i of this output
+    i = int(xs[-1])
+    return _exp(xs[i] - _logsumexp_of(xs[:-1]))
+
+
+def _softmax_bwd(g: float, out: float, xs: Sequence[float]) -> list[float]:
+    # dp_i/dx_j = p_i (δ_ij - p_j)
+    i = int(xs[-1])
+    lse = _logsumexp_of(xs[:-1])
+    grads = [-g * out * _exp(x - lse) for x in xs[:-1]]
+    grads[i] += g * out
+    return grads
+
+
+def _log_softmax_fwd(xs: Sequence[float]) -> float:
+    i = int(xs[-1])
+    return xs[i] - _logsumexp_of(xs[:-1])
+
+
+def _log_softmax_bwd(g: float, out: float, xs: Sequence[float]) -> list[float]:
+    # d log p_i / dx_j = δ_ij - p_j: with cross-entropy this is the familiar p - y
+    i = int(xs[-1])
+    lse = _logsumexp_of(xs[:-1])
+    grads = [-g * _exp(x - lse) for x in xs[:-1]]
+    grads[i] += g
+    return grads
+
+
+def _max_fwd(xs: Sequence[float]) -> float:
+    return max(xs)
+
+
+def _max_bwd(g: float, out: float, xs: Sequence[float]) -> list[float]:
+    # the whole gradient goes to the first maximal operand, as torch.max does
+    grads = [0.0 * g] * len(xs)
+    grads[max(range(len(xs)), key=xs.__getitem__)] = g
+    return grads
+
+
+_REAL = (-5.0, 5.0)
+_POSITIVE = (0.05, 20.0)
+
+_TABLE = (
+    Op("add", "+", 2, operator.add, _add_bwd, (_REAL, _REAL)),
+    Op("sub", "−", 2, operator.sub, _sub_bwd, (_REAL, _REAL)),
+    Op("mul", "×", 2, _mul, _mul_bwd, (_REAL, _REAL)),
+    Op("div", "÷", 2, _div, _div_bwd, (_REAL, (0.2, 5.0))),
+    Op("pow", "^", 2, _pow, _pow_bwd, ((0.1, 5.0), (-3.0, 3.0))),
+    Op("neg", "−", 1, _neg_fwd, _neg_bwd, (_REAL,)),
+    Op("abs", "|x|", 1, _abs_fwd, _abs_bwd, (_REAL,), kinks=(0.0,)),
+    Op("exp", "exp", 1, _exp, _exp_bwd, (_REAL,)),
+    Op("log", "log", 1, _log, _log_bwd, (_POSITIVE,)),
+    Op("sigmoid", "σ", 1, _sigmoid, _sigmoid_bwd, ((-10.0, 10.0),)),
+    Op("tanh", "tanh", 1, math.tanh, _tanh_bwd, (_REAL,)),
+    Op("relu", "ReLU", 1, _relu_fwd, _relu_bwd, (_REAL,), kinks=(0.0,)),
+    Op("softplus", "softplus", 1, _softplus_fwd, _softplus_bwd, ((-20.0, 20.0),)),
+    Op("step", "step", 1, _step_fwd, _step_bwd, (_REAL,), kinks=(0.0,)),
+    Op("leaky_relu", "LReLU", 2, _leaky_relu_fwd, _leaky_relu_bwd, (_REAL, (0.0, 0.5)), kinks=(0.0,)),
+    Op("elu", "ELU", 2, _elu_fwd, _elu_bwd, (_REAL, (0.1, 2.0)), kinks=(0.0,)),
+    Op("sum", "Σ", VARIADIC, _sum_fwd, _sum_bwd, (_REAL,)),
+    Op("mean", "mean", VARIADIC, _mean_fwd, _mean_bwd, (_REAL,)),
+    Op("dot", "Σw·x", VARIADIC, _dot_fwd, _dot_bwd, (_REAL,)),
+    Op("logsumexp", "logΣexp", VARIADIC, _logsumexp_of, _logsumexp_bwd, ((-10.0, 10.0),)),
+    Op("softmax", "softmax", VARIADIC, _softmax_fwd, _softmax_bwd, ((-10.0, 10.0),), n_params=1),
+    Op("log_softmax", "log softmax", VARIADIC, _log_softmax_fwd, _log_softmax_bwd, ((-10.0, 10.0),), n_params=1),
+    Op("maximum", "max", VARIADIC, _max_fwd, _max_bwd, (_REAL,), kinks=(0.0,)),
+)
+
+OPS: dict[str, Op] = {op.name: op for op in _TABLE}
+"""Every primitive op by name; the single source of forward and derivative rules."""

@@ -1,0 +1,1 @@
+"""gradtrace's nn: neurons, layers and MLPs on top of autograd (to be filled by the nn issue)."""

@@ -1,0 +1,1 @@
+"""gradtrace's viz: computation-graph drawings (to be filled by the viz issue)."""
