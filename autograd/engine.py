@@ -30,7 +30,7 @@ _modes_in_use = 0
 _modes_lock = threading.Lock()
 
 
-def _number(x: object, where: str) -> float:
+def _number(x: object, where: str, accepted: str = "a Value, int, float or NumPy real scalar") -> float:
     """x as a float, or a TypeError naming what was given and what is accepted."""
     cls = x.__class__
     if cls is float:
@@ -41,11 +41,8 @@ def _number(x: object, where: str) -> float:
         except OverflowError:
             raise ValueError(f"{where}: {x!r:.60} is too large for a float") from None
     raise TypeError(
-        f"{where} accepts a Value, int, float or NumPy real scalar; "
-        f"got {cls.__name__} {x!r:.60}"
+        f"{where} accepts {accepted}; got {cls.__name__} {x!r:.60}"
     )
-
-
 
 
 _new = object.__new__
@@ -124,7 +121,7 @@ class Value:
     __array_ufunc__ = None
 
     def __init__(self, data: float, label: str = "") -> None:
-        self.data = _number(data, "Value()")
+        self.data = _number(data, "Value()", "an int, float or NumPy real scalar")
         self.grad = 0.0
         if label.__class__ is not str:
             raise TypeError(f"Value() label must be a str; got {type(label).__name__} {label!r:.60}")
@@ -223,7 +220,7 @@ class Value:
         Args:
             grad: the seed d(loss)/d(self), 1.0 by default.
         """
-        seed = _number(grad, "backward(grad=...)")
+        seed = _number(grad, "backward(grad=...)", "an int, float or NumPy real scalar")
         order = _post_order(self)  # also resets every intermediate gradient to 0.0
         if not order:  # a leaf: nothing to propagate
             self.grad += seed

@@ -1,0 +1,33 @@
+# Everything a fresh machine needs, from nothing but Python >= 3.10 and make.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-dev
+
+.PHONY: demo test bench lint clean
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+$(VENV)/.installed-bench: $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
+	touch $@
+
+demo: $(STAMP)  ## the lectures' examples, end to end
+	$(PY) examples/lectures.py
+
+test: $(STAMP)  ## the whole test suite; fails when no test runs
+	$(PY) -m pytest
+
+bench: $(VENV)/.installed-bench  ## side-by-side benchmarks; writes benchmarks/RESULTS.md
+	$(PY) benchmarks/run.py
+
+lint: $(STAMP)
+	$(PY) -m ruff check autograd nn viz tests benchmarks examples
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache *.egg-info

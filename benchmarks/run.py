@@ -1,0 +1,58 @@
+"""Run every benchmark side by side with its peer and write benchmarks/RESULTS.md."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import sys
+from importlib.metadata import version
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import bench_engine  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def machine_header() -> str:
+    return "\n".join(
+        [
+            "# Benchmark results",
+            "",
+            "Written by `make bench` (`benchmarks/run.py`); every figure below comes from one run, "
+            "with each peer measured in the same process. Ratios matter; seconds depend on the machine.",
+            "",
+            f"- date: {datetime.date.today().isoformat()}",
+            f"- machine: {cpu_name()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}",
+            f"- Python: {platform.python_implementation()} {platform.python_version()}",
+            f"- gradtrace {version('gradtrace')}, micrograd {version('micrograd')}",
+            "",
+        ]
+    )
+
+
+def main() -> None:
+    print("engine benchmarks (a few minutes: micrograd is slow) ...", flush=True)
+    engine = bench_engine.run()
+    text = machine_header() + "\n" + bench_engine.TARGETS + "\n\n" + bench_engine.report(engine)
+    tmp = RESULTS.with_suffix(".md.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(RESULTS)
+    print(text)
+    print(f"written to {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
