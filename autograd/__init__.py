@@ -10,7 +10,7 @@
 
 from .engine import Value, detect_anomaly, is_grad_enabled, no_grad
 from .gradcheck import GradcheckError, gradcheck
-from .nary import dot, log_softmax, logsumexp, maximum, mean, softmax, sum
+from .nary import dot, log_softmax, logsumexp, maximum, mean, softmax, sum  # noqa: A004 - autograd.sum, as numpy.sum
 from .ops import OPS, Op
 
 __all__ = [

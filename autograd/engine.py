@@ -79,6 +79,7 @@ def _binary_method(name: str, doc: str, reflected: bool = False) -> Callable[[Va
         else:
             other = other_data = _number(other, name)
         out = _new(Value)
+        args: tuple[Value | float, Value | float]
         if reflected:
             out.data = forward(other_data, self.data)
             args = (other, self)
@@ -228,7 +229,7 @@ class Value:
         self.grad = seed
         check = _mode.state & _ANOMALY
         for node in reversed(order):
-            op = node._op
+            op: Op = node._op  # type: ignore[assignment]  # only non-leaf nodes are in order
             arity = op.arity
             args = node._args
             if arity == 2:

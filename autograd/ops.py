@@ -29,6 +29,7 @@ import math
 import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 INF = math.inf
 NAN = math.nan
@@ -57,7 +58,7 @@ class Op:
     symbol: str
     arity: int
     forward: Callable[..., float]
-    backward: Callable[..., object]
+    backward: Callable[..., Any]
     domain: tuple[tuple[float, float], ...]
     kinks: tuple[float, ...] = ()
     n_params: int = 0

@@ -21,6 +21,7 @@ import time
 import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 ITERATIONS = 200_000
@@ -155,8 +156,8 @@ def run() -> dict[str, Any]:
 
     figures: dict[str, Any] = {}
     for collect_garbage in (True, False):
-        ours = in_big_stack(lambda: time_scalar(Value, collect_garbage))
-        theirs = in_big_stack(lambda: time_scalar(MicrogradValue, collect_garbage))
+        ours = in_big_stack(partial(time_scalar, Value, collect_garbage))
+        theirs = in_big_stack(partial(time_scalar, MicrogradValue, collect_garbage))
         diffs = [abs(p - q) for p, q in zip(ours.grads, theirs.grads)]
         figures[f"scalar_gc_{collect_garbage}"] = {
             "ours": ours,
