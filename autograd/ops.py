@@ -161,7 +161,7 @@ def _tanh_bwd(g: float, out: float, x: float) -> float:
 
 
 def _relu_fwd(x: float) -> float:
-    return x if x > 0.0 else 0.0
+    return 0.0 if x <= 0.0 else x  # written so that nan stays nan
 
 
 def _relu_bwd(g: float, out: float, x: float) -> float:
@@ -179,7 +179,7 @@ def _softplus_bwd(g: float, out: float, x: float) -> float:
 
 
 def _step_fwd(x: float) -> float:
-    return 1.0 if x > 0.0 else 0.0
+    return 1.0 if x > 0.0 else (0.0 if x <= 0.0 else x)  # nan stays nan
 
 
 def _step_bwd(g: float, out: float, x: float) -> float:
@@ -321,7 +321,8 @@ def _log_softmax_bwd(g: float, out: float, xs: Sequence[float]) -> list[float]:
 
 
 def _max_fwd(xs: Sequence[float]) -> float:
-    return max(xs)
+    m = max(xs)
+    return NAN if any(x != x for x in xs) else m  # nan wins, as in NumPy
 
 
 def _max_bwd(g: float, out: float, xs: Sequence[float]) -> list[float]:
