@@ -246,16 +246,12 @@ def _fsum(xs: Sequence[float]) -> float:
         return sum(xs)
 
 
-def _sum_fwd(xs: Sequence[float]) -> float:
-    return _fsum(xs)
-
-
 def _sum_bwd(g: float, out: float, xs: Sequence[float]) -> list[float]:
     return [g] * len(xs)
 
 
 def _mean_fwd(xs: Sequence[float]) -> float:
-    return _sum_fwd(xs) / len(xs)
+    return _fsum(xs) / len(xs)
 
 
 def _mean_bwd(g: float, out: float, xs: Sequence[float]) -> list[float]:
@@ -352,7 +348,7 @@ _TABLE = (
     Op("step", "step", 1, _step_fwd, _step_bwd, (_REAL,), kinks=(0.0,)),
     Op("leaky_relu", "LReLU", 2, _leaky_relu_fwd, _leaky_relu_bwd, (_REAL, (0.0, 0.5)), kinks=(0.0,)),
     Op("elu", "ELU", 2, _elu_fwd, _elu_bwd, (_REAL, (0.1, 2.0)), kinks=(0.0,)),
-    Op("sum", "Σ", VARIADIC, _sum_fwd, _sum_bwd, (_REAL,)),
+    Op("sum", "Σ", VARIADIC, _fsum, _sum_bwd, (_REAL,)),
     Op("mean", "mean", VARIADIC, _mean_fwd, _mean_bwd, (_REAL,)),
     Op("dot", "Σw·x", VARIADIC, _dot_fwd, _dot_bwd, (_REAL,)),
     Op("logsumexp", "logΣexp", VARIADIC, _logsumexp_of, _logsumexp_bwd, ((-10.0, 10.0),)),
