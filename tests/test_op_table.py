@@ -163,3 +163,11 @@ def test_gradcheck_catches_a_value_computed_outside_the_graph() -> None:
     """data that depends on x with no graph path to x has gradient 0, not 2x."""
     with pytest.raises(autograd.GradcheckError, match="#0"):
         autograd.gradcheck(lambda x: x * 0 + Value(x.data) ** 2, [1.0])
+
+
+def test_gradcheck_leaves_its_inputs_alone() -> None:
+    """Value inputs are read, not differentiated: their data and grad are unchanged."""
+    a, b = Value(0.5, label="a"), Value(2.0, label="b")
+    b.grad = 7.0
+    assert autograd.gradcheck(lambda p, q: p * q.exp(), [a, b]) is True
+    assert (a.data, a.grad, b.data, b.grad) == (0.5, 0.0, 2.0, 7.0)

@@ -221,6 +221,27 @@ def test_value_slope_makes_a_prelu() -> None:
     assert (x.grad, slope.grad) == (0.1, -2.0)
 
 
+def test_pow_at_zero_base_follows_pytorch() -> None:
+    """0 ** 0 = 1 with d/dbase = 0 (not nan); 0 ** b for b >= 0 has d/dexponent = 0 (not nan from 0·log 0)."""
+    x = Value(0.0)
+    y = x**0
+    y.backward()
+    assert y.data == 1.0 and x.grad == 0.0
+    base, exponent = Value(0.0), Value(2.0)
+    (base**exponent).backward()
+    assert (base.grad, exponent.grad) == (0.0, 0.0)
+    base, exponent = Value(0.0), Value(0.0)
+    (base**exponent).backward()
+    assert (base.grad, exponent.grad) == (0.0, 0.0)
+
+
+def test_maximum_tie_sends_the_gradient_to_the_first() -> None:
+    """maximum of tied operands: all the gradient goes to the first maximal one (as torch.max)."""
+    a, b, c = Value(1.0), Value(3.0), Value(3.0)
+    autograd.maximum([a, b, c]).backward()
+    assert (a.grad, b.grad, c.grad) == (0.0, 1.0, 0.0)
+
+
 # --- modes ----------------------------------------------------------------------------
 
 
