@@ -175,11 +175,11 @@ def run() -> dict[str, Any]:
     from autograd import Value
 
     figures: dict[str, Any] = {}
+    exact = exact_leaf_gradients()
     for collect_garbage in (True, False):
         ours = in_big_stack(partial(time_scalar, Value, collect_garbage))
         theirs = in_big_stack(partial(time_scalar, MicrogradValue, collect_garbage))
         diffs = [abs(p - q) for p, q in zip(ours.grads, theirs.grads)]
-        exact = exact_leaf_gradients()
         figures[f"scalar_gc_{collect_garbage}"] = {
             "ours": ours,
             "micrograd": theirs,
@@ -216,9 +216,8 @@ def report(figures: dict[str, Any]) -> str:
         ours, theirs = f["ours"], f["micrograd"]
         for phase in ("forward", "backward", "total"):
             a, b = getattr(ours, phase), getattr(theirs, phase)
-            label = f"**{phase}**" if phase == "total" else phase
-            lines.append(f"| {name} | {label} | {a:.3f} | {b:.3f} | **{b / a:.1f}×** |" if phase == "total"
-                         else f"| {name} | {label} | {a:.3f} | {b:.3f} | {b / a:.1f}× |")
+            bold = "**" if phase == "total" else ""
+            lines.append(f"| {name} | {bold}{phase}{bold} | {a:.3f} | {b:.3f} | {bold}{b / a:.1f}×{bold} |")
     on, off = figures["scalar_gc_True"], figures["scalar_gc_False"]
     speed_on = on["micrograd"].total / on["ours"].total
     speed_off = off["micrograd"].total / off["ours"].total
