@@ -17,8 +17,10 @@ $(VENV)/.installed-bench: $(STAMP)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
 	touch $@
 
-demo: $(STAMP)  ## the lectures' examples, end to end
+demo: $(STAMP)  ## the lectures' examples, end to end; training with progress bars; graph drawings to SVG
 	$(PY) examples/lectures.py
+	$(PY) examples/training.py
+	$(PY) examples/drawing.py
 
 test: $(STAMP)  ## the whole test suite; fails when no test runs
 	$(PY) -m pytest
