@@ -162,7 +162,7 @@ class _LinearUnit:
     def __init__(self, nin: int, lr: float, weights: Sequence[float] | None, bias: float | None) -> None:
         self.nin = _nin(nin)
         self.lr = lr
-        self.weights = [0.0] * self.nin if weights is None else weights  # type: ignore[assignment]
+        self.weights = [0.0] * self.nin if weights is None else weights
         self.bias = 0.0 if bias is None else bias
 
     @property
