@@ -1,1 +1,28 @@
-"""gradtrace's viz: computation-graph drawings (to be filled by the viz issue)."""
+"""gradtrace's viz: computation graphs drawn like the lectures' figures, rendered to SVG with
+nothing but pip (no system Graphviz), shown inline in Jupyter; matplotlib plots for training.
+
+>>> from autograd import Value
+>>> from viz import draw_dot
+>>> apple, num, tax = Value(100, label="apple"), Value(2, label="apple_num"), Value(1.1, label="tax")
+>>> price = apple * num * tax
+>>> price.backward()
+>>> graph = draw_dot(price, style="lecture")
+>>> "apple" in graph.source and "×" in graph.source
+True
+"""
+
+from .draw import DEFAULT_MAX_NODES, GRAD_COLORS, draw_dot
+from .plots import plot_activation, plot_decision_boundary, plot_history
+from .render import RENDERERS, Graph, RendererError
+
+__all__ = [
+    "DEFAULT_MAX_NODES",
+    "GRAD_COLORS",
+    "RENDERERS",
+    "Graph",
+    "RendererError",
+    "draw_dot",
+    "plot_activation",
+    "plot_decision_boundary",
+    "plot_history",
+]

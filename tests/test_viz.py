@@ -1,0 +1,406 @@
+"""viz.draw_dot: DOT text and rendered SVG (parsed as XML) for both styles, escaping, limits,
+colours, saving, and rendering with no system Graphviz."""
+
+from __future__ import annotations
+
+import re
+import runpy
+import shutil
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+import autograd
+import viz
+import viz.render
+from autograd import Value
+from viz import GRAD_COLORS, Graph, RendererError, draw_dot
+from viz.draw import NONFINITE_GRAD, ZERO_GRAD, _grad_colors
+
+SVG = "{http://www.w3.org/2000/svg}"
+STYLES = ("record", "lecture")
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "drawing.py"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def no_system_dot() -> None:
+    """Every test here runs as on a machine without Graphviz: no `dot` is findable."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PATH", "")
+        viz.render._program.cache_clear()
+        assert shutil.which("dot") is None
+        yield
+    viz.render._program.cache_clear()
+
+
+def apple_price() -> tuple[Value, Value, Value, Value]:
+    apple, num, tax = Value(100, label="apple"), Value(2, label="apple_num"), Value(1.1, label="tax")
+    price = apple * num * tax
+    price.label = "price"
+    price.backward()
+    return price, apple, num, tax
+
+
+def svg_texts(svg: str) -> list[str]:
+    """The text of every <text> element, in document order (a label's lines are separate texts)."""
+    return [t.text or "" for t in ET.fromstring(svg).iter(f"{SVG}text")]
+
+
+def text_elements(svg: str) -> list[ET.Element]:
+    return list(ET.fromstring(svg).iter(f"{SVG}text"))
+
+
+def node_titles(svg: str) -> list[str]:
+    root = ET.fromstring(svg)
+    return [g.find(f"{SVG}title").text for g in root.iter(f"{SVG}g") if g.get("class") == "node"]
+
+
+# --- both styles: the apple-price graph ---------------------------------------------------
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_apple_price_svg_shows_labels_values_and_gradients(style: str) -> None:
+    price, *_ = apple_price()
+    texts = svg_texts(draw_dot(price, style=style).svg())
+    joined = " ".join(texts)
+    for label in ("apple", "apple_num", "tax", "price"):
+        assert label in joined
+    assert texts.count("×") == 2
+    if style == "record":
+        for cell in ("data 100", "data 2", "data 1.1", "data 200", "data 220",
+                     "grad 2.2", "grad 110", "grad 200", "grad 1.1", "grad 1"):
+            assert cell in texts, cell
+    else:
+        for number in ("100", "2", "1.1", "200", "220", "2.2", "110", "1"):
+            assert number in texts, number
+
+
+def test_lecture_style_writes_values_above_the_edge_and_red_gradients_below() -> None:
+    price, *_ = apple_price()
+    svg = draw_dot(price, style="lecture").svg()
+    elements = text_elements(svg)
+    by_text: dict[str, list[ET.Element]] = {}
+    for element in elements:
+        by_text.setdefault(element.text or "", []).append(element)
+    # apple: 100 above its line, its gradient 2.2 below it, in red
+    (data,), (grad,) = by_text["100"], by_text["2.2"]
+    assert float(data.get("y")) < float(grad.get("y"))  # SVG's y grows downwards
+    assert grad.get("fill") == viz.draw.GRAD_RED
+    assert data.get("fill") in (None, "black")
+    # ops are circles holding the op's symbol
+    root = ET.fromstring(svg)
+    ops = [g for g in root.iter(f"{SVG}g") if g.get("class") == "node"
+           and [t.text for t in g.iter(f"{SVG}text")] == ["×"]]
+    assert len(ops) == 2
+    for g in ops:
+        (ellipse,) = g.iter(f"{SVG}ellipse")
+        assert ellipse.get("rx") == ellipse.get("ry")  # a circle
+
+
+def test_record_style_dot_has_a_box_per_value_and_an_ellipse_per_op() -> None:
+    price, *_ = apple_price()
+    source = draw_dot(price).source
+    assert len(re.findall(r"^\s*v\d+ \[", source, re.M)) == 5
+    assert len(re.findall(r"^\s*op\d+ \[label=<×>.*shape=ellipse", source, re.M)) == 2
+    assert "<b>apple</b>" in source and "data 100" in source and "grad 2.2" in source
+
+
+def test_show_grad_false_hides_the_gradients() -> None:
+    price, *_ = apple_price()
+    for style in STYLES:
+        source = draw_dot(price, style=style, show_grad=False).source
+        assert viz.draw.GRAD_RED not in source
+        assert "grad" not in source.replace("gradtrace", "")
+
+
+def test_fmt_formats_the_numbers() -> None:
+    price, *_ = apple_price()
+    assert "data 220.00" in draw_dot(price, fmt=".2f").source
+    with pytest.raises(ValueError, match="fmt must be a float format spec.*'x!'"):
+        draw_dot(price, fmt="x!")
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_number_operands_are_drawn(style: str) -> None:
+    x = Value(3.0, label="x")
+    y = (x * 2 + 1.5) ** 3
+    y.backward()
+    texts = svg_texts(draw_dot(y, style=style).svg())
+    for constant in ("2", "1.5", "3"):
+        assert constant in texts, constant
+    assert "x" in " ".join(texts)
+
+
+def test_op_parameters_are_shown() -> None:
+    probs = autograd.softmax([Value(1.0), Value(2.0)])
+    assert "softmax[0]" in svg_texts(draw_dot(probs[0]).svg())
+
+
+def test_a_value_used_twice_gets_one_node_and_two_edges() -> None:
+    x = Value(2.0, label="x")
+    y = x * x
+    source = draw_dot(y).source
+    assert source.count("v1 -> op0") == 2
+    assert len(re.findall(r"^\s*v\d+ \[", source, re.M)) == 2
+
+
+def test_a_leaf_alone_is_drawn() -> None:
+    x = Value(4.0, label="x")
+    for style in STYLES:
+        texts = svg_texts(draw_dot(x, style=style).svg())
+        assert "4" in " ".join(texts) and "x" in " ".join(texts)
+
+
+# --- determinism ----------------------------------------------------------------------------
+
+
+def build_network() -> Value:
+    xs = [Value(0.5, label="x0"), Value(-1.5, label="x1")]
+    ws = [Value(0.3, label="w0"), Value(-0.2, label="w1")]
+    hidden = [(w * x + 0.1).tanh() for w, x in zip(ws, xs)]
+    out = autograd.dot(ws, hidden, bias=Value(0.05, label="b")).sigmoid()
+    loss = (out - 1) ** 2
+    loss.backward()
+    return loss
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_same_graph_same_dot_and_equal_graphs_equal_dot(style: str) -> None:
+    first = build_network()
+    assert draw_dot(first, style=style).source == draw_dot(first, style=style).source
+    assert draw_dot(first, style=style).source == draw_dot(build_network(), style=style).source
+    assert draw_dot(first, style=style).svg() == draw_dot(build_network(), style=style).svg()
+
+
+def test_node_names_are_generated_not_ids() -> None:
+    source = draw_dot(build_network(), color_by="grad").source
+    names = set(re.findall(r"^\s*(\S+) \[", source, re.M)) - {"graph", "node", "edge"}
+    assert names and all(re.fullmatch(r"(v|op|c|in)\d+|out|legend", name) for name in names), names
+
+
+# --- escaping --------------------------------------------------------------------------------
+
+ADVERSARIAL = [
+    'say "hi"',
+    "back\\slash \\N \\G \\l \\",
+    "{ a | b } < c >",
+    "</td></tr></table>",
+    '"]; evil [label="x',
+    "<b>bold</b>",
+    "&amp; &#92;N",
+    "사과",
+    "x\ty",
+]
+
+
+@pytest.mark.parametrize("style", STYLES)
+@pytest.mark.parametrize("label", ADVERSARIAL)
+def test_adversarial_labels_show_literally_and_change_nothing(style: str, label: str) -> None:
+    a, b = Value(1.5, label=label), Value(2.0, label="b")
+    y = a * b
+    y.label = label
+    y.backward()
+    graph = draw_dot(y, style=style)
+    plain = draw_dot(_same_graph_labelled("plain"), style=style)
+    # the label is text: the drawing has the same nodes, edges and attributes as with a plain label
+    assert _structure(graph.source) == _structure(plain.source)
+    svg = graph.svg()
+    texts = svg_texts(svg)
+    shown = label.replace("\t", " ")  # Graphviz drops tabs; draw_dot writes them as spaces
+    assert texts.count(shown) == 2, texts  # the input's box and the root's, each shown whole
+    assert node_titles(svg) == node_titles(plain.svg())
+    assert "evil" not in node_titles(svg)
+    root = ET.fromstring(svg)
+    assert all(t.get("font-weight") in (None, "bold") for t in root.iter(f"{SVG}text"))
+    assert not [e for e in root.iter() if e.tag in (f"{SVG}b", "b", f"{SVG}table", "td")]
+
+
+def _same_graph_labelled(label: str) -> Value:
+    a, b = Value(1.5, label=label), Value(2.0, label="b")
+    y = a * b
+    y.label = label
+    y.backward()
+    return y
+
+
+def _structure(source: str) -> list[str]:
+    """Each DOT line with the HTML labels' text content blanked out."""
+    return [re.sub(r"<b>.*?</b>|<i>.*?</i>", "<b></b>", line) for line in source.splitlines()]
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_newlines_and_control_characters_are_text(style: str) -> None:
+    x = Value(1.0, label="first line\nsecond line\x1b")
+    y = x * 3
+    y.backward()
+    svg = draw_dot(y, style=style).svg()
+    texts = svg_texts(svg)  # parses: no control character reached the XML
+    assert "first line" in texts and "second line\\x1b" in texts
+
+
+# --- limits: max_nodes and depth --------------------------------------------------------------
+
+
+def chain(n: int) -> Value:
+    x = Value(0.5, label="x")
+    for _ in range(n):
+        x = x * 1.01 + 0.001
+    return x
+
+
+def test_max_nodes_raises_with_the_count_and_what_to_pass() -> None:
+    y = chain(30)  # 61 values: x and two per step
+    with pytest.raises(ValueError) as info:
+        draw_dot(y, max_nodes=20)
+    message = str(info.value)
+    assert "61 values" in message and "max_nodes=20" in message
+    assert "max_nodes=None" in message and "depth=k" in message
+    assert draw_dot(y, max_nodes=None).source.count("op") >= 60
+    assert draw_dot(y, max_nodes=61).source
+
+
+def test_the_default_limit_protects_a_large_graph() -> None:
+    y = chain(viz.DEFAULT_MAX_NODES)
+    with pytest.raises(ValueError, match=f"{2 * viz.DEFAULT_MAX_NODES + 1} values"):
+        draw_dot(y)
+
+
+def test_depth_draws_only_the_last_levels_and_marks_cut_ops() -> None:
+    y = chain(10_000)  # deep: the walk must not recurse, and depth keeps the drawing small
+    source = draw_dot(y, depth=2).source
+    values = re.findall(r"^\s*(v\d+) \[", source, re.M)
+    # level 0: y (add); level 1: the mul and the 0.001 is a number; level 2: the previous add
+    assert values == ["v0", "v1", "v2"]
+    assert re.search(r"^\s*op2 \[.*style=dashed", source, re.M)  # the op of v2 is cut off
+    assert not re.search(r"^\s*op[01] \[.*style=dashed", source, re.M)
+    assert "op3" not in source
+    root_only = draw_dot(y, depth=0).source
+    assert re.findall(r"^\s*(v\d+) \[", root_only, re.M) == ["v0"]
+
+
+def test_depth_counts_only_what_is_drawn() -> None:
+    y = chain(1_000)
+    assert draw_dot(y, depth=5, max_nodes=20).source  # 11 values within depth 5
+    with pytest.raises(ValueError, match="values within depth=50"):
+        draw_dot(y, depth=50, max_nodes=20)
+
+
+# --- color_by="grad" ----------------------------------------------------------------------------
+
+
+def test_grad_colours_follow_decades() -> None:
+    assert _grad_colors(25.0)[0] == GRAD_COLORS[0][1]
+    assert _grad_colors(-1.0)[0] == GRAD_COLORS[1][1]
+    assert _grad_colors(0.5)[0] == GRAD_COLORS[2][1]
+    assert _grad_colors(1e-7)[0] == GRAD_COLORS[-1][1]
+    assert _grad_colors(0.0)[0] == ZERO_GRAD[0]
+    assert _grad_colors(float("nan"))[0] == NONFINITE_GRAD[0]
+    assert _grad_colors(float("-inf"))[0] == NONFINITE_GRAD[0]
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_color_by_grad_shades_vanishing_gradients_and_adds_a_legend(style: str) -> None:
+    big = Value(30.0, label="big")
+    y = big.sigmoid() * 2  # sigmoid'(30) ≈ 9e-14: a vanishing gradient
+    y.backward()
+    graph = draw_dot(y, style=style, color_by="grad")
+    source = graph.source
+    assert f'bgcolor="{GRAD_COLORS[-1][1]}"' in source  # big's |grad| < 1e-6
+    assert f'bgcolor="{GRAD_COLORS[1][1]}"' in source  # y's grad is 1
+    texts = " ".join(svg_texts(graph.svg()))
+    assert "|grad|, log scale" in texts and "below 10⁻⁶ (vanishing)" in texts and "exactly 0" in texts
+    fills = {p.get("fill") for p in ET.fromstring(graph.svg()).iter(f"{SVG}polygon")}
+    assert GRAD_COLORS[-1][1] in fills
+    assert "legend" not in draw_dot(y, style=style).source
+
+
+# --- Graph: svg, save, Jupyter ---------------------------------------------------------------------
+
+
+def test_svg_is_rendered_once_and_shown_in_jupyter(monkeypatch: pytest.MonkeyPatch) -> None:
+    price, *_ = apple_price()
+    graph = draw_dot(price)
+    calls = []
+    real_render = viz.render.render
+    monkeypatch.setattr(viz.render, "render", lambda *args: calls.append(args) or real_render(*args))
+    svg = graph.svg()
+    assert graph.svg() is svg and graph._repr_svg_() is svg
+    assert graph._repr_mimebundle_() == {"image/svg+xml": svg}
+    assert len(calls) == 1
+    assert ET.fromstring(svg).tag == f"{SVG}svg"
+
+
+def test_save_svg_png_and_dot(tmp_path: Path) -> None:
+    price, *_ = apple_price()
+    graph = draw_dot(price, style="lecture")
+    assert graph.save(tmp_path / "a.svg").read_text(encoding="utf-8") == graph.svg()
+    assert graph.save(tmp_path / "a.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert graph.save(str(tmp_path / "a.dot")).read_text(encoding="utf-8") == graph.source
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.dot", "a.png", "a.svg"]  # no temporary files left
+
+
+def test_save_names_the_formats_it_supports(tmp_path: Path) -> None:
+    graph = draw_dot(apple_price()[0])
+    with pytest.raises(ValueError, match=r"cannot write \.pdf.*writes \.svg, \.png, \.dot, \.gv"):
+        graph.save(tmp_path / "a.pdf")
+    with pytest.raises(ValueError, match="without a suffix"):
+        graph.save(tmp_path / "a")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_render_leaves_no_file(tmp_path: Path) -> None:
+    broken = Graph("digraph { a -> }")
+    with pytest.raises(RendererError, match="graphviz-pure failed"):
+        broken.save(tmp_path / "broken.svg")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_renders_without_a_system_graphviz() -> None:
+    assert shutil.which("dot") is None  # PATH is masked for this module
+    svg = draw_dot(apple_price()[0]).svg()
+    assert "graphviz-pure" in svg
+
+
+def test_the_system_renderer_says_it_needs_dot() -> None:
+    graph = draw_dot(apple_price()[0], renderer="system")
+    assert graph.source  # the DOT text needs no renderer
+    with pytest.raises(RendererError, match="needs Graphviz's 'dot' on PATH"):
+        graph.svg()
+
+
+# --- bad input -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"style": "fancy"}, ValueError, "style must be one of"),
+        ({"rankdir": "up"}, ValueError, "rankdir must be one of"),
+        ({"max_nodes": 0}, ValueError, "max_nodes must be a positive int or None"),
+        ({"depth": -1}, ValueError, "depth must be an int ≥ 0"),
+        ({"color_by": "data"}, ValueError, "color_by must be None or 'grad'"),
+        ({"renderer": "magic"}, ValueError, "unknown renderer 'magic'"),
+    ],
+)
+def test_bad_arguments_are_named(kwargs: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        draw_dot(Value(1.0), **kwargs)
+
+
+def test_draw_dot_needs_a_value() -> None:
+    with pytest.raises(TypeError, match="draws a Value's graph; got float"):
+        draw_dot(1.0)  # type: ignore[arg-type]
+
+
+# --- the demo ---------------------------------------------------------------------------------------
+
+
+def test_drawing_example_writes_both_styles(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    module = runpy.run_path(str(EXAMPLE))
+    written = module["main"](tmp_path)
+    assert [p.name for p in written] == ["apple_price_record.svg", "apple_price_lecture.svg"]
+    out = capsys.readouterr().out
+    for path in written:
+        assert "apple_num" in " ".join(svg_texts(path.read_text(encoding="utf-8")))
+        assert f"wrote {path}" in out

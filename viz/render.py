@@ -1,0 +1,172 @@
+"""DOT text → SVG/PNG with a renderer installed by pip, and the Graph object draw_dot returns.
+
+The default renderer is ``graphviz-pure``: a self-contained port of Graphviz 16.1.0 that pip
+installs as a program next to Python (it has no Python module). It writes the same bytes on every
+platform, so drawings compare equal everywhere. A system Graphviz ``dot`` can be chosen with
+``renderer="system"``; its output depends on the installed version and fonts.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.metadata
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+__all__ = ["RENDERERS", "Graph", "RendererError", "render"]
+
+# renderer name → the output formats it can write
+RENDERERS: dict[str, tuple[str, ...]] = {
+    "graphviz-pure": ("svg", "png"),
+    "system": ("svg", "png", "pdf"),
+}
+DEFAULT_RENDERER = "graphviz-pure"
+# DOT text itself needs no renderer
+_SOURCE_SUFFIXES = (".dot", ".gv")
+
+
+class RendererError(RuntimeError):
+    """The renderer is missing, failed, or cannot write the requested format."""
+
+
+@functools.cache
+def _program(renderer: str) -> str:
+    """Path of the renderer's executable, looked up once per session.
+
+    graphviz-pure is found through its installed files (so it works with PATH masked,
+    e.g. in a venv that is not activated), then on PATH.
+    """
+    if renderer == "graphviz-pure":
+        try:
+            files = importlib.metadata.distribution("graphviz-pure").files or []
+        except importlib.metadata.PackageNotFoundError:
+            files = []
+        for file in files:
+            if file.parent.name in ("bin", "Scripts") and file.stem == "graphviz-pure":
+                path = Path(str(file.locate())).resolve()
+                if path.is_file():
+                    return str(path)
+        found = shutil.which("graphviz-pure")
+        if found:
+            return found
+        raise RendererError(
+            "the graphviz-pure renderer is not installed; it is a dependency of gradtrace: "
+            "pip install graphviz-pure (or pass renderer='system' to use an installed Graphviz 'dot')"
+        )
+    if renderer == "system":
+        found = shutil.which("dot")
+        if found:
+            return found
+        raise RendererError(
+            "renderer='system' needs Graphviz's 'dot' on PATH and none was found; "
+            "use the default renderer='graphviz-pure', installed with gradtrace"
+        )
+    raise ValueError(f"unknown renderer {renderer!r}; choose one of {sorted(RENDERERS)}")
+
+
+def check_renderer(renderer: str) -> None:
+    """ValueError for a renderer name that is not one of RENDERERS."""
+    if renderer not in RENDERERS:
+        raise ValueError(f"unknown renderer {renderer!r}; choose one of {sorted(RENDERERS)}")
+
+
+def render(source: str, fmt: str = "svg", renderer: str = DEFAULT_RENDERER, timeout: float = 120.0) -> bytes:
+    """Lay out DOT ``source`` with the ``dot`` engine and return the ``fmt`` output as bytes."""
+    check_renderer(renderer)
+    formats = RENDERERS[renderer]
+    if fmt not in formats:
+        raise RendererError(f"renderer {renderer!r} writes {', '.join(formats)}; got format {fmt!r}")
+    try:
+        done = subprocess.run(
+            [_program(renderer), "-Kdot", f"-T{fmt}"],
+            input=source.encode("utf-8"),
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise RendererError(
+            f"{renderer} took longer than {timeout} s to lay out the graph; draw less of it "
+            "(draw_dot(..., depth=k)) or raise the timeout"
+        ) from None
+    if done.returncode != 0:
+        message = done.stderr.decode("utf-8", "replace").strip()
+        raise RendererError(f"{renderer} failed (exit {done.returncode}): {message}")
+    return done.stdout
+
+
+class Graph:
+    """A drawing: its DOT text, rendered to SVG on demand; shows itself in Jupyter.
+
+    Attributes:
+        source: the DOT text (needs no renderer).
+        renderer: which renderer :meth:`svg` and :meth:`save` use.
+    """
+
+    def __init__(self, source: str, renderer: str = DEFAULT_RENDERER) -> None:
+        check_renderer(renderer)
+        self.source = source
+        self.renderer = renderer
+        self._svg: str | None = None
+
+    def svg(self) -> str:
+        """The drawing as SVG text (rendered once, then cached)."""
+        if self._svg is None:
+            self._svg = render(self.source, "svg", self.renderer).decode("utf-8")
+        return self._svg
+
+    def pipe(self, fmt: str = "svg") -> bytes:
+        """The drawing in ``fmt`` ("svg", "png", or "pdf" with the system renderer) as bytes."""
+        if fmt == "svg":
+            return self.svg().encode("utf-8")
+        return render(self.source, fmt, self.renderer)
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the drawing to ``path``; the suffix picks the format.
+
+        ``.svg`` always works; ``.png`` (and ``.pdf`` with ``renderer="system"``) where the
+        renderer writes it; ``.dot``/``.gv`` write the DOT text. The file is written to a
+        temporary name and then renamed, so a failed render leaves no half-written file.
+        """
+        target = Path(path)
+        suffix = target.suffix.lower()
+        if suffix in _SOURCE_SUFFIXES:
+            data = self.source.encode("utf-8")
+        else:
+            formats = RENDERERS[self.renderer]
+            fmt = suffix.lstrip(".")
+            if fmt not in formats:
+                accepted = ", ".join(f".{f}" for f in formats + ("dot", "gv"))
+                raise ValueError(
+                    f"Graph.save: cannot write {suffix or 'a file without a suffix'} ({target.name!r}) "
+                    f"with renderer {self.renderer!r}; it writes {accepted}"
+                )
+            data = self.pipe(fmt)
+        _write_atomically(target, data)
+        return target
+
+    def _repr_svg_(self) -> str:
+        return self.svg()
+
+    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
+        return {"image/svg+xml": self.svg()}
+
+    def __repr__(self) -> str:
+        return f"<viz.Graph: {self.source.count(chr(10))} lines of DOT, renderer={self.renderer!r}>"
+
+
+def _write_atomically(target: Path, data: bytes) -> None:
+    directory = target.parent if str(target.parent) else Path(".")
+    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+        # mkstemp makes the file private (0600); give it the mode a plain open() would have
+        os.chmod(temporary, target.stat().st_mode & 0o777 if target.exists() else 0o644)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
