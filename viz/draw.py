@@ -22,7 +22,7 @@ from .render import DEFAULT_RENDERER, Graph, check_renderer
 
 __all__ = ["DEFAULT_MAX_NODES", "GRAD_COLORS", "draw_dot"]
 
-DEFAULT_MAX_NODES = 400
+DEFAULT_MAX_NODES = 500  # fits micrograd demo's 2-16-16-1 MLP on one sample (407 values)
 STYLES = ("record", "lecture")
 RANKDIRS = ("LR", "RL", "TB", "BT")
 FONT = "Helvetica"
@@ -274,7 +274,7 @@ class _RecordDrawer(_Drawer):
                 cells.append(f'<td><font color="{grad_ink}">grad {self.number(value.grad)}</font></td>')
             background = f' bgcolor="{fill}"' if fill else ""
             table = (
-                f'<table border="0" cellborder="1" cellspacing="0" cellpadding="5"{background}>'
+                f'<table border="0" cellborder="1" cellspacing="0" cellpadding="6"{background}>'
                 f'<tr>{"".join(cells)}</tr></table>'
             )
             if ink != "black":

@@ -201,6 +201,9 @@ def plot_history(history: Any, ax: Axes | None = None) -> Axes:
         other = ax.twinx() if loss else ax
         lines += other.plot(range(1, len(accuracy) + 1), accuracy, color="tab:orange", label="accuracy")
         other.set_ylabel("accuracy")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
     ax.set_xlabel("epoch")
     ax.set_title("training history")
     ax.legend(lines, [line.get_label() for line in lines], loc="best")
