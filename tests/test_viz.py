@@ -176,7 +176,7 @@ def test_same_graph_same_dot_and_equal_graphs_equal_dot(style: str) -> None:
 def test_node_names_are_generated_not_ids() -> None:
     source = draw_dot(build_network(), color_by="grad").source
     names = set(re.findall(r"^\s*(\S+) \[", source, re.M)) - {"graph", "node", "edge"}
-    assert names and all(re.fullmatch(r"(v|op|c|in)\d+|out|legend", name) for name in names), names
+    assert names and all(re.fullmatch(r"(v|op|c|in)\d+|out", name) for name in names), names
 
 
 # --- escaping --------------------------------------------------------------------------------
@@ -309,10 +309,11 @@ def test_color_by_grad_shades_vanishing_gradients_and_adds_a_legend(style: str) 
     assert f'bgcolor="{GRAD_COLORS[-1][1]}"' in source  # big's |grad| < 1e-6
     assert f'bgcolor="{GRAD_COLORS[1][1]}"' in source  # y's grad is 1
     texts = " ".join(svg_texts(graph.svg()))
-    assert "|grad|, log scale" in texts and "below 10⁻⁶ (vanishing)" in texts and "exactly 0" in texts
+    assert "|grad|, log scale" in texts and "below 10⁻⁶ (vanishing)" in texts and "1 to 10" in texts
+    assert "exactly 0" not in texts and "0.01 to 0.1" not in texts  # the legend lists the colours used
     fills = {p.get("fill") for p in ET.fromstring(graph.svg()).iter(f"{SVG}polygon")}
     assert GRAD_COLORS[-1][1] in fills
-    assert "legend" not in draw_dot(y, style=style).source
+    assert "log scale" not in draw_dot(y, style=style).source
 
 
 # --- Graph: svg, save, Jupyter ---------------------------------------------------------------------
@@ -404,3 +405,13 @@ def test_drawing_example_writes_both_styles(tmp_path: Path, capsys: pytest.Captu
     for path in written:
         assert "apple_num" in " ".join(svg_texts(path.read_text(encoding="utf-8")))
         assert f"wrote {path}" in out
+
+
+def test_color_by_grad_marks_dead_and_nonfinite_gradients() -> None:
+    dead, broken = Value(-2.0, label="dead"), Value(0.0, label="zero")
+    y = dead.relu() + broken ** 0.5  # relu'(-2) = 0; d/dx √x at 0 is inf
+    y.backward()
+    source = draw_dot(y, color_by="grad").source
+    assert f'bgcolor="{ZERO_GRAD[0]}"' in source and f'bgcolor="{NONFINITE_GRAD[0]}"' in source
+    texts = svg_texts(draw_dot(y, color_by="grad").svg())
+    assert "exactly 0" in texts and "nan or inf" in texts

@@ -209,7 +209,7 @@ def draw_dot(
     drawer = _RecordDrawer if style == "record" else _LectureDrawer
     drawer(dot, walk, number, show_grad, color_by).draw()
     if color_by == "grad":
-        _legend(dot)
+        _legend(dot, {_grad_colors(walk.values[i].grad)[0] for i in range(len(walk.values))})
     return Graph(dot.source, renderer)
 
 
@@ -313,8 +313,8 @@ class _LectureDrawer(_Drawer):
         if root.op:  # the result leaves to the right, named if it has a label
             if root.label:
                 dot.node("out", _html(f"<b>{_text(root.label)}</b>"), shape="plaintext")
-            else:
-                dot.node("out", "", shape="point", width="0.06")
+            else:  # the arrow ends in the open, as in the lectures
+                dot.node("out", "", shape="none", width="0.1", height="0.1")
             dot.edge("v0", "out", tailport="e")
 
     def edge_table(self, value: Value, labelled: bool) -> str:
@@ -336,13 +336,14 @@ class _LectureDrawer(_Drawer):
         return f'<table border="0" cellborder="0" cellspacing="0"{background}>{"".join(rows)}</table>'
 
 
-def _legend(dot: graphviz.Digraph) -> None:
+def _legend(dot: graphviz.Digraph, used: set[str]) -> None:
+    """The colours that appear in the drawing, in the scale's order, and what they mean."""
     rows = ['<tr><td colspan="2"><b>|grad|, log scale</b></td></tr>']
-    for _, fill, _ink, text in GRAD_COLORS:
-        rows.append(f'<tr><td bgcolor="{fill}" width="18"> </td><td align="left">{_text(text)}</td></tr>')
-    for fill, _, text in (ZERO_GRAD, NONFINITE_GRAD):
-        rows.append(f'<tr><td bgcolor="{fill}" width="18"> </td><td align="left">{_text(text)}</td></tr>')
-    table = f'<table border="1" cellborder="0" cellspacing="2" cellpadding="2">{"".join(rows)}</table>'
-    with dot.subgraph(name="cluster_legend") as legend:
-        legend.attr(label="colours", fontname=FONT, fontsize="11", color="#999999", style="rounded")
-        legend.node("legend", _html(table), shape="plain", fontsize="10")
+    scale = [(fill, text) for _, fill, _, text in GRAD_COLORS] + [(ZERO_GRAD[0], ZERO_GRAD[2]),
+                                                                  (NONFINITE_GRAD[0], NONFINITE_GRAD[2])]
+    for fill, text in scale:
+        if fill in used:
+            rows.append(f'<tr><td bgcolor="{fill}" width="18"> </td><td align="left">{_text(text)}</td></tr>')
+    table = f'<table border="1" cellborder="0" cellspacing="2" cellpadding="2" color="#999999">{"".join(rows)}</table>'
+    # the graph's own label: below the drawing, out of the layout's way
+    dot.attr(label=_html(table), labelloc="b", labeljust="l", fontsize="10")
