@@ -11,7 +11,6 @@ from __future__ import annotations
 import html
 import math
 import re
-from collections import deque
 from dataclasses import dataclass, field
 
 import graphviz
@@ -81,40 +80,43 @@ def _grad_colors(grad: float) -> tuple[str, str]:
 class _Walk:
     """The part of the graph to draw, in discovery order (values[0] is the root)."""
 
-    values: list[Value] = field(default_factory=list)
-    level: list[int] = field(default_factory=list)
-    # value index → its operands: ("value", index) or ("number", the number)
-    operands: dict[int, list[tuple[str, object]]] = field(default_factory=dict)
+    values: list[Value]
+    index: dict[int, int]  # id(value) → its place in values: identity lookup only, never output
     cut: set[int] = field(default_factory=set)  # made by an op whose inputs lie beyond depth
+
+    def operands(self, i: int) -> list[tuple[str, object]]:
+        """The operands of values[i] in order: ("value", index) or ("number", the number)."""
+        if i in self.cut:
+            return []
+        return [
+            ("value", self.index[id(operand)]) if isinstance(operand, Value) else ("number", operand)
+            for operand in self.values[i].operands
+        ]
 
 
 def _walk(root: Value, depth: int | None) -> _Walk:
-    """Breadth-first from the root through operands in order: no recursion, no id() in the output."""
-    walk = _Walk([root], [0])
-    index = {id(root): 0}  # identity lookup only; the names come from discovery order
-    queue = deque([0])
-    while queue:
-        i = queue.popleft()
-        value = walk.values[i]
-        if not value.op:
-            continue
-        if depth is not None and walk.level[i] >= depth:
-            walk.cut.add(i)
-            continue
-        refs: list[tuple[str, object]] = []
-        for operand in value.operands:
-            if isinstance(operand, Value):
-                j = index.get(id(operand))
-                if j is None:
-                    j = index[id(operand)] = len(walk.values)
-                    walk.values.append(operand)
-                    walk.level.append(walk.level[i] + 1)
-                    queue.append(j)
-                refs.append(("value", j))
+    """Breadth-first from the root through operands in order; no recursion.
+
+    The list of values doubles as the queue: discovery order is the drawing's order, so the
+    same graph always gets the same names. This is all that runs before the max_nodes check.
+    """
+    values, index = [root], {id(root): 0}
+    levels = [0]
+    cut: set[int] = set()
+    i = 0
+    while i < len(values):
+        value = values[i]
+        if value.op:
+            if depth is not None and levels[i] >= depth:
+                cut.add(i)
             else:
-                refs.append(("number", operand))
-        walk.operands[i] = refs
-    return walk
+                for operand in value.operands:
+                    if isinstance(operand, Value) and id(operand) not in index:
+                        index[id(operand)] = len(values)
+                        values.append(operand)
+                        levels.append(levels[i] + 1)
+        i += 1
+    return _Walk(values, index, cut)
 
 
 def _op_text(value: Value) -> str:
@@ -282,7 +284,7 @@ class _RecordDrawer(_Drawer):
             dot.node(f"v{i}", _html(table), shape="plain")
             if value.op:
                 dot.edge(self.op_node(i, value, "ellipse"), f"v{i}")
-            for kind, ref in self.walk.operands.get(i, ()):
+            for kind, ref in self.walk.operands(i):
                 source = f"v{ref}" if kind == "value" else self.constant_node(ref)
                 dot.edge(source, f"op{i}")
 
@@ -304,7 +306,7 @@ class _LectureDrawer(_Drawer):
                     dot.node(source, "", shape="point", width="0.06")
             dot.node(f"v{i}", _html(self.edge_table(value, labelled=bool(i and value.op and value.label))), shape="plain")
             dot.edge(source, f"v{i}", headport="w", arrowhead="none")
-            for kind, ref in self.walk.operands.get(i, ()):
+            for kind, ref in self.walk.operands(i):
                 if kind == "value":
                     dot.edge(f"v{ref}", f"op{i}", tailport="e")
                 else:
