@@ -10,6 +10,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import autograd
 import viz
@@ -230,13 +232,22 @@ def _structure(source: str) -> list[str]:
 
 
 @pytest.mark.parametrize("style", STYLES)
-def test_newlines_and_control_characters_are_text(style: str) -> None:
-    x = Value(1.0, label="first line\nsecond line\x1b")
+def test_newlines_control_characters_and_noncharacters_are_text(style: str) -> None:
+    x = Value(1.0, label="first line\nsecond line\x1b\x00 \ufffe\U0010ffff")
     y = x * 3
     y.backward()
     svg = draw_dot(y, style=style).svg()
-    texts = svg_texts(svg)  # parses: no control character reached the XML
-    assert "first line" in texts and "second line\\x1b" in texts
+    texts = svg_texts(svg)  # parses: nothing XML forbids reached the SVG
+    assert "first line" in texts and "second line\\x1b\\x00 \\ufffe\\U0010ffff" in texts
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(label=st.text(st.characters(exclude_categories=("Cc", "Cs", "Zs", "Zl", "Zp")), min_size=1, max_size=12))
+def test_any_printable_label_shows_exactly(label: str) -> None:
+    a = Value(1.5, label=label)
+    y = a * 2
+    y.backward()
+    assert label in svg_texts(draw_dot(y).svg())
 
 
 # --- limits: max_nodes and depth --------------------------------------------------------------

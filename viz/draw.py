@@ -44,14 +44,21 @@ GRAD_COLORS: tuple[tuple[float, str, str, str], ...] = (
 ZERO_GRAD = ("#d9d9d9", "black", "exactly 0")
 NONFINITE_GRAD = ("#9e9ac8", "black", "nan or inf")
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# Characters that XML (so SVG) or Graphviz's HTML-label parser reject: C0 controls other than
+# newline and tab, DEL, and the Unicode noncharacters (U+FFFE, U+FFFF, ...). They are shown as
+# escapes such as \x1b instead.
+_INVISIBLE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f\ufdd0-\ufdef"
+    + "".join(chr(plane * 0x10000 + 0xFFFE) + chr(plane * 0x10000 + 0xFFFF) for plane in range(17))
+    + "]"
+)
 
 
 def _text(s: str) -> str:
     """User text → the text of an HTML-like label: shown literally, never markup."""
     s = s.encode("utf-8", "backslashreplace").decode("utf-8")  # lone surrogates → visible escapes
     s = html.escape(s.replace("\r\n", "\n").replace("\t", " "), quote=True)  # Graphviz drops tabs
-    s = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", s)  # invalid in SVG's XML; show them
+    s = _INVISIBLE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), s)
     # Graphviz expands escapes such as \N (the node's name) even in HTML-like labels, after
     # decoding entities; a doubled backslash is its way of writing one backslash.
     s = s.replace("\\", "\\\\")
