@@ -426,3 +426,14 @@ def test_color_by_grad_marks_dead_and_nonfinite_gradients() -> None:
     assert f'bgcolor="{ZERO_GRAD[0]}"' in source and f'bgcolor="{NONFINITE_GRAD[0]}"' in source
     texts = svg_texts(draw_dot(y, color_by="grad").svg())
     assert "exactly 0" in texts and "nan or inf" in texts
+
+
+def test_ipython_displays_the_svg() -> None:
+    interactive = pytest.importorskip("IPython.core.interactiveshell")
+    x = Value(2.0, label="x")
+    y = x * 3
+    y.backward()
+    graph = draw_dot(y)
+    data, _ = interactive.InteractiveShell.instance().display_formatter.format(graph)
+    assert data["image/svg+xml"] == graph.svg()
+    assert data["text/plain"].startswith("<viz.Graph:")
