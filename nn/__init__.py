@@ -1,7 +1,47 @@
-"""gradtrace's nn: neurons, layers and MLPs on top of autograd (to be filled by the nn issue)."""
+"""gradtrace's nn: neurons, layers, MLPs, losses, optimizers and training, on top of autograd.
+
+>>> import random
+>>> import nn
+>>> model = nn.MLP(2, [4, 1], rng=random.Random(0))
+>>> model.num_parameters()
+17
+"""
 
 # nn-classic's names: the lectures' classic learners and the toy data sets
 from . import data
 from .classic import Adaline, Perceptron
 
-__all__ = ["Adaline", "Perceptron", "data"]
+# nn-core's names: modules, losses, optimizers, training and model files
+from .io import ModelFileError, load, save
+from .layers import ACTIVATIONS, INITS, MLP, Layer, Neuron
+from .losses import LOSSES, bce_loss, bce_with_logits, cross_entropy, hinge_loss, l1_loss, mse_loss
+from .module import Module
+from .optim import SGD, Adam, Optimizer
+from .train import History, fit
+
+__all__ = [
+    "ACTIVATIONS",
+    "INITS",
+    "LOSSES",
+    "MLP",
+    "SGD",
+    "Adaline",
+    "Adam",
+    "History",
+    "Layer",
+    "ModelFileError",
+    "Module",
+    "Neuron",
+    "Optimizer",
+    "Perceptron",
+    "bce_loss",
+    "bce_with_logits",
+    "cross_entropy",
+    "data",
+    "fit",
+    "hinge_loss",
+    "l1_loss",
+    "load",
+    "mse_loss",
+    "save",
+]

@@ -1,0 +1,177 @@
+"""`Module`: the base of every model, holding its parameters under stable, readable names."""
+
+from __future__ import annotations
+
+import functools
+import math
+import numbers
+import os
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from autograd import Value
+
+__all__ = ["Module"]
+
+
+class _ClassOrInstanceMethod:
+    """A method that receives the class when called on the class, else the instance.
+
+    ``MLP.load(path)`` builds a new model; ``model.load(path)`` loads into ``model``.
+    """
+
+    def __init__(self, function: Callable[..., Any]) -> None:
+        self.function = function
+        functools.update_wrapper(self, function)  # type: ignore[arg-type]
+
+    def __get__(self, instance: object, owner: type) -> Callable[..., Any]:
+        return functools.partial(self.function, owner if instance is None else instance)
+
+
+class Module:
+    """Base class of models: finds parameters in the model's public attributes.
+
+    A subclass stores its parameters as attributes: a ``Value``, a list of Values,
+    another ``Module`` or a list of Modules. They are found in the order the
+    attributes were first assigned (the order of construction), under dotted names
+    such as ``layers.0.neurons.3.w.1``. Attributes starting with ``_`` are skipped.
+    """
+
+    # --- parameters -------------------------------------------------------------------
+
+    def named_parameters(self) -> list[tuple[str, Value]]:
+        """``(name, Value)`` pairs in construction order; a Value shared twice is listed once."""
+        seen: set[int] = set()
+        found: list[tuple[str, Value]] = []
+        for name, value in _walk(self, ""):
+            if id(value) not in seen:
+                seen.add(id(value))
+                found.append((name, value))
+        return found
+
+    def parameters(self) -> list[Value]:
+        """The trainable Values, in the order of :meth:`named_parameters`."""
+        return [value for _, value in self.named_parameters()]
+
+    def zero_grad(self) -> None:
+        """Set every parameter's gradient to 0 (leaves accumulate across backward calls)."""
+        for p in self.parameters():
+            p.grad = 0.0
+
+    def num_parameters(self) -> int:
+        """How many scalar parameters the model has."""
+        return len(self.named_parameters())
+
+    # --- state ------------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, float]:
+        """``{name: value}`` of every parameter, as plain floats (a copy)."""
+        return {name: p.data for name, p in self.named_parameters()}
+
+    def load_state_dict(self, state: Mapping[str, float]) -> None:
+        """Set the parameters from ``state`` (as made by :meth:`state_dict`).
+
+        Everything is checked first (the same names, no more and no fewer, and a
+        finite real number for each); on any error the model is left unchanged.
+
+        Raises:
+            TypeError: state is not a mapping, or a value is not a real number.
+            ValueError: names are missing or unexpected, or a value is not finite.
+        """
+        values = self._checked_state(state, "load_state_dict()")
+        for (_, p), value in zip(self.named_parameters(), values):
+            p.data = value
+
+    def _checked_state(self, state: object, where: str) -> list[float]:
+        """The state's values in parameter order, or an error naming what is wrong."""
+        if not isinstance(state, Mapping):
+            raise TypeError(f"{where} takes a mapping of parameter names to numbers; got {type(state).__name__}")
+        names = [name for name, _ in self.named_parameters()]
+        missing = [name for name in names if name not in state]
+        unexpected = sorted(set(state) - set(names), key=str)
+        if missing or unexpected:
+            parts = []
+            if missing:
+                parts.append(f"missing {_few(missing)}")
+            if unexpected:
+                parts.append(f"unexpected {_few(unexpected)}")
+            raise ValueError(
+                f"{where}: the names do not match {type(self).__name__}'s {len(names)} parameters: " + "; ".join(parts)
+            )
+        values = []
+        for name in names:
+            value = state[name]
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise TypeError(f"{where}: parameter {name} must be a real number; got {type(value).__name__} {value!r:.60}")
+            value = float(value)
+            if not math.isfinite(value):
+                raise ValueError(f"{where}: parameter {name} is {value}; only finite numbers are accepted")
+            values.append(value)
+        return values
+
+    # --- files ------------------------------------------------------------------------
+
+    def config(self) -> dict[str, Any] | None:
+        """The constructor arguments that rebuild this architecture (None: not rebuildable by nn.load)."""
+        return None
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the architecture and parameters to ``path`` as JSON, atomically (see :func:`nn.save`)."""
+        from . import io
+
+        io.save(self, path)
+
+    @_ClassOrInstanceMethod
+    def load(self_or_cls: Any, path: str | os.PathLike[str]) -> Any:
+        """``MLP.load(path)`` builds the saved model; ``model.load(path)`` loads into ``model``.
+
+        Loading into a model checks that the file holds the same architecture and
+        every parameter before touching anything, and returns the model.
+        """
+        from . import io
+
+        if isinstance(self_or_cls, type):
+            model = io.load(path)
+            if not isinstance(model, self_or_cls):
+                raise TypeError(f"{self_or_cls.__name__}.load(): {os.fspath(path)!s} holds a {type(model).__name__}")
+            return model
+        return io.load_into(self_or_cls, path)
+
+    # --- display ----------------------------------------------------------------------
+
+    def _signature(self) -> str:
+        """The constructor call that describes this module, for repr."""
+        config = self.config()
+        if config is None:
+            return f"{type(self).__name__}()"
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in config.items())})"
+
+    def __repr__(self) -> str:
+        return f"{self._signature()}  # {_count(self.num_parameters())}"
+
+
+def _walk(obj: Module, prefix: str) -> Iterator[tuple[str, Value]]:
+    for name, value in vars(obj).items():
+        if name.startswith("_"):
+            continue
+        yield from _walk_value(value, prefix + name)
+
+
+def _walk_value(value: object, name: str) -> Iterator[tuple[str, Value]]:
+    if value.__class__ is Value:
+        yield name, value  # type: ignore[misc]
+    elif isinstance(value, Module):
+        yield from _walk(value, name + ".")
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            if item.__class__ is Value or isinstance(item, (Module, list, tuple)):
+                yield from _walk_value(item, f"{name}.{i}")
+
+
+def _count(n: int) -> str:
+    return f"{n} parameter" if n == 1 else f"{n} parameters"
+
+
+def _few(names: list[str], limit: int = 5) -> str:
+    shown = ", ".join(repr(n) for n in names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")

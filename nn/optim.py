@@ -1,0 +1,138 @@
+"""Optimizers: SGD (with momentum and weight decay) and Adam, with PyTorch's update formulas.
+
+Each takes the list of parameters (``model.parameters()``), reads their ``.grad``
+in :meth:`step` and changes their ``.data``. ``lr`` is a plain attribute: change
+it between steps for a schedule.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Iterable
+
+from autograd import Value
+
+__all__ = ["SGD", "Adam", "Optimizer"]
+
+
+def _non_negative(x: object, what: str, who: str) -> float:
+    if isinstance(x, bool) or not isinstance(x, numbers.Real) or not x >= 0 or not math.isfinite(x):
+        raise ValueError(f"{who}: {what} must be a finite number >= 0; got {x!r}")
+    return float(x)
+
+
+class Optimizer:
+    """Base class: holds the parameters and clears their gradients."""
+
+    def __init__(self, params: Iterable[Value], who: str) -> None:
+        if isinstance(params, Value) or not isinstance(params, Iterable):
+            raise TypeError(f"{who} takes a list of parameters (model.parameters()); got {type(params).__name__}")
+        self.params = list(params)
+        if not self.params:
+            raise ValueError(f"{who} got an empty list of parameters")
+        for i, p in enumerate(self.params):
+            if p.__class__ is not Value:
+                raise TypeError(f"{who}: parameter {i} must be a Value; got {type(p).__name__} {p!r:.60}")
+        if len({id(p) for p in self.params}) != len(self.params):
+            raise ValueError(f"{who}: a parameter appears more than once in the list")
+
+    def zero_grad(self) -> None:
+        """Set every parameter's gradient to 0 before the next backward pass."""
+        for p in self.params:
+            p.grad = 0.0
+
+    def step(self) -> None:
+        """Update every parameter from its gradient."""
+        raise NotImplementedError
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, as ``torch.optim.SGD`` (no dampening, no Nesterov).
+
+    Per parameter p with gradient g:
+
+    * weight decay: g ← g + weight_decay·p
+    * momentum μ: b ← g at the first step, then b ← μ·b + g; g ← b
+    * p ← p - lr·g
+    """
+
+    def __init__(self, params: Iterable[Value], lr: float, momentum: float = 0.0, weight_decay: float = 0.0) -> None:
+        super().__init__(params, "SGD")
+        self.lr = _non_negative(lr, "lr", "SGD")
+        self.momentum = _non_negative(momentum, "momentum", "SGD")
+        self.weight_decay = _non_negative(weight_decay, "weight_decay", "SGD")
+        self._buffers: list[float] | None = None  # momentum buffers, made at the first step
+
+    def step(self) -> None:
+        lr, momentum, weight_decay = self.lr, self.momentum, self.weight_decay
+        if not momentum and not weight_decay:  # plain gradient descent: the hot path
+            for p in self.params:
+                p.data -= lr * p.grad
+            return
+        buffers = self._buffers
+        first = buffers is None
+        if first:
+            buffers = self._buffers = [0.0] * len(self.params)
+        for i, p in enumerate(self.params):
+            g = p.grad
+            if weight_decay:
+                g = g + weight_decay * p.data
+            if momentum:
+                g = buffers[i] = g if first else momentum * buffers[i] + g  # type: ignore[index]
+            p.data -= lr * g
+
+    def __repr__(self) -> str:
+        return f"SGD(lr={self.lr}, momentum={self.momentum}, weight_decay={self.weight_decay}; {len(self.params)} parameters)"
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba), as ``torch.optim.Adam`` with amsgrad off.
+
+    Per parameter p with gradient g, at step t = 1, 2, ...:
+
+    * weight decay (L2): g ← g + weight_decay·p
+    * m ← m + (1 - β1)(g - m);  v ← β2·v + (1 - β2)·g²
+    * p ← p - lr/(1 - β1^t) · m / (√v / √(1 - β2^t) + eps)
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Value],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__(params, "Adam")
+        self.lr = _non_negative(lr, "lr", "Adam")
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ValueError(f"Adam: betas must be a pair (beta1, beta2); got {betas!r}")
+        for beta in betas:
+            if _non_negative(beta, "each beta", "Adam") >= 1.0:
+                raise ValueError(f"Adam: each beta must be in [0, 1); got betas={betas!r}")
+        self.betas = (float(betas[0]), float(betas[1]))
+        self.eps = _non_negative(eps, "eps", "Adam")
+        self.weight_decay = _non_negative(weight_decay, "weight_decay", "Adam")
+        self.t = 0
+        self._m = [0.0] * len(self.params)
+        self._v = [0.0] * len(self.params)
+
+    def step(self) -> None:
+        self.t += 1
+        beta1, beta2 = self.betas
+        step_size = self.lr / (1.0 - beta1**self.t)
+        correction2_sqrt = math.sqrt(1.0 - beta2**self.t)
+        weight = 1.0 - beta1
+        m, v, eps, weight_decay = self._m, self._v, self.eps, self.weight_decay
+        for i, p in enumerate(self.params):
+            g = p.grad
+            if weight_decay:
+                g = g + weight_decay * p.data
+            # m.lerp_(g, 1 - β1), as PyTorch computes it for a weight below 0.5
+            m[i] = m[i] + weight * (g - m[i]) if weight < 0.5 else g - (g - m[i]) * (1.0 - weight)
+            v[i] = v[i] * beta2 + (1.0 - beta2) * g * g
+            p.data = p.data + -step_size * (m[i] / (math.sqrt(v[i]) / correction2_sqrt + eps))
+
+    def __repr__(self) -> str:
+        return f"Adam(lr={self.lr}, betas={self.betas}, eps={self.eps}; {len(self.params)} parameters, step {self.t})"
