@@ -144,7 +144,9 @@ def _read(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         document = json.loads(text)
     except json.JSONDecodeError as error:
-        hint = " (the file looks truncated)" if error.pos >= len(text.rstrip()) else ""
+        # a model file is one JSON object: opened but never closed means cut short
+        stripped = text.strip()
+        hint = " (the file looks truncated)" if stripped.startswith("{") and not stripped.endswith("}") else ""
         raise ModelFileError(f"{_show(path)} is not valid JSON{hint}: {error}") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise ModelFileError(f"{_show(path)} is JSON but not a gradtrace model file (no \"format\": {FORMAT!r})")

@@ -1,0 +1,223 @@
+"""Model files: JSON round trips, atomic saves, and bad files that leave the model untouched."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+from pathlib import Path
+
+import pytest
+
+import nn
+from autograd import Value
+
+
+def trained_model(seed: int = 0) -> nn.MLP:
+    model = nn.MLP(2, [4, 3, 1], activation="tanh", output_activation="sigmoid", rng=random.Random(seed))
+    for p in model.parameters():  # biases too, so that every number is non-trivial
+        p.data += random.Random(seed + 1).uniform(-0.1, 0.1)
+    return model
+
+
+def weights_of(model: nn.Module) -> list[float]:
+    return [p.data for p in model.parameters()]
+
+
+# --- round trips ----------------------------------------------------------------------------
+
+
+def test_save_then_nn_load_rebuilds_the_model_bit_for_bit(tmp_path: Path) -> None:
+    model = trained_model()
+    path = tmp_path / "model.json"
+    model.save(path)
+    random.seed(1)
+    state = random.getstate()
+    loaded = nn.load(path)
+    assert random.getstate() == state  # rebuilding draws nothing from the global generator
+    assert isinstance(loaded, nn.MLP)
+    assert loaded.config() == model.config()
+    assert weights_of(loaded) == weights_of(model)
+    assert loaded([0.3, -0.2]).data == model([0.3, -0.2]).data
+
+
+def test_the_file_is_readable_json_with_version_and_architecture(tmp_path: Path) -> None:
+    path = tmp_path / "model.json"
+    nn.save(nn.MLP(2, [2, 1], rng=random.Random(0)), str(path))
+    document = json.loads(path.read_text(encoding="utf-8"))
+    assert document["format"] == "gradtrace.nn" and document["version"] == 1
+    assert document["architecture"] == {
+        "class": "MLP",
+        "config": {"nin": 2, "nouts": [2, 1], "activation": "relu", "output_activation": "linear"},
+    }
+    assert list(document["parameters"])[:3] == ["layers.0.neurons.0.w.0", "layers.0.neurons.0.w.1", "layers.0.neurons.0.b"]
+    assert [p.name for p in tmp_path.iterdir()] == ["model.json"]  # no temporary file left behind
+
+
+@pytest.mark.parametrize("model", [nn.Neuron(3, activation="tanh"), nn.Layer(2, 3, activation="elu")])
+def test_neurons_and_layers_round_trip(model: nn.Module, tmp_path: Path) -> None:
+    path = tmp_path / "m.json"
+    model.save(path)
+    loaded = type(model).load(path)
+    assert type(loaded) is type(model) and weights_of(loaded) == weights_of(model)
+    assert loaded.activation == model.activation  # type: ignore[attr-defined]
+
+
+def test_class_load_and_instance_load(tmp_path: Path) -> None:
+    path = tmp_path / "m.json"
+    source = trained_model(3)
+    source.save(path)
+    assert weights_of(nn.MLP.load(path)) == weights_of(source)
+    target = trained_model(4)
+    assert target.load(path) is target  # an instance loads in place
+    assert weights_of(target) == weights_of(source)
+    with pytest.raises(TypeError, match="Neuron.load\\(\\): .* holds a MLP"):
+        nn.Neuron.load(path)
+
+
+def test_a_custom_module_saves_and_loads_in_place(tmp_path: Path) -> None:
+    class Scale(nn.Module):
+        def __init__(self) -> None:
+            self.factor = Value(random.random())
+
+    path = tmp_path / "scale.json"
+    a, b = Scale(), Scale()
+    a.save(path)
+    b.load(path)
+    assert b.factor.data == a.factor.data
+    with pytest.raises(nn.ModelFileError, match="cannot rebuild a 'Scale'; nn.load rebuilds Neuron, Layer, MLP"):
+        nn.load(path)
+
+
+# --- bad files: a clear error, and the model exactly as it was ----------------------------------
+
+
+def rewrite(path: Path, change) -> None:  # type: ignore[no-untyped-def]
+    document = json.loads(path.read_text(encoding="utf-8"))
+    change(document)
+    path.write_text(json.dumps(document), encoding="utf-8")
+
+
+BAD_FILES = {
+    "truncated": (lambda p: p.write_text(p.read_text()[: len(p.read_text()) // 2]), "not valid JSON \\(the file looks truncated\\)"),
+    "not json": (lambda p: p.write_text("weights: 1, 2, 3\n"), "is not valid JSON: Expecting value"),
+    "binary": (lambda p: p.write_bytes(b"\x80\x04\x95 pickle"), "not UTF-8 text"),
+    "empty": (lambda p: p.write_text(""), "is empty"),
+    "other json": (lambda p: p.write_text('{"weights": [1, 2]}'), "not a gradtrace model file"),
+    "newer version": (lambda p: rewrite(p, lambda d: d.update(version=2)), "format version 2 \\(written by a newer gradtrace\\); this gradtrace reads version 1"),
+    "version as text": (lambda p: rewrite(p, lambda d: d.update(version="1")), "version must be an int; got '1'"),
+    "no architecture": (lambda p: rewrite(p, lambda d: d.pop("architecture")), '"architecture" must hold'),
+    "other architecture": (
+        lambda p: rewrite(p, lambda d: d["architecture"]["config"].update(nouts=[5, 3, 1])),
+        "holds MLP\\(nin=2, nouts=\\[5, 3, 1\\].*but the model is MLP\\(nin=2, nouts=\\[4, 3, 1\\]",
+    ),
+    "other activation": (lambda p: rewrite(p, lambda d: d["architecture"]["config"].update(activation="relu")), "but the model is"),
+    "other class": (lambda p: rewrite(p, lambda d: d["architecture"].update({"class": "Layer"})), "holds Layer"),
+    "missing parameter": (lambda p: rewrite(p, lambda d: d["parameters"].pop("layers.2.neurons.0.b")), "missing 'layers.2.neurons.0.b'"),
+    "extra parameter": (lambda p: rewrite(p, lambda d: d["parameters"].update({"layers.3.neurons.0.b": 1.0})), "unexpected 'layers.3.neurons.0.b'"),
+    "text parameter": (lambda p: rewrite(p, lambda d: d["parameters"].update({"layers.1.neurons.2.w.0": "0.5"})), "layers.1.neurons.2.w.0 must be a real number"),
+    "nan parameter": (lambda p: p.write_text(p.read_text().replace('"layers.0.neurons.0.b": ', '"layers.0.neurons.0.b": NaN, "x": ')),
+                      "unexpected 'x'|is nan"),
+    "parameters not an object": (lambda p: rewrite(p, lambda d: d.update(parameters=[1.0, 2.0])), '"parameters" must be an object'),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_FILES))
+def test_a_bad_file_raises_clearly_and_leaves_the_model_alone(case: str, tmp_path: Path) -> None:
+    damage, message = BAD_FILES[case]
+    path = tmp_path / "model.json"
+    trained_model(7).save(path)
+    damage(path)
+    model = trained_model(8)
+    before = weights_of(model)
+    with pytest.raises(nn.ModelFileError, match=message):
+        model.load(path)
+    assert weights_of(model) == before
+    if case != "other activation":  # that file holds a valid model, of another architecture
+        with pytest.raises(nn.ModelFileError):
+            nn.load(path)
+
+
+def test_a_nan_parameter_alone_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "model.json"
+    trained_model(7).save(path)
+    text = path.read_text()
+    name = '"layers.0.neurons.0.b": '
+    start = text.index(name) + len(name)
+    end = text.index(",", start)
+    path.write_text(text[:start] + "NaN" + text[end:])
+    model = trained_model(8)
+    before = weights_of(model)
+    with pytest.raises(nn.ModelFileError, match="layers.0.neurons.0.b is nan; only finite numbers"):
+        model.load(path)
+    assert weights_of(model) == before
+
+
+def test_a_missing_file(tmp_path: Path) -> None:
+    model = trained_model()
+    before = weights_of(model)
+    with pytest.raises(FileNotFoundError, match="no model file at .*nowhere.json"):
+        model.load(tmp_path / "nowhere.json")
+    with pytest.raises(FileNotFoundError, match="no model file"):
+        nn.load(tmp_path / "nowhere.json")
+    assert weights_of(model) == before
+
+
+def test_an_unbuildable_architecture(tmp_path: Path) -> None:
+    path = tmp_path / "model.json"
+    trained_model().save(path)
+    rewrite(path, lambda d: d["architecture"]["config"].update(activation="swish"))
+    with pytest.raises(nn.ModelFileError, match="cannot be built: MLP: unknown activation 'swish'"):
+        nn.load(path)
+
+
+# --- atomic saves ---------------------------------------------------------------------------------
+
+
+def test_a_save_that_fails_midway_leaves_the_old_file_intact(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "model.json"
+    old = trained_model(1)
+    old.save(path)
+    old_bytes = path.read_bytes()
+
+    def failing_dump(document: object, file, **kwargs: object) -> None:  # type: ignore[no-untyped-def]
+        file.write(json.dumps(document)[:40])  # half a file reaches the disk, then serialization fails
+        raise RuntimeError("disk full, or a bug")
+
+    monkeypatch.setattr(nn.io.json, "dump", failing_dump)
+    with pytest.raises(RuntimeError, match="disk full"):
+        trained_model(2).save(path)
+    assert path.read_bytes() == old_bytes
+    assert [p.name for p in tmp_path.iterdir()] == ["model.json"]  # the temporary file is gone
+    monkeypatch.undo()
+    assert weights_of(nn.load(path)) == weights_of(old)
+
+
+def test_a_non_finite_parameter_is_not_saved(tmp_path: Path) -> None:
+    path = tmp_path / "model.json"
+    model = trained_model()
+    model.save(path)
+    old_bytes = path.read_bytes()
+    model.layers[1].neurons[0].w[2].data = math.inf
+    with pytest.raises(ValueError, match="parameter layers.1.neurons.0.w.2 is inf; JSON holds finite numbers only"):
+        model.save(path)
+    assert path.read_bytes() == old_bytes
+
+
+def test_save_errors(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="no directory"):
+        trained_model().save(tmp_path / "missing" / "model.json")
+    with pytest.raises(TypeError, match="save\\(\\) takes an nn.Module; got dict"):
+        nn.save({}, tmp_path / "x.json")  # type: ignore[arg-type]
+
+
+def test_saving_over_a_file_keeps_its_permissions(tmp_path: Path) -> None:
+    path = tmp_path / "model.json"
+    path.write_text("old")
+    os.chmod(path, 0o640)
+    trained_model().save(path)
+    assert path.stat().st_mode & 0o777 == 0o640
+    fresh = tmp_path / "fresh.json"
+    trained_model().save(fresh)
+    assert fresh.stat().st_mode & 0o777 == 0o644
