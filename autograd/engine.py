@@ -246,6 +246,8 @@ class Value:
             elif arity == 1:
                 x = args[0]
                 x.grad += op.backward(node.grad, node.data, x.data)
+            elif op.accumulate is not None:
+                op.accumulate(node.grad, args)
             else:
                 values = [a.data if a.__class__ is Value else a for a in args]
                 for a, ga in zip(args, op.backward(node.grad, node.data, values)):
@@ -307,16 +309,26 @@ def apply_variadic(op: Op, operands: Sequence[Value | float], params: tuple = ()
     """Make one node of a variadic op over ``operands`` (Values or numbers)."""
     if op.arity != VARIADIC:
         raise ValueError(f"{op.name} is not a variadic op")
-    args: list[Value | float] = []
-    values: list[float] = []
-    for x in operands:
-        if x.__class__ is Value:
-            values.append(x.data)  # type: ignore[union-attr]
-        else:
-            x = _number(x, op.name)
-            values.append(x)
-        args.append(x)
-    return _make_node(op, op.forward(values + list(params)) if params else op.forward(values), (*args, *params))
+    args = tuple(operands)
+    try:
+        # One pass for the usual operands, Values and floats: a neuron's dot node has
+        # dozens of them. Any other operand (an int, a NumPy scalar, a bad type) stops
+        # it, and the operands are converted one by one instead.
+        values = [a.data if a.__class__ is Value else a if a.__class__ is float else _not_a_float() for a in args]
+    except _NotAFloat:
+        args = tuple(a if a.__class__ is Value else _number(a, op.name) for a in args)
+        values = [a.data if a.__class__ is Value else a for a in args]
+    if params:
+        return _make_node(op, op.forward(values + list(params)), args + tuple(params))
+    return _make_node(op, op.forward(values), args)
+
+
+class _NotAFloat(Exception):
+    """An operand is neither a Value nor a float: apply_variadic converts each operand."""
+
+
+def _not_a_float() -> float:
+    raise _NotAFloat
 
 
 def _make_node(op: Op, data: float, args: tuple) -> Value:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from .engine import Value, apply_variadic
 from .ops import OPS
@@ -10,12 +10,17 @@ from .ops import OPS
 __all__ = ["dot", "log_softmax", "logsumexp", "maximum", "mean", "softmax", "sum"]
 
 Operand = Value | float
+_DOT = OPS["dot"]
 
 
-def _listed(values: Iterable[Operand], name: str, allow_empty: bool = False) -> list[Operand]:
-    if isinstance(values, (Value, str, bytes)) or not isinstance(values, Iterable):
+def _listed(values: Iterable[Operand], name: str, allow_empty: bool = False) -> Sequence[Operand]:
+    """values as a list or tuple (never changed here), or a TypeError naming what was given."""
+    if values.__class__ is list or values.__class__ is tuple:
+        items = values  # the usual case; the abstract-class checks below cost more than dot's arithmetic
+    elif isinstance(values, (Value, str, bytes)) or not isinstance(values, Iterable):
         raise TypeError(f"{name}() takes an iterable of Values or numbers; got {type(values).__name__}")
-    items = list(values)
+    else:
+        items = list(values)
     if not items and not allow_empty:
         raise ValueError(f"{name}() needs at least one operand; got an empty sequence")
     return items
@@ -39,10 +44,8 @@ def dot(ws: Iterable[Operand], xs: Iterable[Operand], bias: Operand | None = Non
     w_list, x_list = _listed(ws, "dot"), _listed(xs, "dot")
     if len(w_list) != len(x_list):
         raise ValueError(f"dot() needs as many weights as inputs; got {len(w_list)} weights and {len(x_list)} inputs")
-    operands = w_list + x_list
-    if bias is not None:
-        operands.append(bias)
-    return apply_variadic(OPS["dot"], operands)
+    operands = (*w_list, *x_list) if bias is None else (*w_list, *x_list, bias)
+    return apply_variadic(_DOT, operands)
 
 
 def logsumexp(values: Iterable[Operand]) -> Value:

@@ -16,7 +16,9 @@ Signatures by arity:
 
 A variadic op may end its operand tuple with ``n_params`` non-differentiable
 parameters (such as the output index of ``softmax``); ``backward`` returns
-gradients for the other operands only.
+gradients for the other operands only. A variadic op on the hot path (``dot``)
+may also give ``accumulate(g, args)``: the same derivatives, added straight into
+the operand nodes, which saves building lists for every node.
 
 Numerics follow IEEE-754 as NumPy and PyTorch do: overflow gives ``inf`` and
 invalid operations give ``nan`` instead of raising ``OverflowError``,
@@ -52,6 +54,10 @@ class Op:
             tested against central differences (variadic ops: per element).
         kinks: points where the derivative jumps; tests keep inputs away from them.
         n_params: trailing non-differentiable parameters of a variadic op.
+        accumulate: optional, for variadic ops on the hot path: ``accumulate(g, args)``
+            applies the same derivatives as ``backward`` but adds them straight into the
+            operand nodes' ``grad`` (operands are nodes, or plain floats that get
+            nothing). When set, ``Value.backward`` calls it instead of ``backward``.
     """
 
     name: str
@@ -62,6 +68,7 @@ class Op:
     domain: tuple[tuple[float, float], ...]
     kinks: tuple[float, ...] = ()
     n_params: int = 0
+    accumulate: Callable[[float, tuple], None] | None = None
 
 
 # --- IEEE-754 helpers: Python's math raises where IEEE returns inf or nan -------------
@@ -276,6 +283,36 @@ def _dot_bwd(g: float, out: float, xs: Sequence[float]) -> list[float]:
     return grads
 
 
+def _dot_accumulate(g: float, args: tuple) -> None:
+    """_dot_bwd's derivatives, added straight into the operand nodes' ``grad``.
+
+    Every neuron makes one dot node per sample, with 2·fan-in + 1 operands, so
+    training spends most of backward here. Multiplying and adding pair by pair,
+    without _dot_bwd's lists of values and of gradients, is over twice as fast.
+    Operands that are plain floats (inputs given as numbers) get nothing.
+
+    >>> from autograd import Value
+    >>> w0, x0, x1, b = Value(2.0), Value(5.0), Value(7.0), Value(1.0)
+    >>> _dot_accumulate(0.5, (w0, 3.0, x0, x1, b))
+    >>> w0.grad, x0.grad, x1.grad, b.grad
+    (2.5, 1.0, 1.5, 0.5)
+    >>> _dot_bwd(0.5, 0.0, [2.0, 3.0, 5.0, 7.0, 1.0])
+    [2.5, 3.5, 1.0, 1.5, 0.5]
+    """
+    n = len(args) // 2
+    for w, x in zip(args[:n], args[n : 2 * n]):
+        if x.__class__ is float:
+            if w.__class__ is not float:
+                w.grad += g * x
+        elif w.__class__ is float:
+            x.grad += g * w
+        else:
+            w.grad += g * x.data
+            x.grad += g * w.data
+    if len(args) % 2 and args[-1].__class__ is not float:
+        args[-1].grad += g
+
+
 def _logsumexp_of(xs: Sequence[float]) -> float:
     m = max(xs)
     if m == INF or m == -INF or m != m:
@@ -350,7 +387,7 @@ _TABLE = (
     Op("elu", "ELU", 2, _elu_fwd, _elu_bwd, (_REAL, (0.1, 2.0)), kinks=(0.0,)),
     Op("sum", "Σ", VARIADIC, _fsum, _sum_bwd, (_REAL,)),
     Op("mean", "mean", VARIADIC, _mean_fwd, _mean_bwd, (_REAL,)),
-    Op("dot", "Σw·x", VARIADIC, _dot_fwd, _dot_bwd, (_REAL,)),
+    Op("dot", "Σw·x", VARIADIC, _dot_fwd, _dot_bwd, (_REAL,), accumulate=_dot_accumulate),
     Op("logsumexp", "logΣexp", VARIADIC, _logsumexp_of, _logsumexp_bwd, ((-10.0, 10.0),)),
     Op("softmax", "softmax", VARIADIC, _softmax_fwd, _softmax_bwd, ((-10.0, 10.0),), n_params=1),
     Op("log_softmax", "log softmax", VARIADIC, _log_softmax_fwd, _log_softmax_bwd, ((-10.0, 10.0),), n_params=1),
