@@ -161,7 +161,7 @@ class Layer(Module):
     ) -> None:
         self.nin = _size(nin, "nin", "Layer")
         self.nout = _size(nout, "nout", "Layer")
-        _activation(activation, "Layer")
+        self._activate = _activation(activation, "Layer")
         self._activation = activation
         self.neurons = [Neuron(self.nin, activation, init, rng, fan_out=self.nout) for _ in range(self.nout)]
 
@@ -179,8 +179,15 @@ class Layer(Module):
                 raise _length_error(x, self.nin, "Layer")
         except TypeError:
             raise _length_error(x, self.nin, "Layer") from None
-        out = [neuron(x) for neuron in self.neurons]
+        out = self._forward(x)
         return out[0] if len(out) == 1 else out
+
+    def _forward(self, x: Sequence[Any]) -> list[Value]:
+        """The outputs as a list, for an input already checked: what each neuron computes,
+        with the per-neuron call and length check left out (this runs for every sample)."""
+        out = [dot(neuron.w, x, bias=neuron.b) for neuron in self.neurons]
+        activate = self._activate
+        return out if activate is None else list(map(activate, out))
 
     def config(self) -> dict[str, Any]:
         return {"nin": self.nin, "nout": self.nout, "activation": self._activation}
@@ -246,8 +253,17 @@ class MLP(Module):
         except TypeError:
             raise _length_error(x, self.nin, "MLP") from None
         for layer in self.layers:
-            x = [neuron(x) for neuron in layer.neurons]  # type: ignore[assignment]
+            x = layer._forward(x)  # type: ignore[assignment]
         return x[0] if len(x) == 1 else x  # type: ignore[return-value]
+
+    def parameters(self) -> list[Value]:
+        """The trainable Values: each neuron's weights then its bias, layer by layer (micrograd's order)."""
+        if type(self) is MLP:  # the common case, called every training step: a flat comprehension
+            params = [p for layer in self.layers for neuron in layer.neurons for p in (*neuron.w, neuron.b)]
+            if len(set(map(id, params))) == len(params):
+                return params
+        # a subclass may hold more parameters, and tied ones are listed once: the general walk
+        return super().parameters()
 
     def config(self) -> dict[str, Any]:
         return {

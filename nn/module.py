@@ -6,7 +6,7 @@ import functools
 import math
 import numbers
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from autograd import Value
@@ -41,17 +41,15 @@ class Module:
 
     def named_parameters(self) -> list[tuple[str, Value]]:
         """``(name, Value)`` pairs in construction order; a Value shared twice is listed once."""
-        seen: set[int] = set()
         found: list[tuple[str, Value]] = []
-        for name, value in _walk(self, ""):
-            if id(value) not in seen:
-                seen.add(id(value))
-                found.append((name, value))
+        _collect(self, "", found, set(), named=True)
         return found
 
     def parameters(self) -> list[Value]:
         """The trainable Values, in the order of :meth:`named_parameters`."""
-        return [value for _, value in self.named_parameters()]
+        found: list[Value] = []
+        _collect(self, "", found, set(), named=False)
+        return found
 
     def zero_grad(self) -> None:
         """Set every parameter's gradient to 0 (leaves accumulate across backward calls)."""
@@ -150,22 +148,33 @@ class Module:
         return f"{self._signature()}  # {_count(self.num_parameters())}"
 
 
-def _walk(obj: Module, prefix: str) -> Iterator[tuple[str, Value]]:
-    for name, value in vars(obj).items():
-        if name.startswith("_"):
+def _collect(module: Module, prefix: str, found: list, seen: set[int], named: bool) -> None:
+    """Append the module's parameters (with their names when ``named``) to ``found``.
+
+    A plain loop that appends, not nested generators: ``parameters()`` runs once
+    per training step, and the names are only built when asked for.
+    """
+    for attribute, value in vars(module).items():
+        if attribute[0] == "_":
             continue
-        yield from _walk_value(value, prefix + name)
+        _collect_value(value, prefix + attribute, found, seen, named)
 
 
-def _walk_value(value: object, name: str) -> Iterator[tuple[str, Value]]:
+def _collect_value(value: object, name: str, found: list, seen: set[int], named: bool) -> None:
     if value.__class__ is Value:
-        yield name, value  # type: ignore[misc]
+        if id(value) not in seen:
+            seen.add(id(value))
+            found.append((name, value) if named else value)
     elif isinstance(value, Module):
-        yield from _walk(value, name + ".")
+        _collect(value, name + ".", found, seen, named)
     elif isinstance(value, (list, tuple)):
         for i, item in enumerate(value):
-            if item.__class__ is Value or isinstance(item, (Module, list, tuple)):
-                yield from _walk_value(item, f"{name}.{i}")
+            if item.__class__ is Value:
+                if id(item) not in seen:
+                    seen.add(id(item))
+                    found.append((f"{name}.{i}", item) if named else item)
+            elif isinstance(item, (Module, list, tuple)):
+                _collect_value(item, f"{name}.{i}", found, seen, named)
 
 
 def _count(n: int) -> str:

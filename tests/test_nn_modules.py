@@ -274,3 +274,28 @@ def test_init_schemes_draw_within_their_bounds(init: str, bound: float) -> None:
     assert max(abs(w) for w in weights) > 0.9 * bound  # the draws fill the interval
     assert abs(sum(weights) / len(weights)) < 0.05 * bound
     assert all(neuron.b.data == 0.0 for neuron in layer.neurons)
+
+
+def test_a_layer_computes_what_its_neurons_compute() -> None:
+    model = nn.MLP(3, [4, 4, 2], activation="elu", output_activation="tanh", rng=random.Random(8))
+    x = [0.3, -1.2, 2.0]
+    hidden = x
+    for layer in model.layers:
+        hidden = [neuron(hidden) for neuron in layer.neurons]
+        assert [v.op for v in hidden] == [layer.activation] * layer.nout
+    assert [v.data for v in model(x)] == [v.data for v in hidden]
+
+
+def test_parameters_of_subclasses_and_tied_weights_match_the_names() -> None:
+    class Scaled(nn.MLP):
+        def __init__(self) -> None:
+            super().__init__(2, [2, 1], rng=random.Random(0))
+            self.scale = Value(2.0)
+
+    scaled = Scaled()
+    assert len(scaled.parameters()) == 10 and scaled.parameters()[-1] is scaled.scale
+    assert [n for n, _ in scaled.named_parameters()][-1] == "scale"
+    tied = nn.MLP(2, [2, 1], rng=random.Random(0))
+    tied.layers[1].neurons[0].w[0] = tied.layers[0].neurons[0].w[0]  # one Value in two places
+    assert len(tied.parameters()) == 8
+    assert tied.parameters() == [p for _, p in tied.named_parameters()]
