@@ -96,6 +96,13 @@ def load(path: str | os.PathLike[str]) -> Module:
             f"{_show(path)}: cannot rebuild a {name!r}; nn.load rebuilds {', '.join(BUILDERS)} "
             "(to fill another Module, build it and call model.load(path))"
         )
+    implied = _parameter_count(name, config)
+    if implied is not None and implied != len(document["parameters"]):
+        # checked before building, so a damaged config cannot make a model of a billion weights
+        raise ModelFileError(
+            f"{_show(path)}: the architecture {_describe(name, config)} has {implied} parameters, "
+            f"but the file holds {len(document['parameters'])}"
+        )
     try:
         # a private generator: the weights drawn here are overwritten just below
         model = builder(**config, rng=random.Random(0))
@@ -171,6 +178,19 @@ def _fill(model: Module, parameters: dict[str, Any], path: str | os.PathLike[str
         raise ModelFileError(str(error)) from None
     for (_, p), value in zip(model.named_parameters(), values):
         p.data = value
+
+
+def _parameter_count(name: str, config: dict[str, Any]) -> int | None:
+    """How many parameters the built-in architecture would have (None: the config is malformed)."""
+    try:
+        if name == "Neuron":
+            return int(config["nin"]) + 1
+        if name == "Layer":
+            return (int(config["nin"]) + 1) * int(config["nout"])
+        sizes = [int(config["nin"]), *(int(n) for n in config["nouts"])]
+        return sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
+    except (KeyError, TypeError, ValueError):
+        return None  # the constructor will say what is wrong
 
 
 def _describe(name: object, config: object) -> str:

@@ -221,3 +221,11 @@ def test_saving_over_a_file_keeps_its_permissions(tmp_path: Path) -> None:
     fresh = tmp_path / "fresh.json"
     trained_model().save(fresh)
     assert fresh.stat().st_mode & 0o777 == 0o644
+
+
+def test_a_huge_architecture_in_a_small_file_is_refused_before_building(tmp_path: Path) -> None:
+    path = tmp_path / "model.json"
+    trained_model().save(path)
+    rewrite(path, lambda d: d["architecture"]["config"].update(nouts=[10**9, 1]))
+    with pytest.raises(nn.ModelFileError, match="has 4000000001 parameters, but the file holds 31"):
+        nn.load(path)
