@@ -84,12 +84,16 @@ def _row(x: np.ndarray, who: str) -> list[Any]:
     return x.tolist()
 
 
-def _length_error(x: object, nin: int, who: str) -> Exception:
+def _check_length(x: object, nin: int, who: str) -> None:
+    """A clear error unless x holds nin inputs (cheap: one len() call)."""
     try:
         n = len(x)  # type: ignore[arg-type]
     except TypeError:
-        return TypeError(f"{who} takes a list of {nin} numbers or Values, or a 1-D NumPy row; got {type(x).__name__}")
-    return ValueError(f"{who} takes {nin} inputs; got {n}")
+        raise TypeError(
+            f"{who} takes a list of {nin} numbers or Values, or a 1-D NumPy row; got {type(x).__name__}"
+        ) from None
+    if n != nin:
+        raise ValueError(f"{who} takes {nin} inputs; got {n}")
 
 
 class Neuron(Module):
@@ -119,7 +123,7 @@ class Neuron(Module):
         self.nin = _size(nin, "nin", "Neuron")
         self._activate = _activation(activation, "Neuron")
         self._activation = activation
-        bound = _bound(init, self.nin, fan_out, "Neuron")
+        bound = _bound(init, self.nin, _size(fan_out, "fan_out", "Neuron"), "Neuron")
         uniform = _rng(rng, "Neuron").uniform
         self.w = [Value(uniform(-bound, bound)) for _ in range(self.nin)]
         self.b = Value(0)
@@ -131,11 +135,7 @@ class Neuron(Module):
 
     def __call__(self, x: Input) -> Value:
         """The neuron's output for one sample ``x`` (numbers, Values or a 1-D NumPy row)."""
-        try:
-            if len(x) != self.nin:
-                raise _length_error(x, self.nin, "Neuron")
-        except TypeError:
-            raise _length_error(x, self.nin, "Neuron") from None
+        _check_length(x, self.nin, "Neuron")
         out = dot(self.w, x, bias=self.b)
         activate = self._activate
         return out if activate is None else activate(out)
@@ -174,11 +174,7 @@ class Layer(Module):
         """The layer's outputs for one sample ``x``."""
         if x.__class__ is np.ndarray:
             x = _row(x, "Layer")  # type: ignore[arg-type]
-        try:
-            if len(x) != self.nin:
-                raise _length_error(x, self.nin, "Layer")
-        except TypeError:
-            raise _length_error(x, self.nin, "Layer") from None
+        _check_length(x, self.nin, "Layer")
         out = self._forward(x)
         return out[0] if len(out) == 1 else out
 
@@ -247,11 +243,7 @@ class MLP(Module):
         """The model's output for one sample ``x`` (numbers, Values or a 1-D NumPy row)."""
         if x.__class__ is np.ndarray:
             x = _row(x, "MLP")  # type: ignore[arg-type]
-        try:
-            if len(x) != self.nin:
-                raise _length_error(x, self.nin, "MLP")
-        except TypeError:
-            raise _length_error(x, self.nin, "MLP") from None
+        _check_length(x, self.nin, "MLP")
         for layer in self.layers:
             x = layer._forward(x)  # type: ignore[assignment]
         return x[0] if len(x) == 1 else x  # type: ignore[return-value]

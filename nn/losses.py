@@ -40,7 +40,7 @@ def _flat(x: object, what: str, who: str) -> list[Any]:
     flat: list[Any] = []
     for item in x:
         if _is_scalar(item):
-            flat.append(item)
+            flat.append(item.item() if isinstance(item, np.ndarray) else item)
         elif isinstance(item, np.ndarray):
             flat.extend(item.ravel().tolist())
         elif isinstance(item, Sequence) and not isinstance(item, (str, bytes)):
