@@ -6,6 +6,7 @@ import functools
 import math
 import numbers
 import os
+import types
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -25,7 +26,7 @@ class _ClassOrInstanceMethod:
         functools.update_wrapper(self, function)  # type: ignore[arg-type]
 
     def __get__(self, instance: object, owner: type) -> Callable[..., Any]:
-        return functools.partial(self.function, owner if instance is None else instance)
+        return types.MethodType(self.function, owner if instance is None else instance)
 
 
 class Module:
