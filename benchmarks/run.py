@@ -6,12 +6,13 @@ import datetime
 import os
 import platform
 import sys
-from importlib.metadata import version
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_engine  # noqa: E402
+import bench_training  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
@@ -26,6 +27,13 @@ def cpu_name() -> str:
     return platform.processor() or "unknown CPU"
 
 
+def torch_version() -> str:
+    try:
+        return f"PyTorch {version('torch')} (optional)"
+    except PackageNotFoundError:
+        return "PyTorch not installed (optional)"
+
+
 def machine_header() -> str:
     return "\n".join(
         [
@@ -37,7 +45,7 @@ def machine_header() -> str:
             f"- date: {datetime.date.today().isoformat()}",
             f"- machine: {cpu_name()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}",
             f"- Python: {platform.python_implementation()} {platform.python_version()}",
-            f"- gradtrace {version('gradtrace')}, micrograd {version('micrograd')}",
+            f"- gradtrace {version('gradtrace')}, micrograd {version('micrograd')}, {torch_version()}",
             "",
         ]
     )
@@ -46,7 +54,19 @@ def machine_header() -> str:
 def main() -> None:
     print("engine benchmarks (a few minutes: micrograd is slow) ...", flush=True)
     engine = bench_engine.run()
-    text = machine_header() + "\n" + bench_engine.TARGETS + "\n\n" + bench_engine.report(engine)
+    print("training benchmark (a few minutes more: a step of micrograd's demo takes it about a second) ...", flush=True)
+    training = bench_training.run()
+    text = "\n".join(
+        [
+            machine_header(),
+            bench_engine.TARGETS,
+            "",
+            bench_training.TARGETS,
+            "",
+            bench_engine.report(engine),
+            bench_training.report(training),
+        ]
+    )
     tmp = RESULTS.with_suffix(".md.tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(RESULTS)
