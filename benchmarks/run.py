@@ -39,8 +39,9 @@ def machine_header() -> str:
         [
             "# Benchmark results",
             "",
-            "Written by `make bench` (`benchmarks/run.py`); every figure below comes from one run, "
-            "with each peer measured in the same process. Ratios matter; seconds depend on the machine.",
+            "Written by `make bench` (`benchmarks/run.py`); every figure below comes from one run. The engine "
+            "benchmarks measure each peer in the same process; the training benchmark gives each training run a "
+            "fresh process. Ratios matter; seconds depend on the machine.",
             "",
             f"- date: {datetime.date.today().isoformat()}",
             f"- machine: {cpu_name()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}",
