@@ -185,10 +185,10 @@ class Run:
     def per_step(self, phase: str | None = None) -> float:
         """Mean CPU seconds per step (of one phase, or of the whole step)."""
         phases = PHASES if phase is None else (phase,)
-        return math.fsum(math.fsum(self.seconds[p]) for p in phases) / STEPS
+        return math.fsum(math.fsum(self.seconds[p]) for p in phases) / len(self.losses)
 
     def wall_per_step(self) -> float:
-        return math.fsum(self.wall_seconds) / STEPS
+        return math.fsum(self.wall_seconds) / len(self.losses)
 
 
 def train(make: Callable[[Data], Trainer], data: Data, collect_garbage: bool) -> Run:
@@ -196,9 +196,9 @@ def train(make: Callable[[Data], Trainer], data: Data, collect_garbage: bool) ->
 
     Phases are timed in CPU time of this process (``time.process_time``), so that
     other programs on the machine do not distort them; each step's wall-clock time
-    is kept too. With the collector on, the steps run back to back, as in any training loop, and
-    each engine pays for its own garbage when Python's collector decides to. With
-    it off, the previous step's graph is released and collected before each step,
+    is kept too. With the collector on, the steps run back to back, as in any
+    training loop, and each engine pays for its own garbage when Python's collector
+    decides to. With it off, the previous step's graph is released and collected before each step,
     outside the timed region, and the collector is off during the step.
     """
     warm_up = make(data)
@@ -327,7 +327,8 @@ def train_in_fresh_process(engine: str, collect_garbage: bool) -> Run:
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"the {engine} training run failed:\n{done.stderr}")
-    return Run(**json.loads(done.stdout))  # floats survive JSON exactly (repr round-trips)
+    # the Run is the last line (anything a library printed comes before); floats survive JSON exactly
+    return Run(**json.loads(done.stdout.strip().splitlines()[-1]))
 
 
 def worker(engine: str, collect_garbage: bool) -> None:
