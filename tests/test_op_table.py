@@ -171,3 +171,32 @@ def test_gradcheck_leaves_its_inputs_alone() -> None:
     b.grad = 7.0
     assert autograd.gradcheck(lambda p, q: p * q.exp(), [a, b]) is True
     assert (a.data, a.grad, b.data, b.grad) == (0.5, 0.0, 2.0, 7.0)
+
+
+ACCUMULATING = [op for op in OPS.values() if op.accumulate is not None]
+
+
+def test_accumulating_ops_are_variadic() -> None:
+    assert ACCUMULATING, "dot adds its gradients straight into its operands"
+    assert all(op.arity == VARIADIC for op in ACCUMULATING)
+
+
+@pytest.mark.parametrize("op", ACCUMULATING, ids=lambda op: op.name)
+def test_accumulate_agrees_with_the_reference_rule(op: Op) -> None:
+    """An op's fast ``accumulate`` (what backward runs) adds exactly what its ``backward`` rule gives,
+    to Value operands only, whichever operands are plain numbers."""
+
+    @settings(max_examples=150, deadline=None, derandomize=True)
+    @given(values=operands(op), as_nodes=st.lists(st.booleans(), min_size=7, max_size=7), g=st.floats(-4.0, 4.0))
+    def check(values: list[float], as_nodes: list[bool], g: float) -> None:
+        args = tuple(Value(v) if node else v for v, node in zip(values, as_nodes))
+        for a in args:
+            if isinstance(a, Value):
+                a.grad = 0.25  # accumulate adds to what is there
+        op.accumulate(g, args)
+        expected = op.backward(g, op.forward(values), values)
+        for a, ga in zip(args, expected):
+            if isinstance(a, Value):
+                assert a.grad == 0.25 + ga
+
+    check()
