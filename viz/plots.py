@@ -52,7 +52,8 @@ def _axes(ax: Axes | None) -> Axes:
 
 
 def _predict(model: Any, row: np.ndarray) -> float:
-    """A class label for one sample, by the duck typing of CONTRACTS.md (viz does not import nn)."""
+    """A class label for one sample. Duck-typed, since viz does not import nn: a ``predict``
+    method (nn.Perceptron), else the model's output Value(s) thresholded or argmaxed."""
     if callable(getattr(model, "predict", None)):
         return float(model.predict(row))
     out = model(row)
