@@ -37,6 +37,15 @@ class Optimizer:
         if len({id(p) for p in self.params}) != len(self.params):
             raise ValueError(f"{who}: a parameter appears more than once in the list")
 
+    @property
+    def lr(self) -> float:
+        """The learning rate; set it between steps for a schedule (checked like the constructor's)."""
+        return self._lr
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        self._lr = _non_negative(value, "lr", type(self).__name__)
+
     def zero_grad(self) -> None:
         """Set every parameter's gradient to 0 before the next backward pass."""
         for p in self.params:
@@ -59,7 +68,7 @@ class SGD(Optimizer):
 
     def __init__(self, params: Iterable[Value], lr: float, momentum: float = 0.0, weight_decay: float = 0.0) -> None:
         super().__init__(params, "SGD")
-        self.lr = _non_negative(lr, "lr", "SGD")
+        self.lr = lr
         self.momentum = _non_negative(momentum, "momentum", "SGD")
         self.weight_decay = _non_negative(weight_decay, "weight_decay", "SGD")
         self._buffers: list[float] | None = None  # momentum buffers, made at the first step
@@ -105,7 +114,7 @@ class Adam(Optimizer):
         weight_decay: float = 0.0,
     ) -> None:
         super().__init__(params, "Adam")
-        self.lr = _non_negative(lr, "lr", "Adam")
+        self.lr = lr
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"Adam: betas must be a pair (beta1, beta2); got {betas!r}")
         for beta in betas:

@@ -153,3 +153,14 @@ def test_bad_arguments_say_what_is_accepted() -> None:
         nn.Adam([Value(1.0)], betas=(0.9, 1.0))
     with pytest.raises(ValueError, match="betas must be a pair"):
         nn.Adam([Value(1.0)], betas=0.9)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("make", [lambda ps: nn.SGD(ps, lr=0.1), lambda ps: nn.Adam(ps, lr=0.1)])
+def test_a_bad_learning_rate_set_between_steps_is_refused_and_changes_nothing(make) -> None:
+    optimizer = make([Value(1.0)])
+    for bad in (-0.1, float("nan"), "0.1", None, True):
+        with pytest.raises(ValueError, match="lr must be a finite number >= 0"):
+            optimizer.lr = bad
+        assert optimizer.lr == 0.1
+    optimizer.lr = 0.05
+    assert optimizer.lr == 0.05
