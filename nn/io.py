@@ -20,7 +20,7 @@ import tempfile
 from typing import Any
 
 from .layers import MLP, Layer, Neuron
-from .module import Module
+from .module import Module, constructor_call
 
 __all__ = ["FORMAT", "VERSION", "ModelFileError", "load", "load_into", "save"]
 
@@ -173,11 +173,9 @@ def _read(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 def _fill(model: Module, parameters: dict[str, Any], path: str | os.PathLike[str]) -> None:
     try:
-        values = model._checked_state(parameters, _show(path))
+        model._load_state(parameters, _show(path))
     except (TypeError, ValueError) as error:
         raise ModelFileError(str(error)) from None
-    for (_, p), value in zip(model.named_parameters(), values):
-        p.data = value
 
 
 def _parameter_count(name: str, config: dict[str, Any]) -> int | None:
@@ -195,7 +193,7 @@ def _parameter_count(name: str, config: dict[str, Any]) -> int | None:
 
 def _describe(name: object, config: object) -> str:
     if isinstance(config, dict):
-        return f"{name}({', '.join(f'{k}={v!r}' for k, v in config.items())})"
+        return constructor_call(str(name), config)
     return f"a {name}"
 
 

@@ -77,7 +77,11 @@ class Module:
             TypeError: state is not a mapping, or a value is not a real number.
             ValueError: names are missing or unexpected, or a value is not finite.
         """
-        values = self._checked_state(state, "load_state_dict()")
+        self._load_state(state, "load_state_dict()")
+
+    def _load_state(self, state: object, where: str) -> None:
+        """Check ``state`` whole (errors name ``where``), then set the parameters from it."""
+        values = self._checked_state(state, where)
         for (_, p), value in zip(self.named_parameters(), values):
             p.data = value
 
@@ -140,13 +144,15 @@ class Module:
 
     def _signature(self) -> str:
         """The constructor call that describes this module, for repr."""
-        config = self.config()
-        if config is None:
-            return f"{type(self).__name__}()"
-        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in config.items())})"
+        return constructor_call(type(self).__name__, self.config() or {})
 
     def __repr__(self) -> str:
         return f"{self._signature()}  # {_count(self.num_parameters())}"
+
+
+def constructor_call(name: str, config: Mapping[str, Any]) -> str:
+    """``Name(key=value, ...)``: how a model's architecture reads in reprs and error messages."""
+    return f"{name}({', '.join(f'{k}={v!r}' for k, v in config.items())})"
 
 
 def _collect(module: Module, prefix: str, found: list, seen: set[int], named: bool) -> None:
