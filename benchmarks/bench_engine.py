@@ -1,13 +1,13 @@
-"""Engine benchmarks: gradtrace's autograd against micrograd, the same code on both.
+"""Workload "scalar": the same scalar code on every engine, built, then differentiated.
 
-1. Scalar code with binary ops: ITERATIONS rounds of
-   ``acc = acc + (a * b).relu() * 0.5 - a`` over LEAVES leaves, then backward.
-2. Memory of that graph: tracemalloc bytes per iteration once it is built.
-3. Backward through a chain a million nodes deep.
+``iterations`` rounds of ``acc = acc + (a * b).relu() * 0.5 - a`` over 1,000 leaves,
+then ``acc.backward()``: five binary ops and a ReLU per round, written once for all
+engines (for PyTorch the leaves are 0-d float64 tensors). micrograd's recursive
+topological sort needs a raised recursion limit and a big thread stack for this
+graph; every engine runs under those same settings.
 
-micrograd's recursive topological sort needs a raised recursion limit and a big
-thread stack for benchmark 1; both engines run under those same settings, in the
-same process, one after the other.
+Referee: each leaf's exact gradient. Every contribution (−1, 0.5·b, 0.5·a) is exact
+in floating point, so ``math.fsum`` of them is the true gradient, correctly rounded.
 """
 
 from __future__ import annotations
@@ -15,27 +15,33 @@ from __future__ import annotations
 import gc
 import math
 import random
-import sys
-import threading
-import time
-import tracemalloc
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-ITERATIONS = 200_000
+from common import Results, Target, collector, cpu_time, in_big_stack, load_torch, ratio, timing_table
+
+TITLE = "Scalar code on every engine"
+ENGINES = ("gradtrace", "micrograd", "torch")
+GC = (True, False)
+PHASES = ("forward", "backward")
 LEAVES = 1_000
-CHAIN_DEPTH = 1_000_000
-MICROGRAD_CHAIN_DEPTH = 10_000
-REPEATS = 3
+WARM_UP = 1_000  # untimed iterations first, so that no engine's first-call costs are timed
+SIZES = {"full": (200_000, 3), "quick": (20_000, 1), "tiny": (2_000, 1)}  # iterations, repetitions
+SCALAR_TARGET_GC_ON = 6  # issue 2
+SCALAR_TARGET_GC_OFF = 5  # issue 9
 
 
-def build_scalar_graph(value_cls: type, iterations: int = ITERATIONS) -> tuple[list[Any], Any]:
-    """The benchmark expression, written once for both engines."""
+def params(size: str) -> dict[str, Any]:
+    iterations, repeats = SIZES[size]
+    return {"iterations": iterations, "repeats": repeats}
+
+
+def build_scalar_graph(make: Callable[[float], Any], iterations: int) -> tuple[list[Any], Any]:
+    """The benchmark expression, written once for every engine; make(x) is a leaf."""
     rng = random.Random(0)
-    leaves = [value_cls(rng.uniform(-1.0, 1.0)) for _ in range(LEAVES)]
-    acc = value_cls(0.0)
+    leaves = [make(rng.uniform(-1.0, 1.0)) for _ in range(LEAVES)]
+    acc = make(0.0)
     for i in range(iterations):
         a = leaves[i % LEAVES]
         b = leaves[(i * 7 + 3) % LEAVES]
@@ -43,17 +49,60 @@ def build_scalar_graph(value_cls: type, iterations: int = ITERATIONS) -> tuple[l
     return leaves, acc
 
 
-def exact_leaf_gradients() -> list[float]:
+def leaf_maker(engine: str) -> Callable[[float], Any]:
+    if engine == "gradtrace":
+        from autograd import Value
+
+        return Value
+    if engine == "micrograd":
+        from micrograd.engine import Value as MicrogradValue
+
+        return MicrogradValue
+    if engine == "torch":
+        torch = load_torch()
+        return lambda x: torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    raise ValueError(f"scalar workload: unknown engine {engine!r}; it measures {', '.join(ENGINES)}")
+
+
+def _number(x: Any) -> float:
+    """A Value's data or gradient, or a 0-d tensor's, as a float (an untouched torch leaf's grad is None)."""
+    return 0.0 if x is None else float(x)
+
+
+def _measure(engine: str, collect_garbage: bool, iterations: int) -> dict[str, Any]:
+    make = leaf_maker(engine)
+    _, warm = build_scalar_graph(make, WARM_UP)
+    warm.backward()
+    del warm
+    gc.collect()
+    with collector(collect_garbage):
+        t0 = cpu_time()
+        leaves, acc = build_scalar_graph(make, iterations)
+        t1 = cpu_time()
+        acc.backward()
+        t2 = cpu_time()
+    root = acc.item() if engine == "torch" else acc.data
+    return {
+        "seconds": {"forward": t1 - t0, "backward": t2 - t1},
+        "root": float(root),
+        "grads": [_number(leaf.grad) for leaf in leaves],
+    }
+
+
+def measure(engine: str, collect_garbage: bool, params: dict[str, Any]) -> dict[str, Any]:
+    """One build and backward of the whole graph (after an untimed warm-up), in CPU seconds."""
+    return in_big_stack(partial(_measure, engine, collect_garbage, params["iterations"]))
+
+
+def referee(params: dict[str, Any]) -> list[float]:
     """Each leaf's gradient summed exactly (math.fsum) from its contributions.
 
-    d acc/d a is -1 from ``- a`` plus 0.5·b when a·b > 0 (and 0.5·a for b); every
-    contribution is exact in floating point, so fsum gives the true gradient,
-    correctly rounded: the referee for both engines' summation order.
+    d acc/d a is −1 from ``- a`` plus 0.5·b when a·b > 0 (and 0.5·a for b).
     """
     rng = random.Random(0)
     data = [rng.uniform(-1.0, 1.0) for _ in range(LEAVES)]
     contributions: list[list[float]] = [[] for _ in range(LEAVES)]
-    for i in range(ITERATIONS):
+    for i in range(params["iterations"]):
         ia, ib = i % LEAVES, (i * 7 + 3) % LEAVES
         a, b = data[ia], data[ib]
         contributions[ia].append(-1.0)
@@ -63,209 +112,53 @@ def exact_leaf_gradients() -> list[float]:
     return [math.fsum(c) for c in contributions]
 
 
-@dataclass
-class Timing:
-    forward: float
-    backward: float
-    data: float
-    grads: list[float]
-
-    @property
-    def total(self) -> float:
-        return self.forward + self.backward
-
-
-def time_scalar(value_cls: type, collect_garbage: bool) -> Timing:
-    """Best of REPEATS runs of forward and backward (each phase's minimum)."""
-    forwards, backwards = [], []
-    data, grads = math.nan, []
-    for _ in range(REPEATS):
-        gc.collect()
-        if not collect_garbage:
-            gc.disable()
-        try:
-            start = time.perf_counter()
-            leaves, acc = build_scalar_graph(value_cls)
-            middle = time.perf_counter()
-            acc.backward()
-            end = time.perf_counter()
-        finally:
-            gc.enable()
-        forwards.append(middle - start)
-        backwards.append(end - middle)
-        data, grads = acc.data, [leaf.grad for leaf in leaves]
-        del leaves, acc
-    return Timing(min(forwards), min(backwards), data, grads)
-
-
-def graph_bytes_per_iteration(value_cls: type) -> float:
-    """tracemalloc bytes held by the built graph, per iteration (before backward)."""
-    gc.collect()
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        leaves, acc = build_scalar_graph(value_cls)
-        after = tracemalloc.get_traced_memory()[0]
-    finally:
-        tracemalloc.stop()
-    del leaves, acc
-    return (after - before) / ITERATIONS
-
-
-def chain(value_cls: type, depth: int) -> tuple[Any, Any]:
-    x = value_cls(1.0)
-    y = x
-    for _ in range(depth):
-        y = y * 1.0000001
-    return x, y
-
-
-def time_chain_backward(value_cls: type, depth: int) -> tuple[float, float]:
-    x, y = chain(value_cls, depth)
-    start = time.perf_counter()
-    y.backward()
-    return time.perf_counter() - start, x.grad
-
-
-def micrograd_chain_failure() -> str:
-    """What micrograd does with a deep chain at Python's default recursion limit.
-
-    A chain of MICROGRAD_CHAIN_DEPTH is enough to show it (a 10^6 chain would take
-    over a gigabyte of micrograd nodes to build first)."""
-    from micrograd.engine import Value as MicrogradValue
-
-    x, y = chain(MicrogradValue, MICROGRAD_CHAIN_DEPTH)
-    try:
-        y.backward()
-    except RecursionError as error:
-        return f"depth {MICROGRAD_CHAIN_DEPTH:,}: RecursionError ({error})"
-    return f"depth {MICROGRAD_CHAIN_DEPTH:,}: worked"
-
-
-def in_big_stack(fn: Callable[[], Any]) -> Any:
-    """Run fn in a thread with a 1 GiB stack and a recursion limit of 10^7."""
-    result: list[Any] = []
-    errors: list[BaseException] = []
-    old_limit = sys.getrecursionlimit()
-    old_size = threading.stack_size(1 << 30)
-    sys.setrecursionlimit(10**7)
-
-    def target() -> None:
-        try:
-            result.append(fn())
-        except BaseException as error:  # re-raised in the caller's thread
-            errors.append(error)
-
-    try:
-        thread = threading.Thread(target=target)
-        thread.start()
-        thread.join()
-    finally:
-        threading.stack_size(old_size)
-        sys.setrecursionlimit(old_limit)
-    if errors:
-        raise errors[0]
-    return result[0]
-
-
-def run() -> dict[str, Any]:
-    """All engine figures, as a dict for the report."""
-    from micrograd.engine import Value as MicrogradValue
-
-    from autograd import Value
-
-    figures: dict[str, Any] = {}
-    exact = exact_leaf_gradients()
-    for collect_garbage in (True, False):
-        ours = in_big_stack(partial(time_scalar, Value, collect_garbage))
-        theirs = in_big_stack(partial(time_scalar, MicrogradValue, collect_garbage))
-        diffs = [abs(p - q) for p, q in zip(ours.grads, theirs.grads)]
-        figures[f"scalar_gc_{collect_garbage}"] = {
-            "ours": ours,
-            "micrograd": theirs,
-            "same_data": ours.data == theirs.data,
-            "identical_grads": sum(p == q for p, q in zip(ours.grads, theirs.grads)),
-            "max_grad_diff": max(diffs),
-            "max_grad": max(abs(g) for g in theirs.grads),
-            "max_error_ours": max(abs(p - e) for p, e in zip(ours.grads, exact)),
-            "max_error_micrograd": max(abs(q - e) for q, e in zip(theirs.grads, exact)),
-        }
-    figures["bytes_ours"] = graph_bytes_per_iteration(Value)
-    figures["bytes_micrograd"] = in_big_stack(lambda: graph_bytes_per_iteration(MicrogradValue))
-    seconds, grad = time_chain_backward(Value, CHAIN_DEPTH)
-    figures["chain"] = {"seconds": seconds, "grad": grad, "expected": 1.0000001**CHAIN_DEPTH}
-    figures["chain_micrograd"] = micrograd_chain_failure()
-    return figures
-
-
-def report(figures: dict[str, Any]) -> str:
-    """The engine section of RESULTS.md."""
+def report(results: Results, params: dict[str, Any], exact: list[float], engines: list[str]) -> tuple[str, list[Target]]:
+    """The section of RESULTS.md, and the targets it decides."""
+    iterations = params["iterations"]
     lines = [
-        "## Engine: the same scalar code on gradtrace and micrograd",
+        f"## {TITLE}",
         "",
-        f"`acc = acc + (a * b).relu() * 0.5 - a`, {ITERATIONS:,} iterations over {LEAVES:,} leaves, "
-        f"then `backward()`. Best of {REPEATS} runs per phase. micrograd needs a raised recursion limit "
-        "(10^7) and a 1 GiB thread stack to get through this graph; both engines ran under those "
-        "same settings, in one process.",
+        f"`acc = acc + (a * b).relu() * 0.5 - a`, {iterations:,} iterations over {LEAVES:,} leaves, then "
+        "`acc.backward()`; the same Python code on every engine (PyTorch: 0-d float64 tensors, eager, one "
+        "thread). Every engine ran under a recursion limit of 10^7 and a 1 GiB thread stack, which micrograd "
+        "needs for this graph. CPU seconds of one build and one backward per fresh process, after an "
+        f"untimed warm-up of {WARM_UP:,} iterations; the median over {params['repeats']} process(es) per "
+        "engine and setting, with the range in parentheses. The ratio columns divide each engine's time by "
+        "gradtrace's: above 1, gradtrace is faster.",
         "",
-        "| garbage collector | phase | gradtrace (s) | micrograd (s) | speed-up |",
-        "| --- | --- | ---: | ---: | ---: |",
+        *timing_table(results, engines, PHASES, "s", 1.0, 3),
+        "",
     ]
-    for collect_garbage, name in ((True, "on (Python's default)"), (False, "off (both engines)")):
-        f = figures[f"scalar_gc_{collect_garbage}"]
-        ours, theirs = f["ours"], f["micrograd"]
-        for phase in ("forward", "backward", "total"):
-            a, b = getattr(ours, phase), getattr(theirs, phase)
-            bold = "**" if phase == "total" else ""
-            lines.append(f"| {name} | {bold}{phase}{bold} | {a:.3f} | {b:.3f} | {bold}{b / a:.1f}×{bold} |")
-    on, off = figures["scalar_gc_True"], figures["scalar_gc_False"]
-    speed_on = on["micrograd"].total / on["ours"].total
-    speed_off = off["micrograd"].total / off["ours"].total
-    memory = figures["bytes_ours"] / figures["bytes_micrograd"]
-    lines += [
-        "",
-        f"Target (at least 6×): **{'met' if speed_on >= 6 else 'missed'}** with Python's default settings "
-        f"({speed_on:.1f}×); **{'met' if speed_off >= 6 else 'missed'}** with the garbage collector off for "
-        f"both ({speed_off:.1f}×). Much of micrograd's time with the collector on is collection: it makes "
-        "several tracked objects per node (the node, its `__dict__`, a `set`, a closure and its cells) "
-        "against gradtrace's two (the node and its operand tuple). With the collector off, gradtrace's "
-        "backward is the smaller win: its topological walk and one rule call per node cost about "
-        "0.5 µs a node in pure Python.",
+    on = ratio(results, "micrograd", "gradtrace", True)
+    off = ratio(results, "micrograd", "gradtrace", False)
+    targets = [
+        Target("2", f"scalar code ≥ {SCALAR_TARGET_GC_ON}× micrograd, collector on", str(on), on.median >= SCALAR_TARGET_GC_ON),
+        Target("9", f"scalar code ≥ {SCALAR_TARGET_GC_OFF}× micrograd, collector off", str(off), off.median >= SCALAR_TARGET_GC_OFF),
     ]
-    f = on
-    lines += [
-        "",
-        f"Same result: root value identical to the bit: **{f['same_data']}**; "
-        f"{f['identical_grads']:,} of {LEAVES:,} leaf gradients identical to the bit, the largest difference "
-        f"{f['max_grad_diff']:.3g} (largest gradient {f['max_grad']:.4g}). Each leaf gathers about "
-        f"{2 * ITERATIONS // LEAVES} contributions; the engines add them in different orders "
-        "(micrograd's order comes from set iteration), so the last bits of a sum can differ. "
-        "Against the exact gradients (each leaf's contributions summed with `math.fsum`), the largest "
-        f"error is {f['max_error_ours']:.3g} for gradtrace and {f['max_error_micrograd']:.3g} for micrograd.",
-        "",
-        "## Engine: memory of that graph",
-        "",
-        "| | bytes per iteration (tracemalloc) | ratio |",
-        "| --- | ---: | ---: |",
-        f"| gradtrace | {figures['bytes_ours']:.0f} | 1 |",
-        f"| micrograd | {figures['bytes_micrograd']:.0f} | {figures['bytes_micrograd'] / figures['bytes_ours']:.1f}× more |",
-        "",
-        f"gradtrace uses **{memory:.2f}** of micrograd's memory "
-        f"(target: at most 0.20: **{'met' if memory <= 0.2 else 'missed'}**). A node is a `__slots__` object with an operand tuple and no closure; "
-        "`* 0.5` keeps 0.5 as a plain number operand instead of a node; micrograd makes a `set` and a "
-        "closure per node and a Value per constant.",
-        "",
-        "## Engine: backward through a chain a million nodes deep",
-        "",
-        f"`y = y * 1.0000001`, {CHAIN_DEPTH:,} times, then `y.backward()`:",
-        "",
-        "| | result |",
-        "| --- | --- |",
-        f"| gradtrace | {figures['chain']['seconds']:.3f} s; x.grad = {figures['chain']['grad']:.12g} "
-        f"(1.0000001^10^6 = {figures['chain']['expected']:.12g}) |",
-        f"| micrograd (default recursion limit) | {figures['chain_micrograd'][:120]} |",
-    ]
-    return "\n".join(lines) + "\n"
+    lines += [f"gradtrace is **{on}** micrograd's speed with the collector on and **{off}** with it off.", ""]
+    lines += _checks(results, exact, engines)
+    return "\n".join(lines) + "\n", targets
 
 
-TARGETS = "Targets (issue 2): at least 6× faster than micrograd on forward + backward; at most 1/5 of its memory."
+def _checks(results: Results, exact: list[float], engines: list[str]) -> list[str]:
+    """Every repetition's root against gradtrace's, and its leaf gradients against the exact ones."""
+    ours = results[("gradtrace", True)][0]
+    rows = []
+    for engine in engines:
+        runs = [m for gc_on in (True, False) for m in results.get((engine, gc_on), [])]
+        same_root = all(m["root"] == ours["root"] for m in runs)
+        error = max(max(abs(g - e) for g, e in zip(m["grads"], exact, strict=True)) for m in runs)
+        identical = min(sum(g == e for g, e in zip(m["grads"], exact)) for m in runs)
+        rows.append(f"| {engine} | {same_root} | {error:.3g} | {identical:,} of {LEAVES:,} |")
+    return [
+        "Same results: the root of every run against gradtrace's (same bits?), and the leaf gradients against "
+        "the exact ones (each leaf's contributions summed with `math.fsum`); the engines add a leaf's "
+        "contributions in different orders (micrograd's follows `set` iteration), so the last bits can differ.",
+        "",
+        "| engine | root identical to gradtrace's | largest leaf-gradient error | leaf gradients exact to the bit (fewest over runs) |",
+        "| --- | --- | ---: | ---: |",
+        *rows,
+        "",
+        f"Over both collector settings and every repetition; the largest exact gradient is "
+        f"{max(abs(e) for e in exact):.4g}.",
+    ]

@@ -1,20 +1,19 @@
-"""Training benchmark: micrograd's demo, one training step at a time, on gradtrace and micrograd.
+"""Workload "training": micrograd's demo, one training step at a time, on every engine.
 
 The demo (micrograd's ``demo.ipynb``): 100 moons, ``MLP(2, [16, 16, 1])`` with ReLU
 hidden layers and a linear output, the max-margin loss mean(relu(1 − y·score)) plus
-1e-4·Σp², full-batch SGD with lr = 1.0 − 0.9·k/100 for 100 steps. A step is the
-forward pass over the batch, zero_grad, backward and the update.
+1e-4·Σp², full-batch SGD with lr = 1.0 − 0.9·k/100. A step is the forward pass over
+the batch, zero_grad, backward and the update.
 
 Each engine runs its own idiomatic code for the same work: micrograd the demo's code
 (inputs wrapped in Values, ``sum`` of Python objects, ``p.data -= lr * p.grad``);
-gradtrace ``nn.MLP``, ``nn.hinge_loss``, one ``autograd.dot`` for Σp² and ``nn.SGD``.
-Both start from the same weights (``random.seed(SEED)`` before building the model),
-see the same data and run the same 100 steps. Each training run has a fresh Python
-process of its own, with the same modules imported, started one after the other by
-the same benchmark run; each engine first runs one untimed warm-up step on a
-throwaway model. PyTorch (CPU, eager, float64, one thread, the same weights) is
-measured the same way when it is installed; it is not a dependency, and only its own
-runs import it (its many objects would slow the others' garbage collection).
+gradtrace ``nn.MLP``, ``nn.hinge_loss``, one ``autograd.dot`` for Σp² and ``nn.SGD``;
+PyTorch (CPU, eager, float64, one thread) ``torch.nn`` and ``torch.optim.SGD``; and,
+as the floor, the step written by hand in NumPy (three matrix products forward, their
+transposes backward). All start from micrograd's weights after ``random.seed(SEED)``
+(gradtrace draws the same ones itself; the others get them from the harness) and
+see the same data, which the harness makes once with ``nn.data.make_moons`` and hands
+to every worker, so that a worker imports only its own engine.
 
 Referee: the first step's loss and every parameter's gradient computed exactly, in
 rational arithmetic (``fractions.Fraction``) from the same weights and data.
@@ -23,56 +22,77 @@ rational arithmetic (``fractions.Fraction``) from the same weights and data.
 from __future__ import annotations
 
 import gc
-import importlib.util
-import json
-import math
 import random
-import subprocess
-import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
-from importlib.metadata import version
 from typing import Any
 
-STEPS = 100
-N_SAMPLES = 100
+from common import Results, Target, collector, cpu_time, load_torch, median, ratio, table, timing_table
+
+TITLE = "Training: micrograd's demo, step by step"
+ENGINES = ("gradtrace", "micrograd", "torch", "numpy")
+GC = (True, False)
+PHASES = ("forward", "backward", "update")
 NOISE = 0.1
 DATA_SEED = 0
 SEED = 1337
 LAYERS = [16, 16, 1]
 ALPHA = 1e-4
-TARGET = 60
-PHASES = ("forward", "backward", "update")
+SCHEDULE_STEPS = 100  # lr = 1.0 − 0.9·k/100, the demo's schedule, whatever the number of steps run
+# samples, steps, micrograd's steps with the collector on (about 1.5 s each), repetitions
+SIZES = {"full": (100, 100, 20, 3), "quick": (100, 5, 2, 1), "tiny": (20, 2, 2, 1)}
+TARGET_GC_ON = 60  # issues 3 and 9
+TARGET_GC_OFF = 8  # issue 9
+LOSS_TOLERANCE = 1e-9  # issue 3
 
 Data = tuple[list[list[float]], list[float]]
+Weights = list[tuple[list[list[float]], list[float]]]  # per layer: weight rows, biases
 
 
-def moons() -> Data:
-    """The 100 moons as plain Python floats, labels -1/+1, the same for every engine."""
+def params(size: str) -> dict[str, Any]:
+    """Sizes, the data and micrograd's initial weights, for every worker."""
     from nn.data import make_moons
 
-    X, y = make_moons(n_samples=N_SAMPLES, noise=NOISE, seed=DATA_SEED)
-    return X.tolist(), [2.0 * label - 1.0 for label in y.tolist()]
+    samples, steps, micrograd_steps, repeats = SIZES[size]
+    X, y = make_moons(n_samples=samples, noise=NOISE, seed=DATA_SEED)
+    return {
+        "steps": steps,
+        "micrograd_gc_on_steps": micrograd_steps,
+        "repeats": repeats,
+        "X": X.tolist(),
+        "y": [2.0 * label - 1.0 for label in y.tolist()],
+        "weights": initial_weights(),
+    }
+
+
+def initial_weights() -> Weights:
+    """Per layer, the weight rows and biases micrograd starts from after random.seed(SEED)."""
+    from micrograd.nn import MLP
+
+    random.seed(SEED)
+    model = MLP(2, LAYERS)
+    return [([[w.data for w in n.w] for n in layer.neurons], [n.b.data for n in layer.neurons]) for layer in model.layers]
 
 
 def learning_rate(k: int) -> float:
-    return 1.0 - 0.9 * k / STEPS
+    return 1.0 - 0.9 * k / SCHEDULE_STEPS
 
 
 @dataclass
 class Trainer:
     """One engine's training step, split into the phases that are timed."""
 
-    forward: Callable[[], Any]  # the full-batch loss, a graph node
+    forward: Callable[[], Any]  # the full-batch loss
     backward: Callable[[Any], None]  # zero_grad, then backward from the loss
     update: Callable[[int], None]  # the SGD update of step k
     loss_value: Callable[[Any], float]
-    gradients: Callable[[], list[float]]  # in micrograd's parameter order
+    gradients: Callable[[], list[float]]  # in micrograd's order: each neuron's weights, then its bias
+    graph: Callable[[Any], tuple[int, int] | None] = lambda loss: None  # (nodes, operand edges) of a step
 
 
-def gradtrace_trainer(data: Data) -> Trainer:
+def gradtrace_trainer(data: Data, _weights: Weights) -> Trainer:
     import autograd
     import nn
 
@@ -94,10 +114,11 @@ def gradtrace_trainer(data: Data) -> Trainer:
         optimizer.lr = learning_rate(k)
         optimizer.step()
 
-    return Trainer(forward, backward, update, lambda loss: loss.data, lambda: [p.grad for p in params])
+    return Trainer(forward, backward, update, lambda loss: loss.data, lambda: [p.grad for p in params],
+                   lambda loss: graph_size(loss, lambda node: node.parents))
 
 
-def micrograd_trainer(data: Data) -> Trainer:
+def micrograd_trainer(data: Data, _weights: Weights) -> Trainer:
     from micrograd.engine import Value
     from micrograd.nn import MLP
 
@@ -123,25 +144,16 @@ def micrograd_trainer(data: Data) -> Trainer:
         for p in params:
             p.data -= lr * p.grad
 
-    return Trainer(forward, backward, update, lambda loss: loss.data, lambda: [p.grad for p in params])
+    return Trainer(forward, backward, update, lambda loss: loss.data, lambda: [p.grad for p in params],
+                   lambda loss: graph_size(loss, lambda node: node._prev))
 
 
-def initial_weights() -> list[tuple[list[list[float]], list[float]]]:
-    """Per layer, the weight rows and biases micrograd starts from after random.seed(SEED)."""
-    from micrograd.nn import MLP
-
-    random.seed(SEED)
-    model = MLP(2, LAYERS)
-    return [([[w.data for w in n.w] for n in layer.neurons], [n.b.data for n in layer.neurons]) for layer in model.layers]
-
-
-def torch_trainer(data: Data) -> Trainer:
-    import torch
-
+def torch_trainer(data: Data, weights: Weights) -> Trainer:
+    torch = load_torch()
     X, y = data
     xs, ys = torch.tensor(X, dtype=torch.float64), torch.tensor(y, dtype=torch.float64)
     linears = []
-    for rows, biases in initial_weights():
+    for rows, biases in weights:
         linear = torch.nn.Linear(len(rows[0]), len(rows), dtype=torch.float64)
         with torch.no_grad():
             linear.weight.copy_(torch.tensor(rows, dtype=torch.float64))
@@ -165,7 +177,7 @@ def torch_trainer(data: Data) -> Trainer:
 
     def gradients() -> list[float]:
         grads = []
-        for linear in linears:  # micrograd's order: each neuron's weights, then its bias
+        for linear in linears:
             for row, bias in zip(linear.weight.grad.tolist(), linear.bias.grad.tolist()):
                 grads += [*row, bias]
         return grads
@@ -173,86 +185,142 @@ def torch_trainer(data: Data) -> Trainer:
     return Trainer(forward, backward, update, lambda loss: loss.item(), gradients)
 
 
-@dataclass
-class Run:
-    """Seconds per phase for each step, the loss of each step, the first step's gradients."""
+def numpy_trainer(data: Data, weights: Weights) -> Trainer:
+    """The step by hand: the floor for a Python program that does this work in float64."""
+    import numpy as np
 
-    seconds: dict[str, list[float]] = field(default_factory=lambda: {phase: [] for phase in PHASES})
-    wall_seconds: list[float] = field(default_factory=list)
-    losses: list[float] = field(default_factory=list)
-    first_gradients: list[float] = field(default_factory=list)
+    X, y = np.array(data[0], dtype=np.float64), np.array(data[1], dtype=np.float64)
+    Ws = [np.array(rows, dtype=np.float64) for rows, _ in weights]
+    bs = [np.array(biases, dtype=np.float64) for _, biases in weights]
+    last = len(Ws) - 1
+    saved: dict[str, Any] = {}
+    grads: list[tuple[Any, Any]] = [(None, None)] * len(Ws)
 
-    def per_step(self, phase: str | None = None) -> float:
-        """Mean CPU seconds per step (of one phase, or of the whole step)."""
-        phases = PHASES if phase is None else (phase,)
-        return math.fsum(math.fsum(self.seconds[p]) for p in phases) / len(self.losses)
+    def forward() -> float:
+        inputs, pre = [], []
+        h = X
+        for i, (W, b) in enumerate(zip(Ws, bs)):
+            z = h @ W.T + b
+            inputs.append(h)
+            pre.append(z)
+            h = np.maximum(z, 0.0) if i < last else z
+        margin = 1.0 - y * h[:, 0]
+        squares = sum(float(np.dot(W.ravel(), W.ravel())) + float(np.dot(b, b)) for W, b in zip(Ws, bs))
+        saved.update(inputs=inputs, pre=pre, margin=margin)
+        return float(np.maximum(margin, 0.0).mean()) + ALPHA * squares
 
-    def wall_per_step(self) -> float:
-        return math.fsum(self.wall_seconds) / len(self.losses)
+    def backward(_loss: float) -> None:
+        inputs, pre, margin = saved["inputs"], saved["pre"], saved["margin"]
+        dz = (np.where(margin > 0, -y, 0.0) / len(y))[:, None]  # d loss / d score; relu'(0) = 0
+        for i in reversed(range(len(Ws))):
+            grads[i] = (dz.T @ inputs[i] + 2 * ALPHA * Ws[i], dz.sum(axis=0) + 2 * ALPHA * bs[i])
+            if i:
+                dz = (dz @ Ws[i]) * (pre[i - 1] > 0)
+
+    def update(k: int) -> None:
+        lr = learning_rate(k)
+        for W, b, (dW, db) in zip(Ws, bs, grads):
+            W -= lr * dW
+            b -= lr * db
+
+    def gradients() -> list[float]:
+        flat: list[float] = []
+        for dW, db in grads:
+            for row, g in zip(dW.tolist(), db.tolist()):
+                flat += [*row, g]
+        return flat
+
+    return Trainer(forward, backward, update, float, gradients)
 
 
-def train(make: Callable[[Data], Trainer], data: Data, collect_garbage: bool) -> Run:
-    """STEPS timed training steps after one untimed warm-up step on a throwaway model.
+TRAINERS: dict[str, Callable[[Data, Weights], Trainer]] = {
+    "gradtrace": gradtrace_trainer,
+    "micrograd": micrograd_trainer,
+    "torch": torch_trainer,
+    "numpy": numpy_trainer,
+}
 
-    Phases are timed in CPU time of this process (``time.process_time``), so that
-    other programs on the machine do not distort them; each step's wall-clock time
-    is kept too. With the collector on, the steps run back to back, as in any
-    training loop, and each engine pays for its own garbage when Python's collector
-    decides to. With it off, the previous step's graph is released and collected before each step,
-    outside the timed region, and the collector is off during the step.
+
+def graph_size(root: Any, children: Callable[[Any], Any]) -> tuple[int, int]:
+    """(nodes, operand edges) of the graph under root, leaves and constants included."""
+    seen, stack, edges = {id(root)}, [root], 0
+    while stack:
+        for child in children(stack.pop()):
+            edges += 1
+            if id(child) not in seen:
+                seen.add(id(child))
+                stack.append(child)
+    return len(seen), edges
+
+
+def steps_for(engine: str, collect_garbage: bool, params: dict[str, Any]) -> int:
+    """micrograd's step takes over a second with the collector on: it runs fewer steps then."""
+    return params["micrograd_gc_on_steps"] if engine == "micrograd" and collect_garbage else params["steps"]
+
+
+def measure(engine: str, collect_garbage: bool, params: dict[str, Any]) -> dict[str, Any]:
+    """The training run's mean CPU seconds per step and phase, after one untimed warm-up
+    step on a throwaway model.
+
+    With the collector on, the steps run back to back, as in any training loop, and the
+    engine pays for its own collections when Python decides to run them (the previous
+    step's graph is freed when the new loss replaces it). With it off, the previous
+    step's graph is released and collected before each step, untimed, and the collector
+    is off during the step.
     """
-    warm_up = make(data)
+    make, data, weights = TRAINERS[engine], (params["X"], params["y"]), params["weights"]
+    warm_up = make(data, weights)
     loss = warm_up.forward()
     warm_up.backward(loss)
     warm_up.update(0)
     del warm_up, loss
     gc.collect()
 
-    trainer, run = make(data), Run()
-    loss = None
-    for k in range(STEPS):
+    trainer = make(data, weights)
+    steps = steps_for(engine, collect_garbage, params)
+    totals = dict.fromkeys(PHASES, 0.0)
+    wall, losses, first_gradients, loss = 0.0, [], [], None
+    for k in range(steps):
         if not collect_garbage:
             loss = None
-            gc.collect()
-            gc.disable()
-        try:
-            wall = time.perf_counter()
-            t0 = time.process_time()
+        with collector(collect_garbage):
+            w0 = time.perf_counter()
+            t0 = cpu_time()
             loss = trainer.forward()
-            t1 = time.process_time()
+            t1 = cpu_time()
             trainer.backward(loss)
-            t2 = time.process_time()
+            t2 = cpu_time()
             trainer.update(k)
-            t3 = time.process_time()
-            wall = time.perf_counter() - wall
-        finally:
-            gc.enable()
-        for phase, seconds in zip(PHASES, (t1 - t0, t2 - t1, t3 - t2)):
-            run.seconds[phase].append(seconds)
-        run.wall_seconds.append(wall)
-        run.losses.append(trainer.loss_value(loss))
+            t3 = cpu_time()
+            wall += time.perf_counter() - w0
+        for phase, elapsed in zip(PHASES, (t1 - t0, t2 - t1, t3 - t2)):
+            totals[phase] += elapsed
+        losses.append(trainer.loss_value(loss))
         if k == 0:
-            run.first_gradients = trainer.gradients()
-    del trainer, loss
-    gc.collect()
-    return run
+            first_gradients = trainer.gradients()
+    return {
+        "seconds": {phase: totals[phase] / steps for phase in PHASES},
+        "wall": wall / steps,
+        "losses": losses,
+        "first_gradients": first_gradients,
+        "graph": trainer.graph(loss),
+    }
 
 
-def exact_first_step(data: Data) -> tuple[Fraction, list[Fraction]]:
+def referee(params: dict[str, Any]) -> tuple[Fraction, list[Fraction]]:
     """The first step's loss and gradients (micrograd's parameter order), exactly.
 
     Weights, inputs and 1e-4 are binary floats, hence exact rationals; every
-    operation below is exact, and 1/100 is the mean's true 1/n.
+    operation below is exact, and 1/n is the mean's true 1/n.
     """
-    X, y = data
+    X, y = params["X"], params["y"]
     layers = [([[Fraction(w) for w in row] for row in rows], [Fraction(b) for b in biases])
-              for rows, biases in initial_weights()]
+              for rows, biases in params["weights"]]
     alpha = Fraction(ALPHA)
     grads = [([[Fraction(0)] * len(row) for row in rows], [Fraction(0)] * len(biases)) for rows, biases in layers]
     data_loss = Fraction(0)
     for row, label in zip(X, y):
-        # forward, keeping each layer's input and pre-activation
-        inputs, pre = [], []
+        inputs, pre = [], []  # each layer's input and pre-activation
         h = [Fraction(v) for v in row]
         for i, (rows, biases) in enumerate(layers):
             z = [sum((w * x for w, x in zip(ws, h)), b) for ws, b in zip(rows, biases)]
@@ -263,8 +331,7 @@ def exact_first_step(data: Data) -> tuple[Fraction, list[Fraction]]:
         if margin <= 0:  # relu'(0) = 0: no gradient from this sample
             continue
         data_loss += margin
-        # backward: d loss/d score = -y / n
-        dz = [-Fraction(label) / len(X)]
+        dz = [-Fraction(label) / len(X)]  # d loss / d score
         for i in reversed(range(len(layers))):
             rows, _ = layers[i]
             grad_rows, grad_biases = grads[i]
@@ -285,200 +352,97 @@ def exact_first_step(data: Data) -> tuple[Fraction, list[Fraction]]:
     return loss, flat
 
 
-def graph_size(root: Any, children: Callable[[Any], Any]) -> tuple[int, int]:
-    """(nodes, operand edges) of the graph under root, leaves and constants included."""
-    seen, stack, edges = {id(root)}, [root], 0
-    while stack:
-        for child in children(stack.pop()):
-            edges += 1
-            if id(child) not in seen:
-                seen.add(id(child))
-                stack.append(child)
-    return len(seen), edges
-
-
-def census(data: Data) -> dict[str, tuple[int, int]]:
-    """The size of one step's graph on each engine (built once, untimed)."""
-    ours, theirs = gradtrace_trainer(data), micrograd_trainer(data)
-    sizes = {
-        "ours": graph_size(ours.forward(), lambda node: node.parents),
-        "micrograd": graph_size(theirs.forward(), lambda node: node._prev),
-    }
-    del ours, theirs
-    gc.collect()
-    return sizes
-
-
-TRAINERS: dict[str, Callable[[Data], Trainer]] = {
-    "gradtrace": gradtrace_trainer,
-    "micrograd": micrograd_trainer,
-    "torch": torch_trainer,
-}
-
-
-def train_in_fresh_process(engine: str, collect_garbage: bool) -> Run:
-    """One training run of ``engine`` in a new Python process; its Run comes back as JSON.
-
-    micrograd leaves a heap of hundreds of megabytes behind it (and the engine
-    benchmark before this one, gigabytes), which slows whatever runs next in the
-    same process; a fresh process per run gives every engine the same start.
-    """
-    command = [sys.executable, __file__, "--worker", engine, "on" if collect_garbage else "off"]
-    done = subprocess.run(command, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"the {engine} training run failed:\n{done.stderr}")
-    # the Run is the last line (anything a library printed comes before); floats survive JSON exactly
-    return Run(**json.loads(done.stdout.strip().splitlines()[-1]))
-
-
-def worker(engine: str, collect_garbage: bool) -> None:
-    """Body of a fresh process: every engine's modules are imported first, so each run
-    starts from the same heap (PyTorch's only where it is measured), then one run."""
-    import micrograd.engine  # noqa: F401
-    import micrograd.nn  # noqa: F401
-
-    import autograd  # noqa: F401
-    import nn  # noqa: F401
-
-    if engine == "torch":
-        import torch
-
-        torch.set_num_threads(1)  # one core, as the Python engines; a 100×16 batch gains nothing from more
-    run = train(TRAINERS[engine], moons(), collect_garbage)
-    print(json.dumps(asdict(run)))
-
-
-def run() -> dict[str, Any]:
-    """All training figures, as a dict for the report."""
-    data = moons()
-    figures: dict[str, Any] = {"graph": census(data)}
-    figures["exact_loss"], figures["exact_grads"] = exact_first_step(data)
-    engines = {"micrograd": "micrograd", "ours": "gradtrace"}
-    if importlib.util.find_spec("torch") is not None:
-        engines["torch"] = "torch"
-        figures["torch_version"] = version("torch")
-    for collect_garbage in (True, False):
-        for key, engine in engines.items():
-            figures[f"{key}_gc_{collect_garbage}"] = train_in_fresh_process(engine, collect_garbage)
-    return figures
-
-
-def _max_diff(a: list[float], b: list[float]) -> float:
-    return max(abs(p - q) for p, q in zip(a, b, strict=True))
-
-
 def _error(value: float, exact: Fraction) -> float:
     return float(abs(Fraction(value) - exact))
 
 
-def _verdict(ok: bool) -> str:
-    return "**met**" if ok else "**missed**"
+def _max_diff(a: list[float], b: list[float]) -> float:
+    """Largest difference over the steps both runs made."""
+    return max(abs(p - q) for p, q in zip(a, b))
 
 
-def report(figures: dict[str, Any]) -> str:
-    """The training section of RESULTS.md."""
+def report(results: Results, params: dict[str, Any], exact: tuple[Fraction, list[Fraction]],
+           engines: list[str]) -> tuple[str, list[Target]]:
+    """The section of RESULTS.md, and the targets it decides."""
+    steps, few = params["steps"], params["micrograd_gc_on_steps"]
     lines = [
-        "## Training: micrograd's demo, step by step, on gradtrace and micrograd",
+        f"## {TITLE}",
         "",
-        f"{N_SAMPLES} moons (`nn.data.make_moons`, noise {NOISE}, seed {DATA_SEED}), `MLP(2, {LAYERS})` "
-        "(ReLU, then linear), loss mean(relu(1 − y·score)) + 1e-4·Σp², SGD with lr = 1.0 − 0.9·k/100, "
-        f"full batch, {STEPS} steps from the same weights (`random.seed({SEED})`). A step is forward, "
-        "zero_grad + backward, update. micrograd runs its demo's code; gradtrace runs `nn.MLP`, "
-        "`nn.hinge_loss`, `autograd.dot(params, params)` for Σp² and `nn.SGD`. One training run per engine "
-        "and garbage-collector setting, each in a fresh Python process with the same modules imported (so that "
-        "no run inherits another's heap), one after the other; each engine first has one untimed "
-        "warm-up step on a throwaway model. Figures are CPU time of the process (`time.process_time`) per "
-        f"step, the mean over the {STEPS} steps; with the collector off, it is off during each step and "
-        "a collection runs before each step, untimed, for both engines.",
+        f"{len(params['y'])} moons (`nn.data.make_moons`, noise {NOISE}, seed {DATA_SEED}), `MLP(2, {LAYERS})` "
+        "(ReLU, then linear), loss mean(relu(1 − y·score)) + 1e-4·Σp², SGD with lr = 1.0 − 0.9·k/100, full "
+        f"batch, from the same weights (micrograd's after `random.seed({SEED})`). A step is forward, "
+        "zero_grad + backward, update. micrograd runs its demo's code; gradtrace `nn.MLP`, `nn.hinge_loss`, "
+        "`autograd.dot(params, params)` for Σp² and `nn.SGD`; PyTorch (when installed) `torch.nn` and "
+        "`torch.optim.SGD` on the CPU, eager, float64, one thread; NumPy the step written by hand, as a floor. "
+        f"Each training run is a fresh process: one untimed warm-up step on a throwaway model, then {steps} "
+        f"timed steps ({few} for micrograd with the collector on: its steps take over a second there). "
+        "Figures are CPU milliseconds per step (the mean over a run's steps); the median over "
+        f"{params['repeats']} run(s) per engine and setting, with the range in parentheses. With the collector "
+        "off, it is off during each step, and the previous step's graph is collected before it, untimed. The "
+        "ratio columns divide each engine's time by gradtrace's: above 1, gradtrace is faster.",
         "",
-        "| garbage collector | phase | gradtrace (ms) | micrograd (ms) | speed-up |",
-        "| --- | --- | ---: | ---: | ---: |",
+        *timing_table(results, engines, PHASES, "ms", 1e3, 2),
+        "",
     ]
-    for collect_garbage, name in ((True, "on (Python's default)"), (False, "off (both engines)")):
-        ours, theirs = figures[f"ours_gc_{collect_garbage}"], figures[f"micrograd_gc_{collect_garbage}"]
-        for phase in (*PHASES, None):
-            a, b = ours.per_step(phase) * 1e3, theirs.per_step(phase) * 1e3
-            label = "**step**" if phase is None else phase
-            bold = "**" if phase is None else ""
-            lines.append(f"| {name} | {label} | {a:.2f} | {b:.2f} | {bold}{b / a:.1f}×{bold} |")
-    ours, theirs = figures["ours_gc_True"], figures["micrograd_gc_True"]
-    ours_off, theirs_off = figures["ours_gc_False"], figures["micrograd_gc_False"]
-    on, off = theirs.per_step() / ours.per_step(), theirs_off.per_step() / ours_off.per_step()
-    (our_nodes, our_edges), (their_nodes, their_edges) = figures["graph"]["ours"], figures["graph"]["micrograd"]
-    lines += [
-        "",
-        f"Target (at least {TARGET}× per step): {_verdict(on >= TARGET)} with Python's default settings "
-        f"({on:.1f}×); {_verdict(off >= TARGET)} with the garbage collector off for both ({off:.1f}×). "
-        f"Wall-clock time per step with the collector on: gradtrace {ours.wall_per_step() * 1e3:.2f} ms, "
-        f"micrograd {theirs.wall_per_step() * 1e3:.2f} ms "
-        f"({theirs.wall_per_step() / ours.wall_per_step():.1f}×).",
-        "",
+    on = ratio(results, "micrograd", "gradtrace", True)
+    off = ratio(results, "micrograd", "gradtrace", False)
+    lines += [f"gradtrace's step is **{on}** micrograd's speed with the collector on and **{off}** with it off.", ""]
+    lines += _explain(results)
+    text, parity = _checks(results, exact, engines, steps)
+    lines += text
+    targets = [
+        Target("3, 9", f"demo step ≥ {TARGET_GC_ON}× micrograd, collector on", str(on), on.median >= TARGET_GC_ON),
+        Target("9", f"demo step ≥ {TARGET_GC_OFF}× micrograd, collector off", str(off), off.median >= TARGET_GC_OFF),
+        Target("3", f"demo losses within {LOSS_TOLERANCE:g} of micrograd's at every step", f"{parity:.3g}",
+               parity <= LOSS_TOLERANCE),
+    ]
+    return "\n".join(lines) + "\n", targets
+
+
+def _explain(results: Results) -> list[str]:
+    """Where the time goes: graph sizes and the time per operand edge with the collector off."""
+    (our_nodes, our_edges) = results[("gradtrace", False)][0]["graph"]
+    (their_nodes, their_edges) = results[("micrograd", False)][0]["graph"]
+    ours_off = median([sum(m["seconds"].values()) for m in results[("gradtrace", False)]])
+    theirs_off = median([sum(m["seconds"].values()) for m in results[("micrograd", False)]])
+    return [
         f"One step's graph: micrograd {their_nodes:,} nodes and {their_edges:,} operand edges; gradtrace "
         f"{our_nodes:,} nodes and {our_edges:,} operand edges (a neuron's Σw·x + b is one `dot` node). Every "
-        "micrograd node holds a `set`, a closure and a reference cycle (its closure refers to it), so only "
-        "the cyclic collector frees a step's graph: with the collector on, its collections take most of "
-        "micrograd's time. gradtrace's nodes hold no cycles and are freed by reference counting; the "
-        "collector still scans them while they live (gradtrace's step, collector on minus off: "
-        f"{(ours.per_step() - ours_off.per_step()) * 1e3:+.1f} ms). With the collector off, both engines "
-        "spend their step on pure-Python work per operand edge (forward, graph walk, backward): "
-        f"{ours_off.per_step() / our_edges * 1e9:.0f} ns per edge for gradtrace, "
-        f"{theirs_off.per_step() / their_edges * 1e9:.0f} ns for micrograd, which also has "
-        f"{their_edges / our_edges:.1f}× as many edges.",
-    ]
-    loss_diff = _max_diff(ours.losses, theirs.losses)
-    exact_loss, exact_grads = figures["exact_loss"], figures["exact_grads"]
-    lines += [
-        "",
-        f"Same losses: over all {STEPS} steps the largest |Δloss| between gradtrace and micrograd is "
-        f"{loss_diff:.3g} (target: at most 1e-9: {_verdict(loss_diff <= 1e-9)}); the loss goes from "
-        f"{theirs.losses[0]:.12g} to {theirs.losses[-1]:.12g}. The second run (collector off) repeated "
-        f"gradtrace's losses to the bit: **{ours_off.losses == ours.losses}**; micrograd's differ from its first "
-        f"run by up to {_max_diff(theirs_off.losses, theirs.losses):.3g} (its backward visits a node's "
-        "operands in `set` order, which follows memory addresses, so the order of gradient sums changes "
-        "from run to run). Referee: the first step computed exactly with `fractions.Fraction`. Loss error "
-        f"{_error(ours.losses[0], exact_loss):.3g} for gradtrace, {_error(theirs.losses[0], exact_loss):.3g} "
-        f"for micrograd; largest error over the {len(exact_grads)} parameter gradients "
-        f"{max(map(_error, ours.first_gradients, exact_grads)):.3g} for gradtrace, "
-        f"{max(map(_error, theirs.first_gradients, exact_grads)):.3g} for micrograd "
-        f"(largest gradient {max(abs(float(g)) for g in exact_grads):.3g}).",
-        "",
-        "### PyTorch (optional)",
+        "micrograd node holds a `set`, a closure and a reference cycle (its closure refers to it), so only the "
+        "cyclic collector frees a step's graph: with the collector on, collections take most of micrograd's "
+        "time. gradtrace's nodes hold no cycles and are freed by reference counting. With the collector off, "
+        f"a step costs {ours_off / our_edges * 1e9:.0f} ns per operand edge on gradtrace and "
+        f"{theirs_off / their_edges * 1e9:.0f} ns on micrograd.",
         "",
     ]
-    if "torch_gc_True" not in figures:
-        lines.append("PyTorch is not installed here, so it was not measured (it is not a dependency).")
-        return "\n".join(lines) + "\n"
-    torch_on = figures["torch_gc_True"]
-    lines += [
-        f"PyTorch {figures['torch_version']} on the CPU, eager, float64, one thread (as the Python engines), "
-        "the same weights, data, loss and schedule, the whole batch in matrix operations; measured the same "
-        "way, in fresh processes of its own.",
+
+
+def _checks(results: Results, exact: tuple[Fraction, list[Fraction]], engines: list[str],
+            steps: int) -> tuple[list[str], float]:
+    """Loss parity with micrograd over the steps, and the first step against the exact referee."""
+    exact_loss, exact_grads = exact
+    micrograd_losses = results[("micrograd", False)][0]["losses"]  # its longest run
+    rows, parity = [], 0.0
+    for engine in engines:
+        runs = [m for gc_on in (True, False) for m in results[(engine, gc_on)]]
+        diff = max(_max_diff(m["losses"], micrograd_losses) for m in runs)
+        if engine == "gradtrace":
+            parity = diff
+        longest = max(runs, key=lambda m: len(m["losses"]))["losses"]
+        repeatable = all(m["losses"] == longest[: len(m["losses"])] for m in runs)
+        loss_error = max(_error(m["losses"][0], exact_loss) for m in runs)
+        grad_error = max(max(map(_error, m["first_gradients"], exact_grads)) for m in runs)
+        rows.append([engine, f"{diff:.3g}", str(repeatable), f"{loss_error:.3g}", f"{grad_error:.3g}"])
+    lines = [
+        f"Same losses and gradients, over every run of both settings. Losses against micrograd's run of {steps} "
+        "steps (collector off) at every step both made; identical losses to the bit in every run of the engine "
+        "(micrograd's backward adds in `set` order, which follows memory addresses, so its last bits can "
+        "change from run to run); and the first step against the exact referee (`fractions.Fraction`): the "
+        f"loss goes from {micrograd_losses[0]:.12g} to {micrograd_losses[-1]:.12g}, the largest of the "
+        f"{len(exact_grads)} gradients is {max(abs(float(g)) for g in exact_grads):.3g}.",
         "",
-        "| garbage collector | PyTorch (ms/step) | gradtrace (ms/step) | micrograd (ms/step) | PyTorch's speed-up over gradtrace |",
-        "| --- | ---: | ---: | ---: | ---: |",
-    ]
-    for collect_garbage, name in ((True, "on (Python's default)"), (False, "off")):
-        t = figures[f"torch_gc_{collect_garbage}"].per_step()
-        ours_t = figures[f"ours_gc_{collect_garbage}"].per_step()
-        theirs_t = figures[f"micrograd_gc_{collect_garbage}"].per_step()
-        lines.append(f"| {name} | {t * 1e3:.3f} | {ours_t * 1e3:.2f} | {theirs_t * 1e3:.2f} | {ours_t / t:.1f}× |")
-    lines += [
+        *table(["engine", "largest Δloss vs micrograd", "same losses in every run", "first-step loss error",
+                "largest first-step gradient error"], rows, align="lrlrr"),
         "",
-        f"PyTorch's losses against micrograd's: largest |Δloss| {_max_diff(torch_on.losses, theirs.losses):.3g} over "
-        f"{STEPS} steps; against the exact referee, first-step loss error {_error(torch_on.losses[0], exact_loss):.3g} "
-        f"and largest gradient error {max(map(_error, torch_on.first_gradients, exact_grads)):.3g}.",
     ]
-    return "\n".join(lines) + "\n"
-
-
-TARGETS = (
-    f"Targets (issue 3): micrograd's training demo at least {TARGET}× faster per step than micrograd, "
-    "with the same losses (to 1e-9 at every step)."
-)
-
-
-if __name__ == "__main__":
-    if sys.argv[1:2] == ["--worker"]:
-        worker(sys.argv[2], sys.argv[3] == "on")
-    else:
-        print(report(run()))
+    return lines, parity

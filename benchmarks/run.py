@@ -1,20 +1,113 @@
-"""Run every benchmark side by side with its peer and write benchmarks/RESULTS.md."""
+"""`make bench`: every workload on every engine, each measurement in a fresh Python
+process, and benchmarks/RESULTS.md from what they report.
+
+    python benchmarks/run.py                  # the full run (BENCH_QUICK=1: the quick one)
+    python benchmarks/run.py --quick          # everything at small sizes, about a minute
+    python benchmarks/run.py --engines gradtrace,micrograd --workloads training --repeats 5 --out /tmp/r.md
+
+Why a process per measurement: micrograd leaves millions of nodes in reference
+cycles behind it, and a collector that has to scan them slows down whatever runs
+next in the same process. A worker imports the harness and its one engine only.
+Repetitions run round-robin (repetition 1 of every workload and engine, then
+repetition 2, ...), so that a noisy minute on a shared machine hits every engine.
+
+A workload is a module here with:
+
+- ``TITLE``; ``ENGINES``, the engines it can measure, gradtrace first; ``GC``, the
+  collector settings it measures (True: on, Python's default; False: off);
+- ``params(size) -> dict`` for size "full", "quick" or "tiny" (the tests' size): what
+  every worker gets, as JSON, with ``"repeats"``, the number of fresh processes per
+  engine and setting;
+- ``measure(engine, collect_garbage, params) -> dict``, run in the worker; JSON, with
+  ``"seconds": {phase: CPU seconds}`` for ``common.timing_table``;
+- optionally ``referee(params)``, computed once here (an exact answer to check against);
+- ``report(results, params, referee, engines) -> (markdown section, [common.Target])``.
+
+Adding one is a module and a line in WORKLOADS.
+"""
 
 from __future__ import annotations
 
+import argparse
 import datetime
+import importlib
+import importlib.util
+import json
 import os
 import platform
+import subprocess
 import sys
+import time
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
 
-import bench_engine  # noqa: E402
-import bench_training  # noqa: E402
+from common import Results, Target, table  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+RESULTS = HERE / "RESULTS.md"
+WORKLOADS = {  # name: module in benchmarks/, in the order of RESULTS.md
+    "training": "bench_training",
+    "scalar": "bench_engine",
+    "graph": "bench_graph",
+}
+ENGINES = {  # engine: (module it needs, distribution for the version line)
+    "gradtrace": ("autograd", "gradtrace"),
+    "micrograd": ("micrograd", "micrograd"),
+    "torch": ("torch", "torch"),
+    "numpy": ("numpy", "numpy"),
+}
+REQUIRED = ("gradtrace", "micrograd")  # every workload compares with micrograd; torch and numpy are optional
+
+
+def worker() -> None:
+    """Body of a fresh process: one measurement, its job read from stdin as JSON, its result
+    printed as the last line of stdout (floats survive JSON exactly)."""
+    job = json.loads(sys.stdin.read())
+    module = importlib.import_module(WORKLOADS[job["workload"]])
+    result = module.measure(job["engine"], job["collect_garbage"], job["params"])
+    print(json.dumps(result))
+
+
+def measure_in_fresh_process(workload: str, engine: str, collect_garbage: bool, params: dict[str, Any]) -> dict[str, Any]:
+    job = {"workload": workload, "engine": engine, "collect_garbage": collect_garbage, "params": params}
+    done = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--worker"],
+                          input=json.dumps(job), capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{workload} on {engine} (collector {'on' if collect_garbage else 'off'}) failed:\n"
+                           f"{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def available(engine: str) -> bool:
+    return importlib.util.find_spec(ENGINES[engine][0]) is not None
+
+
+def choose_engines(asked: list[str] | None) -> list[str]:
+    """The engines asked for (default: all), without those not installed; gradtrace and micrograd must be there."""
+    names = asked or list(ENGINES)
+    unknown = [name for name in names if name not in ENGINES]
+    if unknown:
+        raise SystemExit(f"unknown engine(s) {', '.join(unknown)}; the engines are {', '.join(ENGINES)}")
+    missing = [name for name in REQUIRED if name not in names or not available(name)]
+    if missing:
+        raise SystemExit(f"{' and '.join(missing)} must be measured and installed (make bench installs them)")
+    return [name for name in names if available(name)]
+
+
+def versions(engines: list[str]) -> str:
+    parts = []
+    for engine in ENGINES:
+        distribution = ENGINES[engine][1]
+        try:
+            found = version(distribution)
+        except PackageNotFoundError:
+            found = "not installed"
+        parts.append(f"{distribution} {found}" + ("" if engine in engines else " (not measured)"))
+    return ", ".join(parts)
 
 
 def cpu_name() -> str:
@@ -27,53 +120,113 @@ def cpu_name() -> str:
     return platform.processor() or "unknown CPU"
 
 
-def torch_version() -> str:
+def load() -> str:
     try:
-        return f"PyTorch {version('torch')} (optional)"
-    except PackageNotFoundError:
-        return "PyTorch not installed (optional)"
+        return "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+    except OSError:
+        return "unknown"
 
 
-def machine_header() -> str:
-    return "\n".join(
-        [
-            "# Benchmark results",
-            "",
-            "Written by `make bench` (`benchmarks/run.py`); every figure below comes from one run. The engine "
-            "benchmarks measure each peer in the same process; the training benchmark gives each training run a "
-            "fresh process. Ratios matter; seconds depend on the machine.",
-            "",
-            f"- date: {datetime.date.today().isoformat()}",
-            f"- machine: {cpu_name()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}",
-            f"- Python: {platform.python_implementation()} {platform.python_version()}",
-            f"- gradtrace {version('gradtrace')}, micrograd {version('micrograd')}, {torch_version()}",
-            "",
-        ]
-    )
+def header(size: str, engines: list[str], plan: dict[str, dict[str, Any]], started: datetime.datetime,
+           seconds: float, loads: tuple[str, str]) -> list[str]:
+    repeats = ", ".join(f"{name} {params['repeats']}" for name, params in plan.items())
+    return [
+        "# Benchmark results",
+        "",
+        f"Written by `{'BENCH_QUICK=1 ' if size == 'quick' else ''}make bench` (`benchmarks/run.py`, size "
+        f"\"{size}\"); every figure below comes from this one run, and every ratio divides two figures of it. "
+        "Each measurement ran in a fresh Python process that imported only the harness and its one engine, "
+        "so that no engine pays for another's garbage; the repetitions ran round-robin over workloads and "
+        "engines. Times are CPU time of the process (`time.process_time`), so other programs on the machine "
+        "count less than in wall-clock time, though they still share its caches. Ratios matter; seconds "
+        "depend on the machine.",
+        "",
+        f"- date: {started:%Y-%m-%d %H:%M} UTC; the run took {seconds / 60:.1f} minutes",
+        f"- machine: {cpu_name()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}; "
+        f"load average (1, 5, 15 min) {loads[0]} at the start, {loads[1]} at the end",
+        f"- Python: {platform.python_implementation()} {platform.python_version()}",
+        f"- {versions(engines)}",
+        f"- fresh processes per engine and collector setting: {repeats}",
+        "",
+    ]
 
 
-def main() -> None:
-    print("engine benchmarks (a few minutes: micrograd is slow) ...", flush=True)
-    engine = bench_engine.run()
-    print("training benchmark (a few minutes more: a step of micrograd's demo takes it about a second) ...", flush=True)
-    training = bench_training.run()
-    text = "\n".join(
-        [
-            machine_header(),
-            bench_engine.TARGETS,
-            "",
-            bench_training.TARGETS,
-            "",
-            bench_engine.report(engine),
-            bench_training.report(training),
-        ]
-    )
-    tmp = RESULTS.with_suffix(".md.tmp")
+def targets_section(targets: list[Target]) -> list[str]:
+    rows = [[t.issue, t.goal, t.measured, "**met**" if t.met else "**missed**"] for t in targets]
+    return [
+        "## Targets",
+        "",
+        "Each verdict compares the median ratio of this run with the issue's goal; the range in parentheses "
+        "is the spread of the per-repetition ratios.",
+        "",
+        *table(["issue", "goal", "measured", "verdict"], rows, align="llrl"),
+        "",
+    ]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sizes = parser.add_mutually_exclusive_group()
+    sizes.add_argument("--quick", action="store_true", help="small sizes, about a minute (also BENCH_QUICK=1)")
+    sizes.add_argument("--tiny", action="store_true", help="the tests' size: only that the machinery works")
+    parser.add_argument("--engines", help=f"comma-separated, from {','.join(ENGINES)} (default: all installed)")
+    parser.add_argument("--workloads", help=f"comma-separated, from {','.join(WORKLOADS)} (default: all)")
+    parser.add_argument("--repeats", type=int, help="fresh processes per engine and setting (default: per workload)")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="where to write the report")
+    args = parser.parse_args(argv)
+    if args.repeats is not None and args.repeats < 1:
+        parser.error(f"--repeats must be at least 1; got {args.repeats}")
+    size = "tiny" if args.tiny else "quick" if args.quick or os.environ.get("BENCH_QUICK", "") not in ("", "0") else "full"
+    names = args.workloads.split(",") if args.workloads else list(WORKLOADS)
+    unknown = [name for name in names if name not in WORKLOADS]
+    if unknown:
+        parser.error(f"unknown workload(s) {', '.join(unknown)}; the workloads are {', '.join(WORKLOADS)}")
+    engines = choose_engines(args.engines.split(",") if args.engines else None)
+
+    started, clock, start_load = datetime.datetime.now(datetime.timezone.utc), time.perf_counter(), load()
+    modules: dict[str, ModuleType] = {name: importlib.import_module(WORKLOADS[name]) for name in names}
+    plan: dict[str, dict[str, Any]] = {}
+    for name, module in modules.items():
+        plan[name] = module.params(size)
+        if args.repeats is not None:
+            plan[name]["repeats"] = args.repeats
+    referees = {name: m.referee(plan[name]) if hasattr(m, "referee") else None for name, m in modules.items()}
+
+    jobs = [
+        (repeat, name, engine, collect_garbage)
+        for repeat in range(max(params["repeats"] for params in plan.values()))
+        for name, module in modules.items()
+        if repeat < plan[name]["repeats"]
+        for collect_garbage in module.GC
+        for engine in module.ENGINES
+        if engine in engines
+    ]
+    results: dict[str, Results] = {name: {} for name in names}
+    for i, (repeat, name, engine, collect_garbage) in enumerate(jobs, 1):
+        tic = time.perf_counter()
+        measured = measure_in_fresh_process(name, engine, collect_garbage, plan[name])
+        results[name].setdefault((engine, collect_garbage), []).append(measured)
+        print(f"[{i}/{len(jobs)}] {name}: {engine}, collector {'on' if collect_garbage else 'off'}, "
+              f"repetition {repeat + 1}: {time.perf_counter() - tic:.1f} s", flush=True)
+
+    sections, targets = [], []
+    for name, module in modules.items():
+        measured_engines = [engine for engine in module.ENGINES if engine in engines]
+        text, found = module.report(results[name], plan[name], referees[name], measured_engines)
+        sections.append(text)
+        targets += found
+    seconds = time.perf_counter() - clock
+    text = "\n".join([*header(size, engines, plan, started, seconds, (start_load, load())),
+                      *targets_section(targets), *sections])
+    tmp = args.out.with_name(args.out.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
-    tmp.replace(RESULTS)
+    tmp.replace(args.out)  # a failed run leaves the old report whole
     print(text)
-    print(f"written to {RESULTS}")
+    print(f"written to {args.out} in {seconds / 60:.1f} minutes")
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["--worker"]:
+        worker()
+    else:
+        main()

@@ -1,0 +1,190 @@
+"""What every workload shares: timing under a garbage-collector setting, statistics over
+repetitions, ratios, target verdicts and Markdown tables.
+
+Imports only the standard library, so that a worker process holds nothing but the
+harness and the one engine it measures.
+"""
+
+from __future__ import annotations
+
+import gc
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+# results[(engine, collect_garbage)] is the list of what measure() returned, one per repetition
+Results = dict[tuple[str, bool], list[dict[str, Any]]]
+
+GC_NAMES = {True: "on (Python's default)", False: "off"}
+
+
+@contextmanager
+def collector(collect_garbage: bool) -> Iterator[None]:
+    """The timed region's collector setting.
+
+    On: Python's default, untouched; the engine pays for its own collections when
+    Python decides to run them. Off: a full collection first (untimed, so that the
+    region starts with no garbage), then the collector stays off until it ends.
+    Workloads collect once after their set-up in both settings.
+    """
+    if collect_garbage:
+        yield
+        return
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def cpu_time() -> float:
+    """CPU seconds of this process: other programs on a shared machine do not count."""
+    return time.process_time()
+
+
+def load_torch() -> Any:
+    """PyTorch on one thread, as the Python engines have one core each."""
+    import torch
+
+    torch.set_num_threads(1)
+    return torch
+
+
+def in_big_stack(fn: Callable[[], Any]) -> Any:
+    """Run fn in a thread with a 1 GiB stack and a recursion limit of 10^7.
+
+    micrograd's backward sorts the graph recursively; every engine of a workload that
+    needs this runs under the same settings.
+    """
+    result: list[Any] = []
+    errors: list[BaseException] = []
+    old_limit = sys.getrecursionlimit()
+    old_size = threading.stack_size(1 << 30)
+    sys.setrecursionlimit(10**7)
+
+    def target() -> None:
+        try:
+            result.append(fn())
+        except BaseException as error:  # re-raised in the caller's thread
+            errors.append(error)
+
+    try:
+        thread = threading.Thread(target=target)
+        thread.start()
+        thread.join()
+    finally:
+        threading.stack_size(old_size)
+        sys.setrecursionlimit(old_limit)
+    if errors:
+        raise errors[0]
+    return result[0]
+
+
+# --- statistics over repetitions -------------------------------------------------
+
+
+def total(measurement: dict[str, Any], phase: str | None = None) -> float:
+    """Seconds of one repetition: one phase, or the sum of all its phases."""
+    seconds = measurement["seconds"]
+    return seconds[phase] if phase is not None else sum(seconds.values())
+
+
+def seconds(results: Results, engine: str, collect_garbage: bool, phase: str | None = None) -> list[float]:
+    """Seconds of each repetition, in the order they ran."""
+    return [total(m, phase) for m in results[(engine, collect_garbage)]]
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values)
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """How many times `slower` took as long as `faster`: medians, and each repetition's own ratio."""
+
+    median: float
+    low: float
+    high: float
+    repeats: int
+
+    def __str__(self) -> str:
+        if self.repeats < 2:
+            return f"{times(self.median)}×"
+        return f"{times(self.median)}× ({times(self.low)}–{times(self.high)}×)"
+
+
+def times(x: float) -> str:
+    """A ratio to one decimal, or to three significant digits below 1 (0.0172)."""
+    return f"{x:.1f}" if x >= 1 else f"{x:.3g}"
+
+
+def ratio(results: Results, slower: str, faster: str, collect_garbage: bool, phase: str | None = None) -> Ratio:
+    """slower's median time over faster's, both from this run.
+
+    Repetition i of every engine ran in the same round (the harness interleaves
+    engines), so the per-repetition ratios pair measurements taken close in time;
+    their range is the spread.
+    """
+    a = seconds(results, slower, collect_garbage, phase)
+    b = seconds(results, faster, collect_garbage, phase)
+    pairs = [x / y for x, y in zip(a, b, strict=True)]
+    return Ratio(median(a) / median(b), min(pairs), max(pairs), len(pairs))
+
+
+def spread(values: Sequence[float], scale: float, digits: int) -> str:
+    """Median and, over several repetitions, the range: '27.6 (27.1–29.0)'."""
+    middle = f"{median(values) * scale:.{digits}f}"
+    if len(values) < 2:
+        return middle
+    return f"{middle} ({min(values) * scale:.{digits}f}–{max(values) * scale:.{digits}f})"
+
+
+# --- targets and tables ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    """A goal from an issue and what this run measured against it."""
+
+    issue: str
+    goal: str
+    measured: str
+    met: bool
+
+    def row(self) -> str:
+        verdict = "**met**" if self.met else "**missed**"
+        return f"| {self.issue} | {self.goal} | {self.measured} | {verdict} |"
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]], right_from: int = 1, align: str = "") -> list[str]:
+    """A Markdown table; columns from `right_from` on are right-aligned (numbers), unless
+    `align` spells each column out ("lrrl")."""
+    align = align or "l" * right_from + "r" * (len(header) - right_from)
+    marks = ["---:" if a == "r" else "---" for a in align]
+    return ["| " + " | ".join(cells) + " |" for cells in (header, marks, *rows)]
+
+
+def timing_table(
+    results: Results, engines: Sequence[str], phases: Sequence[str], unit: str, scale: float, digits: int
+) -> list[str]:
+    """Per collector setting and phase, each engine's median time (and range), then the
+    other engines' ratio to the first engine (gradtrace), e.g. micrograd / gradtrace."""
+    subject, others = engines[0], engines[1:]
+    header = ["collector", "phase", *(f"{e} ({unit})" for e in engines), *(f"{e} ÷ {subject}" for e in others)]
+    rows = []
+    for collect_garbage in (True, False):
+        if (subject, collect_garbage) not in results:
+            continue
+        for phase in (*phases, None):
+            bold = "**" if phase is None else ""
+            cells = [GC_NAMES[collect_garbage], f"{bold}{phase or 'total'}{bold}"]
+            cells += [spread(seconds(results, e, collect_garbage, phase), scale, digits) for e in engines]
+            cells += [f"{bold}{ratio(results, e, subject, collect_garbage, phase)}{bold}" for e in others]
+            rows.append(cells)
+    return table(header, rows, right_from=2)
