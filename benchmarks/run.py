@@ -13,8 +13,9 @@ repetition 2, ...), so that a noisy minute on a shared machine hits every engine
 
 A workload is a module here with:
 
-- ``TITLE``; ``ENGINES``, the engines it can measure, gradtrace first; ``GC``, the
-  collector settings it measures (True: on, Python's default; False: off);
+- ``TITLE``; ``ENGINES``, the engines it can measure (names from ENGINES below),
+  gradtrace first; ``GC``, the collector settings it measures (True: on, Python's
+  default; False: off);
 - ``params(size) -> dict`` for size "full", "quick" or "tiny" (the tests' size): what
   every worker gets, as JSON, with ``"repeats"``, the number of fresh processes per
   engine and setting;
@@ -60,7 +61,13 @@ ENGINES = {  # engine: (module it needs, distribution for the version line)
     "torch": ("torch", "torch"),
     "numpy": ("numpy", "numpy"),
 }
-REQUIRED = ("gradtrace", "micrograd")  # every workload compares with micrograd; torch and numpy are optional
+REQUIRED = ("gradtrace", "micrograd")
+QUICK_WARNING = {
+    "full": [],
+    "quick": ["**Quick run**: small sizes and one process each, to check the machinery. Its figures are not "
+              "the benchmark's: micrograd's collector costs grow with its heap, so small sizes flatter it.", ""],
+    "tiny": ["**Tiny run** (the tests' size): only that the machinery works; the figures mean nothing.", ""],
+}  # every workload compares with micrograd; torch and numpy are optional
 
 
 def worker() -> None:
@@ -148,6 +155,7 @@ def header(size: str, engines: list[str], plan: dict[str, dict[str, Any]], start
         f"- {versions(engines)}",
         f"- fresh processes per engine and collector setting: {repeats}",
         "",
+        *QUICK_WARNING[size],
     ]
 
 
