@@ -2,7 +2,8 @@
 process, and benchmarks/RESULTS.md from what they report.
 
     python benchmarks/run.py                  # the full run (BENCH_QUICK=1: the quick one)
-    python benchmarks/run.py --quick          # everything at small sizes, about a minute
+    python benchmarks/run.py --quick          # everything at small sizes, about a minute; the report
+                                              # goes to the temporary directory, not RESULTS.md
     python benchmarks/run.py --engines gradtrace,micrograd --workloads training --repeats 5 --out /tmp/r.md
 
 Why a process per measurement: micrograd leaves millions of nodes in reference
@@ -24,7 +25,10 @@ A workload is a module here with:
 - optionally ``referee(params)``, computed once here (an exact answer to check against);
 - ``report(results, params, referee, engines) -> (markdown section, [common.Target])``.
 
-Adding one is a module and a line in WORKLOADS.
+Adding one is a module and a line in WORKLOADS. A module that starts its own processes
+can instead go in SECTIONS with just ``markdown(repeats=...) -> str``: the harness runs it
+after the workloads (with ``repeats=1`` in a quick run, not at all in a tiny one) and
+puts its section in the report.
 """
 
 from __future__ import annotations
@@ -36,8 +40,10 @@ import importlib.util
 import json
 import os
 import platform
+import resource
 import subprocess
 import sys
+import tempfile
 import time
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -54,6 +60,8 @@ WORKLOADS = {  # name: module in benchmarks/, in the order of RESULTS.md
     "training": "bench_training",
     "scalar": "bench_engine",
     "graph": "bench_graph",
+}
+SECTIONS: dict[str, str] = {  # name: module that measures itself (its own processes) and returns Markdown
 }
 ENGINES = {  # engine: (module it needs, distribution for the version line)
     "gradtrace": ("autograd", "gradtrace"),
@@ -135,7 +143,7 @@ def load() -> str:
 
 
 def header(size: str, engines: list[str], plan: dict[str, dict[str, Any]], started: datetime.datetime,
-           seconds: float, loads: tuple[str, str]) -> list[str]:
+           took: tuple[float, float], loads: tuple[str, str]) -> list[str]:
     repeats = ", ".join(f"{name} {params['repeats']}" for name, params in plan.items())
     return [
         "# Benchmark results",
@@ -148,7 +156,8 @@ def header(size: str, engines: list[str], plan: dict[str, dict[str, Any]], start
         "count less than in wall-clock time, though they still share its caches. Ratios matter; seconds "
         "depend on the machine.",
         "",
-        f"- date: {started:%Y-%m-%d %H:%M} UTC; the run took {seconds / 60:.1f} minutes",
+        f"- date: {started:%Y-%m-%d %H:%M} UTC; the run took {took[0] / 60:.1f} minutes, {took[1] / 60:.1f} of "
+        "them CPU time (its length on an idle machine)",
         f"- machine: {cpu_name()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}; "
         f"load average (1, 5, 15 min) {loads[0]} at the start, {loads[1]} at the end",
         f"- Python: {platform.python_implementation()} {platform.python_version()}",
@@ -172,50 +181,79 @@ def targets_section(targets: list[Target]) -> list[str]:
     ]
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    sizes = parser.add_mutually_exclusive_group()
-    sizes.add_argument("--quick", action="store_true", help="small sizes, about a minute (also BENCH_QUICK=1)")
-    sizes.add_argument("--tiny", action="store_true", help="the tests' size: only that the machinery works")
-    parser.add_argument("--engines", help=f"comma-separated, from {','.join(ENGINES)} (default: all installed)")
-    parser.add_argument("--workloads", help=f"comma-separated, from {','.join(WORKLOADS)} (default: all)")
-    parser.add_argument("--repeats", type=int, help="fresh processes per engine and setting (default: per workload)")
-    parser.add_argument("--out", type=Path, default=RESULTS, help="where to write the report")
-    args = parser.parse_args(argv)
-    if args.repeats is not None and args.repeats < 1:
-        parser.error(f"--repeats must be at least 1; got {args.repeats}")
-    size = "tiny" if args.tiny else "quick" if args.quick or os.environ.get("BENCH_QUICK", "") not in ("", "0") else "full"
-    names = args.workloads.split(",") if args.workloads else list(WORKLOADS)
-    unknown = [name for name in names if name not in WORKLOADS]
-    if unknown:
-        parser.error(f"unknown workload(s) {', '.join(unknown)}; the workloads are {', '.join(WORKLOADS)}")
-    engines = choose_engines(args.engines.split(",") if args.engines else None)
+def children_cpu() -> float:
+    """CPU seconds of this process and every finished child: the run's length on an idle machine."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + usage.ru_utime + usage.ru_stime
 
-    started, clock, start_load = datetime.datetime.now(datetime.timezone.utc), time.perf_counter(), load()
-    modules: dict[str, ModuleType] = {name: importlib.import_module(WORKLOADS[name]) for name in names}
-    plan: dict[str, dict[str, Any]] = {}
-    for name, module in modules.items():
-        plan[name] = module.params(size)
-        if args.repeats is not None:
-            plan[name]["repeats"] = args.repeats
-    referees = {name: m.referee(plan[name]) if hasattr(m, "referee") else None for name, m in modules.items()}
 
+def measure_all(modules: dict[str, ModuleType], plan: dict[str, dict[str, Any]], engines: list[str]) -> dict[str, Results]:
+    """Every job in a fresh process, round-robin: repetition 1 of everything, then repetition 2, ..."""
     jobs = [
         (repeat, name, engine, collect_garbage)
-        for repeat in range(max(params["repeats"] for params in plan.values()))
+        for repeat in range(max((params["repeats"] for params in plan.values()), default=0))
         for name, module in modules.items()
         if repeat < plan[name]["repeats"]
         for collect_garbage in module.GC
         for engine in module.ENGINES
         if engine in engines
     ]
-    results: dict[str, Results] = {name: {} for name in names}
+    results: dict[str, Results] = {name: {} for name in modules}
     for i, (repeat, name, engine, collect_garbage) in enumerate(jobs, 1):
         tic = time.perf_counter()
         measured = measure_in_fresh_process(name, engine, collect_garbage, plan[name])
         results[name].setdefault((engine, collect_garbage), []).append(measured)
         print(f"[{i}/{len(jobs)}] {name}: {engine}, collector {'on' if collect_garbage else 'off'}, "
               f"repetition {repeat + 1}: {time.perf_counter() - tic:.1f} s", flush=True)
+    return results
+
+
+def own_section(name: str, module: ModuleType, size: str) -> str:
+    """A SECTIONS module's Markdown."""
+    if size == "tiny":
+        return f"## {name}\n\nNot run at the tiny size ({module.__name__} starts its own processes).\n"
+    print(f"{name}: {module.__name__} measures itself ...", flush=True)
+    return module.markdown(repeats=1) if size == "quick" else module.markdown()
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sizes = parser.add_mutually_exclusive_group()
+    sizes.add_argument("--quick", action="store_true", help="small sizes, about a minute (also BENCH_QUICK=1)")
+    sizes.add_argument("--tiny", action="store_true", help="the tests' size: only that the machinery works")
+    everything = [*WORKLOADS, *SECTIONS]
+    parser.add_argument("--engines", help=f"comma-separated, from {','.join(ENGINES)} (default: all installed)")
+    parser.add_argument("--workloads", help=f"comma-separated, from {','.join(everything)} (default: all)")
+    parser.add_argument("--repeats", type=int, help="fresh processes per engine and setting (default: per workload)")
+    parser.add_argument("--out", type=Path, help="where to write the report (default: benchmarks/RESULTS.md; "
+                        "for a quick or tiny run, a file in the temporary directory, so that it never replaces "
+                        "the full run's figures)")
+    args = parser.parse_args(argv)
+    if args.repeats is not None and args.repeats < 1:
+        parser.error(f"--repeats must be at least 1; got {args.repeats}")
+    args.size = "tiny" if args.tiny else "quick" if args.quick or os.environ.get("BENCH_QUICK", "") not in ("", "0") else "full"
+    args.names = args.workloads.split(",") if args.workloads else everything
+    unknown = [name for name in args.names if name not in everything]
+    if unknown:
+        parser.error(f"unknown workload(s) {', '.join(unknown)}; the workloads are {', '.join(everything)}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse(argv)
+    size = args.size
+    engines = choose_engines(args.engines.split(",") if args.engines else None)
+    out = args.out or (RESULTS if size == "full" else Path(tempfile.gettempdir()) / f"gradtrace-RESULTS-{size}.md")
+
+    started, clock, cpu, start_load = datetime.datetime.now(datetime.timezone.utc), time.perf_counter(), children_cpu(), load()
+    modules = {name: importlib.import_module(WORKLOADS[name]) for name in args.names if name in WORKLOADS}
+    plan: dict[str, dict[str, Any]] = {}
+    for name, module in modules.items():
+        plan[name] = module.params(size)
+        if args.repeats is not None:
+            plan[name]["repeats"] = args.repeats
+    referees = {name: m.referee(plan[name]) if hasattr(m, "referee") else None for name, m in modules.items()}
+    results = measure_all(modules, plan, engines)
 
     sections, targets = [], []
     for name, module in modules.items():
@@ -223,14 +261,16 @@ def main(argv: list[str] | None = None) -> None:
         text, found = module.report(results[name], plan[name], referees[name], measured_engines)
         sections.append(text)
         targets += found
-    seconds = time.perf_counter() - clock
-    text = "\n".join([*header(size, engines, plan, started, seconds, (start_load, load())),
+    sections += [own_section(name, importlib.import_module(SECTIONS[name]), size) for name in args.names
+                 if name in SECTIONS]
+    took = (time.perf_counter() - clock, children_cpu() - cpu)
+    text = "\n".join([*header(size, engines, plan, started, took, (start_load, load())),
                       *targets_section(targets), *sections])
-    tmp = args.out.with_name(args.out.name + ".tmp")
+    tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
-    tmp.replace(args.out)  # a failed run leaves the old report whole
+    tmp.replace(out)  # a failed run leaves the old report whole
     print(text)
-    print(f"written to {args.out} in {seconds / 60:.1f} minutes")
+    print(f"written to {out} in {took[0] / 60:.1f} minutes ({took[1] / 60:.1f} CPU minutes)")
 
 
 if __name__ == "__main__":
