@@ -135,7 +135,7 @@ def report(results: Results, params: dict[str, Any], exact: list[float], engines
         Target("2", f"scalar code ≥ {SCALAR_TARGET_GC_ON}× micrograd, collector on", str(on), on.median >= SCALAR_TARGET_GC_ON),
         Target("9", f"scalar code ≥ {SCALAR_TARGET_GC_OFF}× micrograd, collector off", str(off), off.median >= SCALAR_TARGET_GC_OFF),
     ]
-    lines += [f"gradtrace is **{on}** micrograd's speed with the collector on and **{off}** with it off.", ""]
+    lines += [f"gradtrace is **{on}** as fast as micrograd with the collector on and **{off}** with it off.", ""]
     lines += _checks(results, exact, engines)
     return "\n".join(lines) + "\n", targets
 

@@ -386,7 +386,7 @@ def report(results: Results, params: dict[str, Any], exact: tuple[Fraction, list
     ]
     on = ratio(results, "micrograd", "gradtrace", True)
     off = ratio(results, "micrograd", "gradtrace", False)
-    lines += [f"gradtrace's step is **{on}** micrograd's speed with the collector on and **{off}** with it off.",
+    lines += [f"gradtrace's step is **{on}** as fast as micrograd's with the collector on and **{off}** with it off.",
               *_floors(results, engines), ""]
     lines += _explain(results)
     text, parity = _checks(results, exact, engines, steps)
@@ -401,14 +401,14 @@ def report(results: Results, params: dict[str, Any], exact: tuple[Fraction, list
 
 
 def _floors(results: Results, engines: list[str]) -> list[str]:
-    """How far the whole-batch engines are ahead: they do the batch in matrix operations
-    instead of one Python object per scalar."""
-    names = {"torch": "PyTorch", "numpy": "the NumPy floor"}
-    parts = [f"{names[e]} {ratio(results, 'gradtrace', e, gc_on)}" for e in engines if e in names for gc_on in (True, False)]
+    """How far ahead the engines are that do the batch in matrix operations instead of one
+    Python object per scalar."""
+    names = {"torch": "PyTorch", "numpy": "the hand-written NumPy step"}
+    parts = [f"{names[e]} is {ratio(results, 'gradtrace', e, True)} as fast with the collector on and "
+             f"{ratio(results, 'gradtrace', e, False)} with it off" for e in engines if e in names]
     if not parts:
         return []
-    return [f"Matrix code does the step faster than gradtrace, collector on then off: {', '.join(parts)} "
-            "gradtrace's speed."]
+    return [f"Matrix code is faster than gradtrace: {'; '.join(parts)}."]
 
 
 def _explain(results: Results) -> list[str]:
