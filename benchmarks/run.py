@@ -200,11 +200,12 @@ def measure_all(modules: dict[str, ModuleType], plan: dict[str, dict[str, Any]],
     ]
     results: dict[str, Results] = {name: {} for name in modules}
     for i, (repeat, name, engine, collect_garbage) in enumerate(jobs, 1):
-        tic = time.perf_counter()
+        tic, cpu = time.perf_counter(), children_cpu()
         measured = measure_in_fresh_process(name, engine, collect_garbage, plan[name])
         results[name].setdefault((engine, collect_garbage), []).append(measured)
         print(f"[{i}/{len(jobs)}] {name}: {engine}, collector {'on' if collect_garbage else 'off'}, "
-              f"repetition {repeat + 1}: {time.perf_counter() - tic:.1f} s", flush=True)
+              f"repetition {repeat + 1}: {time.perf_counter() - tic:.1f} s ({children_cpu() - cpu:.1f} s CPU)",
+              flush=True)
     return results
 
 
