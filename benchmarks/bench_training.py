@@ -42,7 +42,7 @@ LAYERS = [16, 16, 1]
 ALPHA = 1e-4
 SCHEDULE_STEPS = 100  # lr = 1.0 − 0.9·k/100, the demo's schedule, whatever the number of steps run
 # samples, steps, micrograd's steps with the collector on (about 1.5 s each), repetitions
-SIZES = {"full": (100, 100, 20, 5), "quick": (100, 5, 2, 1), "tiny": (20, 2, 2, 1)}
+SIZES = {"full": (100, 100, 20, 3), "quick": (100, 5, 2, 1), "tiny": (20, 2, 2, 1)}
 TARGET_GC_ON = 60  # issues 3 and 9
 TARGET_GC_OFF = 8  # issue 9
 LOSS_TOLERANCE = 1e-9  # issue 3
