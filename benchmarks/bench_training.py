@@ -378,7 +378,9 @@ def report(results: Results, params: dict[str, Any], exact: tuple[Fraction, list
         f"timed steps ({few} for micrograd with the collector on: its steps take over a second there). "
         "Figures are CPU milliseconds per step (the mean over a run's steps); the median over "
         f"{params['repeats']} run(s) per engine and setting, with the range in parentheses. With the collector "
-        "off, it is off during each step, and the previous step's graph is collected before it, untimed. The "
+        "off, it is off during each step, and the previous step's graph is collected before it, untimed (that "
+        "full collection probably leaves the CPU caches cold, which is why PyTorch's and NumPy's sub-millisecond "
+        "steps are slower with the collector off than on). The "
         "ratio columns divide each engine's time by gradtrace's: above 1, gradtrace is faster.",
         "",
         *timing_table(results, engines, PHASES, "ms", 1e3, 2),
