@@ -19,7 +19,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from common import Results, Target, collector, cpu_time, in_big_stack, load_torch, ratio, timing_table
+from common import Collector, Results, Target, cpu_time, in_big_stack, load_torch, ratio, timing_table
 
 TITLE = "Scalar code on every engine"
 ENGINES = ("gradtrace", "micrograd", "torch")
@@ -75,7 +75,8 @@ def _measure(engine: str, collect_garbage: bool, iterations: int) -> dict[str, A
     warm.backward()
     del warm
     gc.collect()
-    with collector(collect_garbage):
+    with Collector(collect_garbage) as collector:
+        collector.fresh()
         t0 = cpu_time()
         leaves, acc = build_scalar_graph(make, iterations)
         t1 = cpu_time()

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from common import Results, Target, collector, cpu_time, load_torch, median, ratio, table, timing_table
+from common import Collector, Results, Target, cpu_time, load_torch, median, ratio, table, timing_table
 
 TITLE = "Training: micrograd's demo, step by step"
 ENGINES = ("gradtrace", "micrograd", "torch", "numpy")
@@ -280,10 +280,11 @@ def measure(engine: str, collect_garbage: bool, params: dict[str, Any]) -> dict[
     steps = steps_for(engine, collect_garbage, params)
     totals = dict.fromkeys(PHASES, 0.0)
     wall, losses, first_gradients, loss = 0.0, [], [], None
-    for k in range(steps):
-        if not collect_garbage:
-            loss = None
-        with collector(collect_garbage):
+    with Collector(collect_garbage) as collector:
+        for k in range(steps):
+            if not collect_garbage:
+                loss = None
+            collector.fresh()
             w0 = time.perf_counter()
             t0 = cpu_time()
             loss = trainer.forward()
@@ -293,11 +294,11 @@ def measure(engine: str, collect_garbage: bool, params: dict[str, Any]) -> dict[
             trainer.update(k)
             t3 = cpu_time()
             wall += time.perf_counter() - w0
-        for phase, elapsed in zip(PHASES, (t1 - t0, t2 - t1, t3 - t2)):
-            totals[phase] += elapsed
-        losses.append(trainer.loss_value(loss))
-        if k == 0:
-            first_gradients = trainer.gradients()
+            for phase, elapsed in zip(PHASES, (t1 - t0, t2 - t1, t3 - t2)):
+                totals[phase] += elapsed
+            losses.append(trainer.loss_value(loss))
+            if k == 0:
+                first_gradients = trainer.gradients()
     return {
         "seconds": {phase: totals[phase] / steps for phase in PHASES},
         "wall": wall / steps,

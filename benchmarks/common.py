@@ -12,8 +12,7 @@ import statistics
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,24 +22,34 @@ Results = dict[tuple[str, bool], list[dict[str, Any]]]
 GC_NAMES = {True: "on (Python's default)", False: "off"}
 
 
-@contextmanager
-def collector(collect_garbage: bool) -> Iterator[None]:
-    """The timed region's collector setting.
+class Collector:
+    """A run's collector setting: ``with Collector(collect_garbage) as collector:``, and
+    ``collector.fresh()`` before each timed region.
 
     On: Python's default, untouched; the engine pays for its own collections when
-    Python decides to run them. Off: a full collection first (untimed, so that the
-    region starts with no garbage), then the collector stays off until it ends.
-    Workloads collect once after their set-up in both settings.
+    Python decides to run them. Off: the collector is off for the whole run, and
+    ``fresh()`` runs a full collection (untimed, so that each timed region starts with
+    no garbage). It is not switched back on between regions: the first allocation after
+    ``gc.enable()`` would set off a collection of every object made while it was off,
+    the live graph included (0.45 s a step of micrograd's demo, untimed but tripling
+    the length of its runs). Workloads collect once after their set-up in both settings.
     """
-    if collect_garbage:
-        yield
-        return
-    gc.collect()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
+
+    def __init__(self, collect_garbage: bool) -> None:
+        self.collect_garbage = collect_garbage
+
+    def __enter__(self) -> Collector:
+        if not self.collect_garbage:
+            gc.disable()
+        return self
+
+    def fresh(self) -> None:
+        if not self.collect_garbage:
+            gc.collect()
+
+    def __exit__(self, *exc: object) -> None:
+        if not self.collect_garbage:
+            gc.enable()
 
 
 def cpu_time() -> float:
