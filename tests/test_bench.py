@@ -4,10 +4,12 @@ they say."""
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import re
 import subprocess
 import sys
+import weakref
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,3 +86,28 @@ def test_ratio_is_the_ratio_of_medians_with_the_paired_range() -> None:
     assert forward.median == 25.0 / 1.5
     assert common.spread([0.002, 0.004, 0.003], 1e3, 1) == "3.0 (2.0–4.0)"
     assert common.times(0.0172) == "0.0172"
+
+
+
+class _Node:
+    """An object in a reference cycle with itself, as a micrograd node is."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_collector_off_stays_off_for_the_run_and_fresh_collects_cycles() -> None:
+    common = _common()
+    assert gc.isenabled()
+    with common.Collector(False) as collector:
+        assert not gc.isenabled()
+        node = _Node()
+        ref = weakref.ref(node)
+        del node
+        assert ref() is not None  # only the cyclic collector frees a cycle, and it is off
+        collector.fresh()
+        assert ref() is None and not gc.isenabled()
+    assert gc.isenabled()
+    with common.Collector(True) as collector:
+        collector.fresh()  # on: the collections are left to Python
+        assert gc.isenabled()
