@@ -25,7 +25,7 @@ demo: $(STAMP)  ## the lectures' examples, end to end; training with progress ba
 test: $(STAMP)  ## the whole test suite; fails when no test runs
 	$(PY) -m pytest
 
-bench: $(VENV)/.installed-bench  ## each engine in its own process, collector on and off (~15 min; BENCH_QUICK=1: ~1 min); writes benchmarks/RESULTS.md
+bench: $(VENV)/.installed-bench  ## each engine in its own process, collector on and off (~8 min; BENCH_QUICK=1: under a minute); writes benchmarks/RESULTS.md
 	$(PY) benchmarks/run.py
 
 lint: $(STAMP)
