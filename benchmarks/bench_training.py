@@ -264,9 +264,9 @@ def measure(engine: str, collect_garbage: bool, params: dict[str, Any]) -> dict[
 
     With the collector on, the steps run back to back, as in any training loop, and the
     engine pays for its own collections when Python decides to run them (the previous
-    step's graph is freed when the new loss replaces it). With it off, the previous
-    step's graph is released and collected before each step, untimed, and the collector
-    is off during the step.
+    step's graph is freed when the new loss replaces it). With it off, it is off for the
+    whole run, and the previous step's graph is released and collected before each step,
+    untimed.
     """
     make, data, weights = TRAINERS[engine], (params["X"], params["y"]), params["weights"]
     warm_up = make(data, weights)
@@ -379,7 +379,7 @@ def report(results: Results, params: dict[str, Any], exact: tuple[Fraction, list
         f"timed steps ({few} for micrograd with the collector on: its steps take over a second there). "
         "Figures are CPU milliseconds per step (the mean over a run's steps); the median over "
         f"{params['repeats']} run(s) per engine and setting, with the range in parentheses. With the collector "
-        "off, it is off during each step, and the previous step's graph is collected before it, untimed (that "
+        "off, it is off for the whole run, and the previous step's graph is collected before each step, untimed (that "
         "full collection probably leaves the CPU caches cold, which is why PyTorch's and NumPy's sub-millisecond "
         "steps are slower with the collector off than on). The "
         "ratio columns divide each engine's time by gradtrace's: above 1, gradtrace is faster.",

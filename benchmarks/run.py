@@ -69,13 +69,13 @@ ENGINES = {  # engine: (module it needs, distribution for the version line)
     "torch": ("torch", "torch"),
     "numpy": ("numpy", "numpy"),
 }
-REQUIRED = ("gradtrace", "micrograd")
+REQUIRED = ("gradtrace", "micrograd")  # every workload compares with micrograd; torch and numpy are optional
 QUICK_WARNING = {
     "full": [],
     "quick": ["**Quick run**: small sizes and one process each, to check the machinery. Its figures are not "
               "the benchmark's: micrograd's collector costs grow with its heap, so small sizes flatter it.", ""],
     "tiny": ["**Tiny run** (the tests' size): only that the machinery works; the figures mean nothing.", ""],
-}  # every workload compares with micrograd; torch and numpy are optional
+}
 
 
 def worker() -> None:
