@@ -85,7 +85,7 @@ def report(results: Results, params: dict[str, Any], _referee: Any, engines: lis
         f"## {TITLE}",
         "",
         f"Memory: tracemalloc bytes held by the scalar workload's graph ({params['iterations']:,} iterations), "
-        "per iteration, before backward (the collector off during the build; it changes no byte). Depth: `y = y * 1.0000001` chained, then `y.backward()` at Python's "
+        "per iteration, before backward (the collector off during the build: there is no garbage for it to free). Depth: `y = y * 1.0000001` chained, then `y.backward()` at Python's "
         f"default recursion limit ({ours['recursion_limit']:,}), CPU seconds of the backward. One fresh "
         "process per engine.",
         "",
