@@ -2,22 +2,34 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip install --disable-pip-version-check
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test figures notebooks lab bench lint clean
 
 $(VENV)/bin/python:
+	@echo "==> Creating a virtual environment in $(VENV)/ (Python: $(PYTHON))"
 	$(PYTHON) -m venv $(VENV)
 
+# pip's own output is the progress report: a line per package it collects, download bars,
+# then "Installing collected packages", which takes a while with nothing new to show.
 $(STAMP): pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
-	touch $@
+	@echo "==> One-time setup: installing gradtrace and its dependencies (numpy, matplotlib, Jupyter's kernel,"
+	@echo "    scikit-learn, pytest, ...) into $(VENV)/. This takes a few minutes; later runs skip it."
+	$(PIP) -e '.[dev]'
+	@touch $@
+	@echo "==> Installed into $(VENV)/"
 
 $(VENV)/.installed-bench: $(STAMP)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
 	touch $@
 
-demo: $(STAMP)  ## the lectures' examples, end to end; training with progress bars; graph drawings to SVG
+$(VENV)/.installed-lab: $(STAMP)
+	@echo "==> One-time setup: installing JupyterLab into $(VENV)/ (a minute or two; later runs skip it)"
+	$(PIP) -e '.[dev,lab]'
+	@touch $@
+
+demo: $(STAMP)  ## the lectures' examples, end to end; training with progress bars; graph drawings to SVG in out/
 	$(PY) examples/lectures.py
 	$(PY) examples/training.py
 	$(PY) examples/drawing.py
@@ -25,11 +37,20 @@ demo: $(STAMP)  ## the lectures' examples, end to end; training with progress ba
 test: $(STAMP)  ## the whole test suite; fails when no test runs
 	$(PY) -m pytest
 
+figures: $(STAMP)  ## regenerate the README's pictures in docs/figures/
+	$(PY) tools/figures.py
+
+notebooks: $(STAMP)  ## re-execute every notebook in notebooks/ in place (the committed outputs)
+	$(PY) tools/notebooks.py
+
+lab: $(VENV)/.installed-lab  ## open the notebooks in JupyterLab (installed into .venv on first use)
+	$(VENV)/bin/jupyter lab notebooks/
+
 bench: $(VENV)/.installed-bench  ## side-by-side benchmarks; writes benchmarks/RESULTS.md
 	$(PY) benchmarks/run.py
 
 lint: $(STAMP)
-	$(PY) -m ruff check autograd nn viz tests benchmarks examples
+	$(PY) -m ruff check autograd nn viz tests benchmarks examples tools
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache *.egg-info
