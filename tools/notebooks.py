@@ -163,9 +163,11 @@ def text_outputs(notebook: NotebookNode, name: str = "") -> list[dict[str, objec
 
 
 def write(notebook: NotebookNode, path: Path) -> None:
-    """Save ``notebook`` to ``path`` (nbformat's layout, one trailing newline)."""
+    """Save ``notebook`` to ``path`` (nbformat's layout, one trailing newline), all or nothing."""
     text = nbformat.writes(notebook) + "\n"
-    path.write_text(text, encoding="utf-8")
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(path)
 
 
 def selected(names: Iterable[str]) -> list[Path]:
