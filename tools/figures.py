@@ -21,7 +21,9 @@ What counts as the inputs:
   machines; they are made reproducible on one machine (no timestamp or version in the
   metadata) so that redrawing an unchanged picture leaves the file unchanged.
 
-A new picture (for example the backprop player's GIF) is one more registered function.
+A new picture is one more registered function. For an animation such as the backprop
+player's GIF, the inputs would be the frames' DOT texts joined, and ``save`` would write the
+GIF with the player's own writer.
 """
 
 from __future__ import annotations

@@ -114,7 +114,8 @@ def execute(path: Path, workdir: Path | None = None) -> NotebookNode:
             timeout=TIMEOUT,
             kernel_name="python3",
             resources={"metadata": {"path": str(workdir or scratch)}},
-            extra_arguments=[f"--IPKernelApp.exec_lines={[STARTUP]!r}"],
+            # the startup code; and no warning per kernel that it listens on localhost TCP
+            extra_arguments=[f"--IPKernelApp.exec_lines={[STARTUP]!r}", "--IPKernelApp.log_level=ERROR"],
             record_timing=False,
         )
         client.execute(env=_kernel_env())
