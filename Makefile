@@ -7,12 +7,14 @@ STAMP  := $(VENV)/.installed-dev
 
 .PHONY: demo test figures notebooks lab bench lint clean
 
+# pip >= 25.1 draws a progress bar while it installs, the longest silent step before.
 $(VENV)/bin/python:
-	@echo "==> Creating a virtual environment in $(VENV)/ (Python: $(PYTHON))"
+	@echo "==> Creating a virtual environment in $(VENV)/ (Python: $(PYTHON)) with an up-to-date pip"
 	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade 'pip>=25.1'
 
 # pip's own output is the progress report: a line per package it collects, download bars,
-# then "Installing collected packages", which takes a while with nothing new to show.
+# then a bar over the packages it installs.
 $(STAMP): pyproject.toml | $(VENV)/bin/python
 	@echo "==> One-time setup: installing gradtrace and its dependencies (numpy, matplotlib, Jupyter's kernel,"
 	@echo "    scikit-learn, pytest, ...) into $(VENV)/. This takes a few minutes; later runs skip it."
