@@ -56,10 +56,12 @@ def _make_dry_run(target: str) -> str:
 
 def test_first_install_says_what_it_does_and_shows_pips_progress() -> None:
     commands = _make_dry_run(".venv/.installed-dev").splitlines()
-    install = next(i for i, line in enumerate(commands) if "pip install" in line)
+    install = next(i for i, line in enumerate(commands) if "pip install" in line and "-e '.[dev]'" in line)
     assert "--quiet" not in commands[install] and " -q " not in commands[install]
     explanation = " ".join(commands[:install])
     assert "One-time setup" in explanation and ".venv/" in explanation
+    # pip >= 25.1 draws a bar over the installation itself (before, a long silent step)
+    assert any("pip install" in line and "'pip>=25.1'" in line for line in commands[:install])
 
 
 def test_make_lab_installs_jupyterlab_once_and_opens_the_notebooks() -> None:
