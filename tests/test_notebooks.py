@@ -102,3 +102,16 @@ def test_tidy_outputs_apply_carriage_returns_and_merge_streams() -> None:
                stream("stream", name="stdout", text="done\n")]
     tidy = runner._tidy_outputs(outputs)
     assert [(o.name, o.text) for o in tidy] == [("stderr", "fit: 100%|##| 2/2\n"), ("stdout", "done\n")]
+
+
+def test_tidy_outputs_redraw_a_bar_split_by_other_outputs() -> None:
+    """The kernel may deliver a bar's redraws in pieces around a print: still one finished line."""
+    stream = nbformat.v4.new_output
+    outputs = [
+        stream("stream", name="stderr", text="\rbar:  10%|#    | 1/10"),
+        stream("stream", name="stdout", text="epoch 1\n"),
+        stream("stream", name="stderr", text="\rbar:  90%|#### | 9/10   \rbar: 100%|#####| 10/10  "),
+        stream("stream", name="stderr", text="\n"),
+    ]
+    tidy = runner._tidy_outputs(outputs)
+    assert [(o.name, o.text) for o in tidy] == [("stdout", "epoch 1\n"), ("stderr", "bar: 100%|#####| 10/10\n")]

@@ -55,6 +55,7 @@ STARTUP = (
 TIMEOUT = 600  # seconds per cell
 
 _CARRIAGE_RETURN = re.compile(r"[^\n]*\r(?=[^\n])")  # text a later \r on the same line overwrites
+_TRAILING_SPACES = re.compile(r"[ \t]+$", re.M)
 _MASKS = [
     (re.compile(r"0x[0-9a-fA-F]{4,}"), "0x…"),  # memory addresses in reprs
     (re.compile(r"\d+:\d\d(?::\d\d)?"), "mm:ss"),  # tqdm's elapsed<remaining
@@ -88,17 +89,33 @@ def masked(text: str, notebook: str = "") -> str:
 
 
 def _tidy_outputs(outputs: list[NotebookNode]) -> list[NotebookNode]:
-    """Merge consecutive outputs of one stream and apply carriage returns, as a terminal shows them."""
+    """The outputs as a terminal would leave them: each stream's carriage returns applied.
+
+    A redraw (``\\r`` + line, as tqdm writes) replaces the unfinished last line of its stream,
+    even when the kernel delivered the stream in pieces with other outputs between them; so a
+    finished bar is one line, however many redraws the machine's speed gave. Consecutive
+    pieces of one stream are merged; trailing spaces (a redraw's padding) are dropped.
+    """
     tidy: list[NotebookNode] = []
+    last: dict[str, NotebookNode] = {}  # stream name → its latest output
     for output in outputs:
-        if output.output_type == "stream" and tidy and tidy[-1].output_type == "stream" and tidy[-1].name == output.name:
-            tidy[-1].text += output.text
-        else:
+        if output.output_type != "stream":
             tidy.append(output)
+            continue
+        text = output.text.replace("\r\n", "\n")
+        earlier = last.get(output.name)
+        if earlier is not None and text.startswith("\r") and not earlier.text.endswith("\n"):
+            earlier.text = earlier.text[: earlier.text.rfind("\n") + 1]  # its unfinished line is redrawn
+        if tidy and tidy[-1].output_type == "stream" and tidy[-1].name == output.name:
+            tidy[-1].text += text
+        else:
+            output.text = text
+            tidy.append(output)
+        last[output.name] = tidy[-1]
     for output in tidy:
         if output.output_type == "stream":
-            output.text = _CARRIAGE_RETURN.sub("", output.text.replace("\r\n", "\n"))
-    return tidy
+            output.text = _TRAILING_SPACES.sub("", _CARRIAGE_RETURN.sub("", output.text))
+    return [o for o in tidy if o.output_type != "stream" or o.text]
 
 
 def execute(path: Path, workdir: Path | None = None) -> NotebookNode:
