@@ -15,17 +15,20 @@ How a run is made reproducible and readable without a kernel:
   "Loading widget...") and would fill the file with JSON. The kernel's startup code points
   ``tqdm.auto`` at tqdm's plain text bar before any cell runs; run interactively in Jupyter,
   the notebooks still show widget bars. The notebooks' sources are not touched.
-- Consecutive stream outputs are merged and carriage returns applied, as a terminal would:
-  a finished bar is one line, whatever number of redraws the machine's speed gave.
+- Carriage returns are applied per stream, as a terminal would, and consecutive pieces of a
+  stream merged: a finished bar is one line, whatever number of redraws the machine's speed
+  gave and however the kernel split them.
 - Execution counts run 1, 2, 3, ...; cell metadata loses nbclient's timestamps.
 
 What may differ between two runs, and is masked before comparing (``masked``): clock times
 and rates in bars, durations printed by a notebook (``1.2 s``, ``27.5 ms``), ratios of such
-durations (``59× faster``), and memory addresses (``0x7f...``).
+durations (``59× faster``), and memory addresses (``0x7f...``); ``NOTEBOOK_MASKS`` adds a
+notebook's own (06's side-by-side timings and micrograd's last-bit noise).
 """
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import tempfile
@@ -149,8 +152,6 @@ def execute(path: Path, workdir: Path | None = None) -> NotebookNode:
 
 
 def _kernel_env() -> dict[str, str]:
-    import os
-
     return {**os.environ, **KERNEL_ENV}
 
 
