@@ -63,7 +63,7 @@ def test_drawings_show_what_the_readme_says() -> None:
 def test_inputs_see_data_and_code_but_not_rounding_noise() -> None:
     inputs = figures._inputs
     assert inputs({"w": [0.1 + 0.2]}) == inputs({"w": [0.3]})  # differs in the 17th digit only
-    assert inputs({"w": [0.3]}) != inputs({"w": [0.3000001]})
+    assert inputs({"w": [0.3]}) != inputs({"w": [0.300001]})
     assert figures.decision_boundary.__name__ in inputs(figures.decision_boundary)  # a function counts by its source
     with pytest.raises(ValueError, match="registered twice"):
         figures.figure("apple_lecture.svg")(figures.apple_lecture)

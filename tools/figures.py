@@ -15,7 +15,7 @@ What counts as the inputs:
 - Graph drawings (SVG): their DOT text, which gradtrace writes deterministically. The
   SVG made from it by graphviz-pure is deterministic too, but it also depends on the
   renderer's version; a renderer upgrade alone does not make a picture stale.
-- matplotlib pictures (PNG): the data plotted (rounded to 12 significant digits), the
+- matplotlib pictures (PNG): the data plotted (rounded to 10 significant digits), the
   figure function's source and the source of the viz module that plots it. PNG bytes
   depend on the matplotlib and FreeType versions, so they cannot be compared across
   machines; they are made reproducible on one machine (no timestamp or version in the
@@ -74,11 +74,12 @@ def figure(name: str) -> Callable[[Callable[[], Picture]], Callable[[], Picture]
 
 
 def _inputs(*parts: Any) -> str:
-    """Deterministic text for functions and modules (their source) and data (numbers to 12 digits)."""
+    """Deterministic text for functions and modules (their source) and data (numbers to 10 digits,
+    so that a last-bit difference between two machines' libm does not count as a change)."""
 
     def plain(x: Any) -> Any:
         if isinstance(x, float):
-            return float(f"{x:.12g}")
+            return float(f"{x:.10g}")
         if isinstance(x, dict):
             return {str(k): plain(v) for k, v in x.items()}
         if isinstance(x, (list, tuple)):
