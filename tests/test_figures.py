@@ -8,18 +8,13 @@ hash the same, and each file must be the one recorded.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 
+from tools import figures
+
 ROOT = Path(__file__).resolve().parent.parent
-_spec = importlib.util.spec_from_file_location("figure_maker", ROOT / "tools" / "figures.py")
-assert _spec is not None and _spec.loader is not None
-figures = importlib.util.module_from_spec(_spec)
-sys.modules[_spec.name] = figures  # dataclasses look their module up there
-_spec.loader.exec_module(figures)
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 REDRAW = "run `make figures` and commit docs/figures/"

@@ -12,20 +12,15 @@ runs but gets them wrong fails here too.
 from __future__ import annotations
 
 import difflib
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 
+from tools import notebooks as runner
+
 ROOT = Path(__file__).resolve().parent.parent
-_spec = importlib.util.spec_from_file_location("notebook_runner", ROOT / "tools" / "notebooks.py")
-assert _spec is not None and _spec.loader is not None
-runner = importlib.util.module_from_spec(_spec)
-sys.modules[_spec.name] = runner  # dataclasses look their module up there
-_spec.loader.exec_module(runner)
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 RERUN = "run `make notebooks` (or `python tools/notebooks.py NAME`) and commit the result"

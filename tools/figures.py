@@ -32,6 +32,7 @@ import hashlib
 import inspect
 import json
 import random
+import runpy
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -104,13 +105,8 @@ def _matplotlib_picture(fig: Any, inputs: str) -> Picture:
     return Picture(inputs, save)
 
 
-def apple_price() -> Value:
-    """The lectures' apple-price graph after backward: 100 won apples, two of them, 10% tax."""
-    apple, num, tax = Value(100, label="apple"), Value(2, label="apple_num"), Value(1.1, label="tax")
-    price = apple * num * tax
-    price.label = "price"
-    price.backward()
-    return price
+# The demo's graph, so that the README shows what `make demo` draws into out/.
+apple_price: Callable[[], Value] = runpy.run_path(str(ROOT / "examples" / "drawing.py"))["apple_price"]
 
 
 @figure("apple_lecture.svg")
