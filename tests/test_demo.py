@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import runpy
 import shutil
@@ -50,7 +51,10 @@ def _make_dry_run(target: str) -> str:
     """The commands ``make`` would run for ``target`` from scratch (-B: as if nothing were built yet)."""
     if shutil.which("make") is None:
         pytest.skip("make is not installed")
-    result = subprocess.run(["make", "-n", "-B", target], cwd=ROOT, capture_output=True, text=True, check=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}  # under make test
+    result = subprocess.run(
+        ["make", "--no-print-directory", "-n", "-B", target], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    )
     return result.stdout
 
 

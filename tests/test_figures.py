@@ -51,6 +51,7 @@ def test_drawings_show_what_the_readme_says() -> None:
     assert svg.lstrip().startswith("<?xml") and ">220<" in svg and ">2.2<" in svg
     shaded = figures.FIGURES["vanishing_gradient.svg"]().inputs
     assert "|grad|" in shaded and "10⁻⁴ to 10⁻³" in shaded  # the legend reaches the vanishing decades
+    assert ">0.0001366<" in shaded and "x gets 1.4·10⁻⁴ of it" in README  # x's gradient, as the README says
     png = (figures.FOLDER / "decision_boundary.png").read_bytes()
     assert png.startswith(b"\x89PNG") and b"Software" not in png  # no version stamp: redrawing changes nothing
 
