@@ -321,9 +321,13 @@ def _sum_bwd(g: float, out: float, xs: Sequence[float]) -> list[float]:
 
 
 def _mean_fwd(xs: Sequence[float]) -> float:
-    # exact: fsum(xs) / n rounds twice and can be an ulp off, and fsum(xs) may overflow
-    # where the mean does not (two copies of the largest float)
-    return _exact_sum(xs, len(xs))
+    """The correctly rounded sum over n; where that sum overflows (two copies of the
+    largest float) the exact mean, rounded once."""
+    try:
+        return math.fsum(xs) / len(xs)
+    except (OverflowError, ValueError):  # as in _fsum; the same answer in every order
+        total = _exact_sum(xs, 1)
+        return total / len(xs) if total - total == 0.0 else _exact_sum(xs, len(xs))
 
 
 def _mean_bwd(g: float, out: float, xs: Sequence[float]) -> list[float]:
