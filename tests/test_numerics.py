@@ -13,6 +13,7 @@ import math
 import random
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from fractions import Fraction
 
 import mpmath
@@ -75,18 +76,59 @@ def logit_cases() -> list[list[float]]:
 
 CASES = logit_cases()
 
+Pair = tuple[float, float]  # hi + lo: an exact value to about 106 bits, cheap to compare with
+
+
+def pair(x: mpf) -> Pair:
+    hi = float(x)
+    return hi, float(x - hi)
+
+
+def pair_ulps(got: float, want: Pair, scale: float | None = None) -> float:
+    """|got - want| in ulps of want's float (or of scale); got - hi is exact within a few ulps."""
+    if not math.isfinite(got):
+        return INF
+    hi, lo = want
+    return abs((got - hi) - lo) / math.ulp(hi if scale is None else scale)
+
+
+@dataclass(frozen=True)
+class Exact:
+    """The softmax family of one logit vector, from mpmath at 1200 bits."""
+
+    p: list[Pair]  # softmax
+    logp: list[Pair]  # log_softmax; cross-entropy is -logp[target]
+    lse: Pair
+    lse_scale: float  # max(|lse|, |largest logit|)
+    dp: list[list[Pair]]  # dp_i/dx_j = p_i(δ_ij - p_j)
+    dlogp: list[list[Pair]]  # d log p_i/dx_j = δ_ij - p_j; cross-entropy's is its negation
+
 
 @functools.cache
-def exact(xs: tuple[float, ...]) -> tuple[list[mpf], list[mpf], mpf]:
-    """softmax, log_softmax and logsumexp of the float logits xs, to 1200 bits."""
-    ms = [mpf(x) for x in xs]
-    top = max(ms)
-    # e^-1000 < 2^-1442 vanishes next to the largest term's 1 at 1200 bits (and mpmath
-    # takes 30 ms for e^-1e300)
-    shifted = [mpmath.exp(x - top) if x - top > -1000 else mpf(0) for x in ms]
-    total = mpmath.fsum(shifted)
-    log_total = mpmath.log(total)
-    return [e / total for e in shifted], [x - top - log_total for x in ms], top + log_total
+def exact(xs: tuple[float, ...]) -> Exact:
+    with mpmath.workprec(1200):
+        ms = [mpf(x) for x in xs]
+        top = max(ms)
+        # e^-1000 < 2^-1442 vanishes next to the largest term's 1 at 1200 bits (and mpmath
+        # takes 30 ms for e^-1e300)
+        shifted = [mpmath.exp(x - top) if x - top > -1000 else mpf(0) for x in ms]
+        total = mpmath.fsum(shifted)
+        log_total = mpmath.log(total)
+        p = [e / total for e in shifted]
+        lse = top + log_total
+        n = len(xs)
+        return Exact(
+            p=[pair(q) for q in p],
+            logp=[pair(x - top - log_total) for x in ms],
+            lse=pair(lse),
+            lse_scale=float(max(abs(lse), abs(top))),
+            dp=[[pair(p[i] * ((i == j) - p[j])) for j in range(n)] for i in range(n)],
+            dlogp=[[pair((i == j) - p[j]) for j in range(n)] for i in range(n)],
+        )
+
+
+def negated(x: Pair) -> Pair:
+    return -x[0], -x[1]
 
 
 def worst(errors: list[tuple[float, object]]) -> tuple[float, object]:
@@ -96,14 +138,13 @@ def worst(errors: list[tuple[float, object]]) -> tuple[float, object]:
 def test_softmax_is_within_a_few_ulps_at_any_scale() -> None:
     value_errors, grad_errors = [], []
     for xs in CASES:
-        p, _, _ = exact(tuple(xs))
+        want = exact(tuple(xs))
         for i in range(len(xs)):
             leaves = [Value(x) for x in xs]
             out = autograd.softmax(leaves)[i]
             out.backward()
-            value_errors.append((ulps(out.data, p[i]), (xs, i)))
-            for j, leaf in enumerate(leaves):
-                grad_errors.append((ulps(leaf.grad, p[i] * ((i == j) - p[j])), (xs, i, j)))
+            value_errors.append((pair_ulps(out.data, want.p[i]), (xs, i)))
+            grad_errors += [(pair_ulps(leaf.grad, want.dp[i][j]), (xs, i, j)) for j, leaf in enumerate(leaves)]
     assert worst(value_errors)[0] <= VALUE_ULPS, worst(value_errors)
     assert worst(grad_errors)[0] <= GRAD_ULPS, worst(grad_errors)
 
@@ -117,14 +158,13 @@ def test_softmax_outputs_sum_to_one() -> None:
 def test_log_softmax_is_within_a_few_ulps_at_any_scale() -> None:
     value_errors, grad_errors = [], []
     for xs in CASES:
-        p, logp, _ = exact(tuple(xs))
+        want = exact(tuple(xs))
         for i in range(len(xs)):
             leaves = [Value(x) for x in xs]
             out = autograd.log_softmax(leaves)[i]
             out.backward()
-            value_errors.append((ulps(out.data, logp[i]), (xs, i)))
-            for j, leaf in enumerate(leaves):
-                grad_errors.append((ulps(leaf.grad, (i == j) - p[j]), (xs, i, j)))
+            value_errors.append((pair_ulps(out.data, want.logp[i]), (xs, i)))
+            grad_errors += [(pair_ulps(leaf.grad, want.dlogp[i][j]), (xs, i, j)) for j, leaf in enumerate(leaves)]
     assert worst(value_errors)[0] <= VALUE_ULPS, worst(value_errors)
     assert worst(grad_errors)[0] <= GRAD_ULPS, worst(grad_errors)
 
@@ -135,14 +175,12 @@ def test_logsumexp_is_within_a_few_ulps_at_any_scale() -> None:
     is not), the rounding of log Σ in the last place is all that is left, as in PyTorch."""
     value_errors, grad_errors = [], []
     for xs in CASES:
-        p, _, lse = exact(tuple(xs))
+        want = exact(tuple(xs))
         leaves = [Value(x) for x in xs]
         out = autograd.logsumexp(leaves)
         out.backward()
-        scale = max(abs(lse), abs(max(map(mpf, xs))))
-        value_errors.append((float(abs(mpf(out.data) - lse) / mpf(math.ulp(float(scale)))), xs))
-        for j, leaf in enumerate(leaves):
-            grad_errors.append((ulps(leaf.grad, p[j]), (xs, j)))
+        value_errors.append((pair_ulps(out.data, want.lse, want.lse_scale), xs))
+        grad_errors += [(pair_ulps(leaf.grad, want.p[j]), (xs, j)) for j, leaf in enumerate(leaves)]
     assert worst(value_errors)[0] <= VALUE_ULPS, worst(value_errors)
     assert worst(grad_errors)[0] <= GRAD_ULPS, worst(grad_errors)
 
@@ -150,14 +188,15 @@ def test_logsumexp_is_within_a_few_ulps_at_any_scale() -> None:
 def test_cross_entropy_is_within_a_few_ulps_at_any_scale() -> None:
     value_errors, grad_errors = [], []
     for xs in CASES:
-        p, logp, _ = exact(tuple(xs))
+        want = exact(tuple(xs))
         for target in range(len(xs)):
             leaves = [Value(x) for x in xs]
             loss = nn.cross_entropy(leaves, target)
             loss.backward()
-            value_errors.append((ulps(loss.data, -logp[target]), (xs, target)))
-            for j, leaf in enumerate(leaves):
-                grad_errors.append((ulps(leaf.grad, p[j] - (j == target)), (xs, target, j)))
+            value_errors.append((pair_ulps(loss.data, negated(want.logp[target])), (xs, target)))
+            grad_errors += [
+                (pair_ulps(leaf.grad, negated(want.dlogp[target][j])), (xs, target, j)) for j, leaf in enumerate(leaves)
+            ]
     assert worst(value_errors)[0] <= VALUE_ULPS, worst(value_errors)
     assert worst(grad_errors)[0] <= GRAD_ULPS, worst(grad_errors)
 
@@ -190,9 +229,8 @@ def test_a_sure_class_keeps_its_tiny_gradient() -> None:
 def test_the_issues_scales_now_agree_to_the_last_ulps(scale: float) -> None:
     """At logits near 1e4 the relative error was 4.5e-13, near 1e12 1.3e-5."""
     xs = [scale, scale + 1.0, scale - 2.0]
-    p, _, _ = exact(tuple(xs))
-    for got, want in zip(autograd.softmax(xs), p):
-        assert ulps(got.data, want) <= 2
+    for got, want in zip(autograd.softmax(xs), exact(tuple(xs)).p):
+        assert pair_ulps(got.data, want) <= 2
 
 
 # --- 2. elu's derivative ------------------------------------------------------------------------
