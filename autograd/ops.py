@@ -408,7 +408,7 @@ def _shifted_exps(xs: Sequence[float], m: float) -> list[float]:
     for x in xs:
         d = x - m
         e = math.exp(d)  # d <= 0: no overflow
-        if e and d:
+        if e and d:  # _two_diff's lines, inlined: this loop runs n times per output node
             x_part = d + m
             e += e * ((x - x_part) - (m + (d - x_part)))
         es.append(e)
