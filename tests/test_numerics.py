@@ -364,3 +364,26 @@ def test_large_random_sums_are_correctly_rounded() -> None:
             got = autograd.sum(terms).data
             assert got == want or (math.isnan(got) and math.isnan(want)), (terms, got, want)
             assert autograd.mean(terms).data == want_mean, terms
+
+
+# --- tanh: the C library's, within 2 ulps; the lecture's printed numbers do not see the ulp ----------
+
+
+def test_tanh_is_within_two_ulps() -> None:
+    """math.tanh over log-uniform ±[1e-8, 20] and uniform [-5, 5]: at most 2 ulps off (see ops.py)."""
+    rng = random.Random(3)
+    xs = [rng.choice((-1, 1)) * 10 ** rng.uniform(-8, 1.3) for _ in range(1000)] + [rng.uniform(-5, 5) for _ in range(1000)]
+    assert max(ulps(Value(x).tanh().data, mpmath.tanh(mpf(x))) for x in xs) <= 2
+
+
+def test_the_lecture_neuron_prints_the_same_with_a_one_ulp_tanh() -> None:
+    """x1 = 2, x2 = 0, w1 = -3, w2 = 1, b = 6.8813735870195432, o = tanh(x1·w1 + x2·w2 + b).
+    math.tanh gives o one ulp above the correctly rounded 0.7071067811865476; at the
+    lecture's 4 decimals every number is the same."""
+    x1, x2, w1, w2, b = Value(2.0), Value(0.0), Value(-3.0), Value(1.0), Value(6.8813735870195432)
+    n = x1 * w1 + x2 * w2 + b
+    o = n.tanh()
+    o.backward()
+    assert ulps(o.data, mpmath.tanh(mpf(n.data))) <= 1
+    printed = [f"{v:.4f}" for v in (o.data, n.grad, x1.grad, w1.grad, x2.grad, w2.grad)]
+    assert printed == ["0.7071", "0.5000", "-1.5000", "1.0000", "0.5000", "0.0000"]
