@@ -323,12 +323,10 @@ class Value:
             grad: the seed d(loss)/d(self), 1.0 by default.
         """
         seed = _number(grad, "backward(grad=...)", "an int, float or NumPy real scalar")
-        order = _post_order(self)
+        order = _post_order(self, reset=True)  # intermediate gradients start afresh
         if not order:  # a leaf: nothing to propagate
             self.grad += seed
             return
-        for node in order:  # intermediate gradients start afresh on every call
-            node.grad = 0.0
         self.grad = seed
         order.reverse()
         _apply_rules(order, _mode.state & _ANOMALY)
@@ -364,13 +362,15 @@ def _apply_rules(nodes: Sequence[Value], check: int) -> None:
             _check_gradients(node)
 
 
-def _post_order(root: Value) -> list[Value]:
+def _post_order(root: Value, reset: bool = False) -> list[Value]:
     """Every non-leaf node that root depends on, each after its operands.
 
     Depth-first with an explicit stack: a node is pushed, then a None marker, then
     its operands; when the marker comes back off the stack, all the node's operands
     are done. Leaves are skipped: they have no rule to apply. The visited set is
     the walk's own, so concurrent walks and interrupts cannot disturb the graph.
+    With ``reset``, each node's ``grad`` is set to 0.0 as it is listed (backward's
+    fresh start, without a second loop over the nodes).
     """
     order: list[Value] = []
     if root._rule is None:
@@ -382,7 +382,10 @@ def _post_order(root: Value) -> list[Value]:
     while stack:
         node = pop()
         if node is None:
-            emit(pop())  # type: ignore[arg-type]
+            node = pop()
+            emit(node)  # type: ignore[arg-type]
+            if reset:
+                node.grad = 0.0  # type: ignore[union-attr]
             continue
         if node in seen:
             continue
