@@ -483,7 +483,17 @@ def apply_variadic(op: Op, operands: Sequence[Value | float], params: tuple = ()
         values = [a.data if a.__class__ is Value else a for a in args]
     if params:
         return _make_node(op, op.forward(values + list(params)), args + tuple(params))
-    return _make_node(op, op.forward(values), args)
+    # _make_node's lines, inlined: a neuron's dot node passes here once per sample
+    out = _new(Value)
+    out.data = op.forward(values)
+    out.grad = 0.0
+    out.label = ""
+    if _modes_in_use and _mode.state:
+        _record_unusual(out, op, args)
+    else:
+        out._rule = op
+        out._args = args
+    return out
 
 
 class _NotAFloat(Exception):
