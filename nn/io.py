@@ -11,14 +11,13 @@ Floats are written with ``repr``, so they read back bit for bit.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
 import random
-import tempfile
 from typing import Any
 
+from ._atomic import atomic_open
 from .layers import MLP, Layer, Neuron
 from .module import Module, constructor_call
 
@@ -40,7 +39,9 @@ def save(model: Module, path: str | os.PathLike[str]) -> None:
 
     The file is written to a temporary file in the same directory and then renamed
     over ``path`` (``os.replace``): a reader sees the old file or the new one, never
-    half of one, and a failed save leaves the old file as it was.
+    half of one, and a failed save leaves the old file as it was. Otherwise it acts
+    like ``open(path, "w")``: a new file's mode follows the umask, a replaced file
+    keeps its mode, and a symbolic link's target is written (the link stays).
 
     Raises:
         TypeError: model is not an nn.Module.
@@ -62,20 +63,9 @@ def save(model: Module, path: str | os.PathLike[str]) -> None:
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"save(): no directory {directory!r} to write {path!r} into")
-    mode = os.stat(path).st_mode & 0o777 if os.path.exists(path) else 0o644
-    fd, temporary = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as file:
-            json.dump(document, file, indent=1, allow_nan=False)
-            file.write("\n")
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(temporary)
-        raise
+    with atomic_open(path) as file:
+        json.dump(document, file, indent=1, allow_nan=False)
+        file.write("\n")
 
 
 def load(path: str | os.PathLike[str]) -> Module:

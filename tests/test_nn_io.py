@@ -218,9 +218,7 @@ def test_saving_over_a_file_keeps_its_permissions(tmp_path: Path) -> None:
     os.chmod(path, 0o640)
     trained_model().save(path)
     assert path.stat().st_mode & 0o777 == 0o640
-    fresh = tmp_path / "fresh.json"
-    trained_model().save(fresh)
-    assert fresh.stat().st_mode & 0o777 == 0o644
+    # a new file's mode (the umask's) and the other cases: tests/test_atomic_writes.py
 
 
 def test_a_huge_architecture_in_a_small_file_is_refused_before_building(tmp_path: Path) -> None:

@@ -13,8 +13,9 @@ import importlib.metadata
 import os
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
+
+from ._atomic import atomic_open
 
 __all__ = ["RENDERERS", "Graph", "RendererError", "render"]
 
@@ -129,7 +130,8 @@ class Graph:
 
         ``.svg`` always works; ``.png`` (and ``.pdf`` with ``renderer="system"``) where the
         renderer writes it; ``.dot``/``.gv`` write the DOT text. The file is written to a
-        temporary name and then renamed, so a failed render leaves no half-written file.
+        temporary name and then renamed, so a failed render or write leaves the old file as
+        it was; names, permissions and symbolic links behave as with ``open(path, "w")``.
         """
         target = Path(path)
         suffix = target.suffix.lower()
@@ -145,7 +147,8 @@ class Graph:
                     f"with renderer {self.renderer!r}; it writes {accepted}"
                 )
             data = self.pipe(fmt)
-        _write_atomically(target, data)
+        with atomic_open(target, binary=True) as file:
+            file.write(data)
         return target
 
     def _repr_svg_(self) -> str:
@@ -156,17 +159,3 @@ class Graph:
 
     def __repr__(self) -> str:
         return f"<viz.Graph: {self.source.count(chr(10))} lines of DOT, renderer={self.renderer!r}>"
-
-
-def _write_atomically(target: Path, data: bytes) -> None:
-    directory = target.parent if str(target.parent) else Path(".")
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-        # mkstemp makes the file private (0600); give it the mode a plain open() would have
-        os.chmod(temporary, target.stat().st_mode & 0o777 if target.exists() else 0o644)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
