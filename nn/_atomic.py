@@ -33,6 +33,8 @@ __all__ = ["atomic_open"]
 def atomic_open(path: str | os.PathLike[str], binary: bool = False) -> Iterator[IO[Any]]:
     """A new file to write (UTF-8 text, or bytes when ``binary``) that replaces ``path`` on success."""
     target = os.path.realpath(os.fsdecode(path))  # through symlinks, to the file open() would write
+    if os.path.islink(target):  # realpath stops at a link it cannot resolve: a loop
+        raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), os.fsdecode(path))
     if os.path.exists(target) and not os.access(target, os.W_OK):
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), os.fsdecode(path))
     handle, temporary = _create_temporary(target)

@@ -111,7 +111,7 @@ def load(path: str | os.PathLike[str]) -> Module:
         # checked before building, so a damaged config cannot make a model of a billion weights
         tied = f" and {len(ties)} tied place{'s' if len(ties) > 1 else ''}" if ties else ""
         raise ModelFileError(
-            f"{_show(path)}: the architecture {_describe(name, config)} has {implied} parameters, "
+            f"{_show(path)}: the architecture {_describe(name, config)} has {_amount(implied)} parameters, "
             f"but the file holds {len(document['parameters'])}{tied}"
         )
     try:
@@ -312,6 +312,11 @@ class _Shown:
 def _quote(content: object) -> str:
     """The repr of content read from a file, cut to at most about MAX_QUOTE characters."""
     return _clip(_SHORT.repr(content))
+
+
+def _amount(n: int) -> str:
+    # a count from a hostile config may have more digits than str() converts
+    return str(n) if n < 10**30 else "more than 10^30"
 
 
 def _clip(text: str, limit: int = MAX_QUOTE) -> str:

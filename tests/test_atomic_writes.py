@@ -135,3 +135,16 @@ def test_a_read_only_file_is_refused_like_open_refuses_it(writer, tmp_path: Path
     with pytest.raises(PermissionError):
         save(path)
     assert path.read_text() == "old"
+
+
+@pytest.mark.skipif(os.name != "posix", reason="symbolic links")
+def test_a_symlink_loop_is_refused_like_open_refuses_it(writer, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    save, is_valid, suffix = writer
+    loop = tmp_path / f"loop{suffix}"
+    loop.symlink_to(loop.name)
+    with pytest.raises(OSError, match="Too many levels of symbolic links") as from_open:
+        loop.open("w")
+    with pytest.raises(OSError, match="Too many levels of symbolic links") as from_save:
+        save(loop)
+    assert from_save.value.errno == from_open.value.errno
+    assert loop.is_symlink() and [p.name for p in tmp_path.iterdir()] == [loop.name]

@@ -322,6 +322,8 @@ HOSTILE_FILES = {
     "huge text parameter": (lambda p: rewrite(p, lambda d: d["parameters"].update({"layers.0.neurons.0.b": HUGE})), "must be a real number"),
     "huge ties": (lambda p: rewrite(p, lambda d: d.update(ties={HUGE: HUGE})), "the file holds 31 and 1 tied place$|in the file's model, 'xxx"),
     "ties not names": (lambda p: rewrite(p, lambda d: d.update(ties={"a": [HUGE]})), '"ties" must be an object'),
+    "astronomical nin": (lambda p: rewrite(p, lambda d: d["architecture"]["config"].update(nin=10**4000, nouts=[10**4000, 1])),
+                         "has more than 10\\^30 parameters|holds MLP\\(nin=1000"),
     "infinite nin": (replace_text('"nin": 2', '"nin": 1e400'), "cannot be built|holds MLP\\(nin=inf"),
 }
 

@@ -472,8 +472,9 @@ def fake_renderer(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, script: str |
                                               "and please report the graph's DOT text \\(graph.source\\)"),
         ("echo 'Error: syntax error in line 1' >&2; exit 1", 0o755, "graphviz-pure failed \\(exit 1\\): Error: syntax error in line 1$"),
         ("exit 3", 0o755, "graphviz-pure failed \\(exit 3\\): it gave no reason$"),
+        ("exit 0", 0o755, "graphviz-pure succeeded but wrote no svg; reinstall it: pip install --force-reinstall graphviz-pure$"),
     ],
-    ids=["vanished", "not executable", "not UTF-8", "killed by a signal", "failed", "failed silently"],
+    ids=["vanished", "not executable", "not UTF-8", "killed by a signal", "failed", "failed silently", "wrote nothing"],
 )
 def test_a_broken_renderer_raises_a_renderer_error_that_says_what_to_do(
     script: str | None, mode: int, message: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path

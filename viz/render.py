@@ -138,6 +138,10 @@ def render(source: str, fmt: str = "svg", renderer: str = DEFAULT_RENDERER, time
         )
     if done.returncode != 0:
         raise RendererError(f"{renderer} failed (exit {done.returncode}): {said or 'it gave no reason'}")
+    if not done.stdout:
+        raise RendererError(
+            f"{renderer} succeeded but wrote no {fmt}" + (f" (it said: {said})" if said else "") + f"; {_REINSTALL[renderer]}"
+        )
     return done.stdout
 
 
