@@ -94,6 +94,14 @@ def test_a_custom_module_saves_and_loads_in_place(tmp_path: Path) -> None:
 # --- bad files: a clear error, and the model exactly as it was ----------------------------------
 
 
+def damaged_file(folder: Path, damage: Callable[[Path], None]) -> Path:
+    """A model file in folder, saved and then damaged."""
+    path = folder / "model.json"
+    trained_model(7).save(path)
+    damage(path)
+    return path
+
+
 def rewrite(path: Path, change) -> None:  # type: ignore[no-untyped-def]
     document = json.loads(path.read_text(encoding="utf-8"))
     change(document)
@@ -127,9 +135,7 @@ BAD_FILES = {
 @pytest.mark.parametrize("case", list(BAD_FILES))
 def test_a_bad_file_raises_clearly_and_leaves_the_model_alone(case: str, tmp_path: Path) -> None:
     damage, message = BAD_FILES[case]
-    path = tmp_path / "model.json"
-    trained_model(7).save(path)
-    damage(path)
+    path = damaged_file(tmp_path, damage)
     model = trained_model(8)
     before = weights_of(model)
     with pytest.raises(nn.ModelFileError, match=message):
@@ -331,15 +337,16 @@ HOSTILE_FILES = {
 @pytest.mark.parametrize("case", list(HOSTILE_FILES))
 def test_a_hostile_file_raises_a_short_model_file_error(case: str, tmp_path: Path) -> None:
     damage, message = HOSTILE_FILES[case]
-    path = tmp_path / "model.json"
-    trained_model(7).save(path)
-    damage(path)
-    for read in (nn.load, trained_model(8).load):
+    path = damaged_file(tmp_path, damage)
+    model = trained_model(8)
+    before = weights_of(model)
+    for read in (nn.load, model.load):
         with pytest.raises(nn.ModelFileError, match=message) as caught:
             read(path)
         text = str(caught.value)
         assert str(path) in text
         assert len(text) < 200 + 2 * len(str(path)) + 300  # at most ~200 characters of the file, plus the wording
+    assert weights_of(model) == before
 
 
 def test_a_parameter_too_large_for_a_float_is_named(tmp_path: Path) -> None:
