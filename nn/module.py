@@ -120,9 +120,7 @@ class Module:
             try:
                 value = float(value)
             except OverflowError:  # an int beyond the float range: JSON allows 1 followed by 400 zeros
-                raise ValueError(
-                    f"{where}: parameter {name} is an integer of {len(str(value))} digits, too large for a float"
-                ) from None
+                raise ValueError(f"{where}: parameter {name} is an integer too large for a float (beyond ±1.8e308)") from None
             if not math.isfinite(value):
                 raise ValueError(f"{where}: parameter {name} is {value}; only finite numbers are accepted")
             values.append(value)
