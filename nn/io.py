@@ -193,7 +193,7 @@ def _read(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise ModelFileError(f"{_show(path)}: the format version must be an int; got {_quote(version)}")
     if version != VERSION:
         newer = " (written by a newer gradtrace)" if version > VERSION else ""
-        raise ModelFileError(f"{_show(path)} has format version {version}{newer}; this gradtrace reads version {VERSION}")
+        raise ModelFileError(f"{_show(path)} has format version {_quote(version)}{newer}; this gradtrace reads version {VERSION}")
     architecture = document.get("architecture")
     if not isinstance(architecture, dict) or "class" not in architecture or "config" not in architecture:
         raise ModelFileError(f"{_show(path)}: \"architecture\" must hold \"class\" and \"config\"")

@@ -323,6 +323,7 @@ HOSTILE_FILES = {
     "huge class name": (lambda p: rewrite(p, lambda d: d["architecture"].update({"class": HUGE})), "cannot rebuild a 'xxxx|holds xxxx"),
     "huge activation": (lambda p: rewrite(p, lambda d: d["architecture"]["config"].update(activation=HUGE)), "cannot be built|holds MLP"),
     "huge config key": (lambda p: rewrite(p, lambda d: d["architecture"]["config"].update({HUGE: 1})), "cannot be built|holds MLP"),
+    "a 4,000-digit version": (replace_text('"version": 1', '"version": 1' + "0" * 4000), "format version 1000.*written by a newer"),
     "huge version": (lambda p: rewrite(p, lambda d: d.update(version=HUGE)), "version must be an int"),
     "huge parameter name": (lambda p: rewrite(p, lambda d: d["parameters"].update({HUGE: 1.0})), "the file holds 32|unexpected 'xxx"),
     "huge text parameter": (lambda p: rewrite(p, lambda d: d["parameters"].update({"layers.0.neurons.0.b": HUGE})), "must be a real number"),
