@@ -63,4 +63,8 @@ def _create_temporary(target: str) -> tuple[int, str]:
             return os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666), temporary
         except FileExistsError:
             continue
+        except PermissionError as error:  # open(path, "w") might still write the file: say why this cannot
+            raise PermissionError(
+                error.errno, f"{error.strerror}: an atomic save writes a temporary file next to {name!r} first", directory
+            ) from None
     raise FileExistsError(errno.EEXIST, "no free temporary file name", directory)

@@ -148,3 +148,17 @@ def test_a_symlink_loop_is_refused_like_open_refuses_it(writer, tmp_path: Path) 
         save(loop)
     assert from_save.value.errno == from_open.value.errno
     assert loop.is_symlink() and [p.name for p in tmp_path.iterdir()] == [loop.name]
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root may write in any directory")
+def test_a_directory_without_write_permission_says_why_a_save_needs_it(writer, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    save, is_valid, suffix = writer
+    path = tmp_path / f"old{suffix}"
+    path.write_text("old")
+    tmp_path.chmod(0o555)
+    try:
+        with pytest.raises(PermissionError, match="an atomic save writes a temporary file next to"):
+            save(path)
+    finally:
+        tmp_path.chmod(0o755)
+    assert path.read_text() == "old"
