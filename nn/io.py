@@ -142,7 +142,7 @@ def load_into(model: Module, path: str | os.PathLike[str]) -> Module:
     document = _read(path)
     architecture = document["architecture"]
     name, config = architecture["class"], architecture["config"]
-    mine = model.config()
+    mine = json.loads(json.dumps(model.config()))  # as the file holds it: a tuple reads back as a list
     if name != type(model).__name__ or config != mine:
         raise ModelFileError(
             f"{_show(path)} holds {_describe(name, config)}, but the model is {_describe(type(model).__name__, mine)}"

@@ -91,6 +91,22 @@ def test_a_custom_module_saves_and_loads_in_place(tmp_path: Path) -> None:
         nn.load(path)
 
 
+def test_a_custom_module_whose_config_holds_a_tuple_loads_back(tmp_path: Path) -> None:
+    class Pair(nn.Module):
+        def __init__(self, sizes: tuple[int, int]) -> None:
+            self.sizes = sizes
+            self.w = [Value(float(i)) for i in range(sum(sizes))]
+
+        def config(self) -> dict:
+            return {"sizes": self.sizes}  # JSON writes the tuple as a list
+
+    path = tmp_path / "pair.json"
+    Pair((1, 2)).save(path)
+    assert weights_of(Pair((1, 2)).load(path)) == [0.0, 1.0, 2.0]
+    with pytest.raises(nn.ModelFileError, match="holds Pair\\(sizes=\\[1, 2\\]\\), but the model is Pair\\(sizes=\\[2, 1\\]\\)"):
+        Pair((2, 1)).load(path)
+
+
 # --- bad files: a clear error, and the model exactly as it was ----------------------------------
 
 
