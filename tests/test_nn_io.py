@@ -284,6 +284,17 @@ def test_tied_parameters_round_trip(tmp_path: Path) -> None:
         again.load(path)
 
 
+def test_a_whole_list_tied_where_the_shapes_agree_round_trips(tmp_path: Path) -> None:
+    model = nn.MLP(2, [2, 2], rng=random.Random(0))
+    model.layers[1].neurons[0].w = model.layers[0].neurons[0].w  # two weights where the architecture has two
+    path = tmp_path / "model.json"
+    model.save(path)
+    loaded = nn.load(path)
+    assert loaded.layers[1].neurons[0].w[1] is loaded.layers[0].neurons[0].w[1]
+    assert loaded.num_parameters() == model.num_parameters() == 10
+    assert [v.data for v in loaded([0.5, -1.5])] == [v.data for v in model([0.5, -1.5])]
+
+
 def test_an_untied_model_writes_no_ties() -> None:
     assert trained_model().tied_parameters() == {}
 
