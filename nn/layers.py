@@ -55,6 +55,17 @@ def _activation(name: object, who: str) -> Callable[[Value], Value] | None:
     return ACTIVATIONS[name]
 
 
+def _with_nonlin(activation: str, nonlin: object, who: str) -> str:
+    """The activation, with micrograd's ``nonlin=True/False`` (ReLU or linear) accepted for its code."""
+    if nonlin is None:
+        return activation
+    if not isinstance(nonlin, bool):
+        raise TypeError(f"{who}: nonlin (micrograd's switch) must be True or False; got {nonlin!r:.60}")
+    if activation != "relu":
+        raise ValueError(f"{who}: give activation={activation!r} or micrograd's nonlin={nonlin}, not both")
+    return "relu" if nonlin else "linear"
+
+
 def _size(n: object, what: str, who: str) -> int:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"{who}: {what} must be a positive int; got {n!r}")
@@ -116,6 +127,7 @@ class Neuron(Module):
         rng: a ``random.Random`` to draw from; None draws from the global ``random``
             module (so ``random.seed(s)`` reproduces micrograd's weights).
         fan_out: the width of the layer the neuron belongs to (used by "xavier").
+        nonlin: micrograd's switch, for its code: True is ReLU, False linear.
     """
 
     def __init__(
@@ -126,8 +138,10 @@ class Neuron(Module):
         rng: random.Random | None = None,
         *,
         fan_out: int = 1,
+        nonlin: bool | None = None,
     ) -> None:
         self.nin = _size(nin, "nin", "Neuron")
+        activation = _with_nonlin(activation, nonlin, "Neuron")
         self._activate = _activation(activation, "Neuron")
         self._activation = activation
         bound = _bound(init, self.nin, _size(fan_out, "fan_out", "Neuron"), "Neuron")
@@ -168,9 +182,12 @@ class Layer(Module):
         activation: str = "relu",
         init: str = "uniform",
         rng: random.Random | None = None,
+        *,
+        nonlin: bool | None = None,
     ) -> None:
         self.nin = _size(nin, "nin", "Layer")
         self.nout = _size(nout, "nout", "Layer")
+        activation = _with_nonlin(activation, nonlin, "Layer")
         self._activate = _activation(activation, "Layer")
         self._activation = activation
         self.neurons = [Neuron(self.nin, activation, init, rng, fan_out=self.nout) for _ in range(self.nout)]

@@ -288,39 +288,36 @@ def test_micrograd_internal_names() -> None:
 
 
 def _trace(root):  # type: ignore[no-untyped-def]
-    # copied from micrograd's trace_graph.ipynb: builds a set of all nodes and edges in a graph
+    # the helper micrograd's trace_graph.ipynb and the lecture write (our wording, their
+    # names): every node and edge, found through the nodes' micrograd-style `_prev` sets
     nodes, edges = set(), set()
 
-    def build(v):  # type: ignore[no-untyped-def]
-        if v not in nodes:
-            nodes.add(v)
-            for child in v._prev:
-                edges.add((child, v))
-                build(child)
+    def visit(v):  # type: ignore[no-untyped-def]
+        if v in nodes:
+            return
+        nodes.add(v)
+        for operand in v._prev:
+            edges.add((operand, v))
+            visit(operand)
 
-    build(root)
+    visit(root)
     return nodes, edges
 
 
 def _draw_dot(root):  # type: ignore[no-untyped-def]
-    # copied from micrograd's trace_graph.ipynb (nn-zero-to-hero's version, with labels)
+    # likewise: a record node per Value and an op node named by the Value's `_op` string
     from graphviz import Digraph
 
-    dot = Digraph(format="svg", graph_attr={"rankdir": "LR"})  # LR = left to right
+    graph = Digraph(format="svg", graph_attr={"rankdir": "LR"})
     nodes, edges = _trace(root)
-    for n in nodes:
-        uid = str(id(n))
-        # for any value in the graph, create a rectangular ('record') node for it
-        dot.node(name=uid, label="{ %s | data %.4f | grad %.4f }" % (n.label, n.data, n.grad), shape="record")  # noqa: UP031 - micrograd's code, verbatim
-        if n._op:
-            # if this value is a result of some operation, create an op node for it
-            dot.node(name=uid + n._op, label=n._op)
-            # and connect this node to it
-            dot.edge(uid + n._op, uid)
-    for n1, n2 in edges:
-        # connect n1 to the op node of n2
-        dot.edge(str(id(n1)), str(id(n2)) + n2._op)
-    return dot
+    for v in nodes:
+        graph.node(name=str(id(v)), label=f"{{ {v.label} | data {v.data:.4f} | grad {v.grad:.4f} }}", shape="record")
+        if v._op:
+            graph.node(name=str(id(v)) + v._op, label=v._op)
+            graph.edge(str(id(v)) + v._op, str(id(v)))
+    for a, b in edges:
+        graph.edge(str(id(a)), str(id(b)) + b._op)
+    return graph
 
 
 def test_micrographs_own_trace_and_draw_dot_run_unchanged() -> None:
@@ -331,6 +328,26 @@ def test_micrographs_own_trace_and_draw_dot_run_unchanged() -> None:
     source = _draw_dot(o).source
     assert "data 0.7071 | grad 1.0000" in source and "grad -1.5000" in source
     assert source.count("label=tanh") == 1 and source.count("label=\"*\"") + source.count("label=*") == 2
+
+    # the notebook's two examples: (x·2 + 1).relu(), and a neuron from micrograd's nn
+    x = Value(1.0)
+    y = (x * 2 + 1).relu()
+    y.backward()
+    assert {v._op for v in _trace(y)[0]} == {"", "*", "+", "ReLU"} and x.grad == 2.0
+    random.seed(1337)
+    neuron = nn.Neuron(2)
+    y = neuron([Value(1.0), Value(-2.0)])
+    y.backward()
+    assert "ReLU" in _draw_dot(y).source
+    assert [p.grad for p in neuron.parameters()] == [1.0, -2.0, 1.0]  # as micrograd's neuron gives
+
+
+def test_micrographs_nonlin_switch() -> None:
+    assert nn.Neuron(2, nonlin=False).activation == "linear" and nn.Layer(2, 3, nonlin=True).activation == "relu"
+    with pytest.raises(ValueError, match="not both"):
+        nn.Neuron(2, activation="tanh", nonlin=True)
+    with pytest.raises(TypeError, match="True or False"):
+        nn.Layer(2, 2, nonlin="yes")  # type: ignore[arg-type]
 
 
 def test_micrographs_own_tests_pass_with_only_the_import_changed() -> None:
