@@ -139,9 +139,9 @@ def _consumers_first(slots: list[tuple[int | None, ...]]) -> list[int]:
     stack = [(0, 0)]
     done[0] = True
     while stack:
-        i, k = stack.pop()
+        i, start = stack.pop()
         row = slots[i]
-        for k in range(k, len(row)):
+        for k in range(start, len(row)):
             j = row[k]
             if j is not None and not done[j]:
                 stack.append((i, k + 1))
