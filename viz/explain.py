@@ -38,7 +38,7 @@ from ._chain import Chain, walk
 
 __all__ = ["Explanation", "Explanations", "Path", "explain"]
 
-MAX_EXPRESSION = 24  # longer expressions name a node by its op and number instead (tanh₇)
+MAX_EXPRESSION = 32  # longer expressions name a node by its op and number instead (tanh₇)
 ONE_LINE = 100  # a multi-path explanation that fits in this many characters stays on one line
 _SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 
@@ -153,7 +153,7 @@ class _Namer:
             return _Name(f"{ta} {symbol} {tb}", f"{la} {latex} {lb}", atomic=False)
         if node.op == "pow":
             (ta, la), (tb, lb) = wrap(ops[0]), wrap(ops[1])
-            return _Name(f"{ta}^{tb}", f"{{{la}}}^{{{ops[1].latex}}}", atomic=True)
+            return _Name(f"{ta}^{tb}", f"{{{la}}}^{{{ops[1].latex}}}", atomic=False)
         if node.op == "neg":
             ta, la = wrap(ops[0])
             return _Name(f"−{ta}", f"-{la}", atomic=False)
