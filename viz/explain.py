@@ -449,6 +449,7 @@ class _Explainer:
         self.local = [chain.backward_at(i, 1.0, data) if node.op else () for i, node in enumerate(chain.nodes)]
         self.counts = self._count_paths()
         self._best: list[list[tuple[float, int, int, int]]] | None = None
+        self._users: list[list[tuple[int, int]]] | None = None
 
     def _count_paths(self) -> list[int]:
         """Paths from the root to each node (exact integers): each node passes its count to its operands."""
@@ -494,31 +495,34 @@ class _Explainer:
             _latex=tuple(n.latex for n in names), _atomic=tuple(n.atomic for n in names),
         )
 
-    def _reaches(self, target: int) -> list[bool]:
-        """Which nodes have a path down to target (target itself included)."""
-        reaches = [False] * len(self.chain.nodes)
-        reaches[target] = True
-        for i in reversed(self.chain.order):  # operands before their consumers
-            if not reaches[i]:
-                reaches[i] = any(j is not None and reaches[j] for j in self.chain.slots[i])
-        return reaches
+    def _consumers(self) -> list[list[tuple[int, int]]]:
+        """Per node, the (consumer, operand slot) pairs that use it, built once per graph."""
+        if self._users is None:
+            self._users = [[] for _ in self.chain.nodes]
+            for i, row in enumerate(self.chain.slots):
+                for k, j in enumerate(row):
+                    if j is not None:
+                        self._users[j].append((i, k))
+        return self._users
 
     def _all_paths(self, target: int) -> list[list[tuple[int, int]]]:
-        """Every path root → target in operand order (there are at most max_paths of them)."""
-        reaches = self._reaches(target)
+        """Every path root → target (there are at most max_paths of them), in operand order.
+
+        Walked upwards from the target through the nodes that use it: every node but the root
+        has a user, so every such walk ends at the root and the work is bounded by the paths.
+        Sorting the (node, slot) steps from the root puts operand 0's paths first.
+        """
+        users = self._consumers()
         paths: list[list[tuple[int, int]]] = []
-        stack: list[tuple[int, list[tuple[int, int]]]] = [(0, [])]
+        stack: list[tuple[int, list[tuple[int, int]]]] = [(target, [])]
         while stack:
-            i, steps = stack.pop()
-            if i == target:
-                paths.append(steps)
+            j, steps = stack.pop()
+            if j == 0:
+                paths.append(steps[::-1])
                 continue
-            row = self.chain.slots[i]
-            for k in reversed(range(len(row))):  # reversed: the stack pops operand 0 first
-                j = row[k]
-                if j is not None and reaches[j]:
-                    stack.append((j, [*steps, (i, k)]))
-        return paths
+            for i, k in users[j]:
+                stack.append((i, [*steps, (i, k)]))
+        return sorted(paths, key=lambda steps: [k for _, k in steps])
 
     def _largest_paths(self, target: int) -> list[list[tuple[int, int]]]:
         """The ``top`` paths root → target with the largest |product|, largest first.
