@@ -413,3 +413,13 @@ def test_public_names() -> None:
     assert isinstance(explain(price, apple), Explanation)
     assert isinstance(explain(price, [apple]), Explanations)
     assert "Explanations of 3 nodes: tax, apple, apple_num" in repr(explain(price))
+
+
+def test_repr_and_ipython_text() -> None:
+    from IPython.lib.pretty import pretty
+
+    price, apple, _, _ = apple_price()
+    e = explain(price, apple)
+    assert repr(e) == "<viz.Explanation ∂price/∂apple = 2.2 over 1 path>"
+    assert pretty(e) == str(e) and pretty(explain(price)) == str(explain(price))
+    assert pretty(viz.nudge(price, apple, 1)) == str(viz.nudge(price, apple, 1))

@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from autograd import OPS, Value
 
@@ -230,6 +231,10 @@ class Explanation:
         paths: every path, in the graph's operand order, when ``complete``; else the largest
             contributions by absolute value, largest first.
         complete: whether ``paths`` lists every path.
+        fmt: the format spec of the numbers shown.
+
+    ``str()`` is the text; Jupyter shows the math (``_repr_latex_``, ``_repr_markdown_``) and
+    IPython's text form is the text too.
     """
 
     root: str
@@ -305,6 +310,13 @@ class Explanation:
             lines.append(f"  the other {self.n_paths - len(self.paths):,} paths together: {number(self._rest())}")
         return "\n".join(lines)
 
+    def __repr__(self) -> str:
+        paths = f"{self.n_paths:,} path" + ("" if self.n_paths == 1 else "s")
+        return f"<viz.Explanation {self._lhs(latex=False)} = {_number_text(self.total, self.fmt)} over {paths}>"
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(str(self))
+
     def _rest(self) -> float:
         return self.total - math.fsum(p.value for p in self.paths)
 
@@ -370,6 +382,9 @@ class Explanations(Sequence[Explanation]):
     def __repr__(self) -> str:
         return f"<viz.Explanations of {len(self)} nodes: {', '.join(e.wrt for e in self._items)}>"
 
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(str(self))
+
     def _repr_latex_(self) -> str:
         return _aligned([line for e in self._items for line in e.latex_lines()])
 
@@ -380,10 +395,9 @@ class Explanations(Sequence[Explanation]):
 # --- the computation ---------------------------------------------------------------------------
 
 
-def _check_count(name: str, x: object) -> int:
+def _check_count(name: str, x: object) -> None:
     if isinstance(x, bool) or not isinstance(x, int) or x < 1:
         raise ValueError(f"explain: {name} must be an int ≥ 1; got {x!r}")
-    return x
 
 
 def explain(
@@ -417,7 +431,7 @@ def explain(
     except (TypeError, ValueError):
         raise ValueError(f"explain: fmt must be a float format spec such as '.4g'; got {fmt!r}") from None
     if wrt is None:
-        targets = [node for node, row in zip(chain.nodes, chain.slots) if not node.op]
+        targets = [node for node in chain.nodes if not node.op]
         single = False
     elif isinstance(wrt, Value):
         targets, single = [wrt], True

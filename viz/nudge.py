@@ -74,6 +74,9 @@ class Nudge:
     def _repr_html_(self) -> str:
         return "<pre>" + html.escape(str(self)) + "</pre>"
 
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(str(self))
+
 
 def _check_h(h: object) -> float:
     if isinstance(h, bool) or not isinstance(h, numbers.Real) or not math.isfinite(float(h)):
