@@ -423,3 +423,20 @@ def test_repr_and_ipython_text() -> None:
     assert repr(e) == "<viz.Explanation ∂price/∂apple = 2.2 over 1 path>"
     assert pretty(e) == str(e) and pretty(explain(price)) == str(explain(price))
     assert pretty(viz.nudge(price, apple, 1)) == str(viz.nudge(price, apple, 1))
+
+
+def test_names_from_a_model_or_pairs() -> None:
+    loss, model = mlp_loss()
+    w = model.layers[0].neurons[0].w[0]
+    e = explain(loss, w, max_paths=4, top=2, names=model)
+    assert e.wrt == "layers.0.neurons.0.w.0"
+    assert all(p.names[-1] == "layers.0.neurons.0.w.0" for p in e.paths)
+    assert explain(loss, w, names=[("w", w)]).wrt == "w"
+    assert viz.nudge(loss, w, 0.1, names=model).node == "layers.0.neurons.0.w.0"
+    price, apple, _, _ = apple_price()
+    assert str(explain(price, apple, names=[("사과", apple)])).startswith("∂price/∂사과 = ∂price/∂(사과 × apple_num)")
+    assert explain(price, apple, names={"사과": apple}).wrt == "사과"
+    with pytest.raises(TypeError, match="names must be a model with named_parameters\\(\\), a \\{name: Value\\} mapping or"):
+        explain(price, apple, names=[("apple", 100.0)])
+    with pytest.raises(TypeError, match="names must be .* got int"):
+        explain(price, apple, names=3)

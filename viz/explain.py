@@ -29,7 +29,7 @@ paths is summarised in time proportional to the graph's size.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,11 +107,39 @@ _FUNCTION_LATEX = {"σ": r"\sigma", "exp": r"\exp", "log": r"\log", "tanh": r"\t
 _INFIX = {"add": ("+", "+"), "sub": ("−", "-"), "mul": ("×", r"\times"), "div": ("/", "/")}
 
 
-class _Namer:
-    """Names nodes: the label where there is one, else the expression if it is short, else op₇."""
+def given_names(names: object, caller: str) -> dict[int, str]:
+    """id(Value) → name, from a model (anything with ``named_parameters()``), a {name: Value}
+    mapping or (name, Value) pairs."""
+    if names is None:
+        return {}
+    if hasattr(names, "named_parameters"):
+        pairs = names.named_parameters()
+    elif isinstance(names, Mapping):
+        pairs = names.items()
+    else:
+        pairs = names
+    try:
+        items = list(pairs)  # type: ignore[call-overload]
+    except TypeError:
+        items = None
+    if items is None or not all(
+        isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str) and isinstance(item[1], Value)
+        for item in items
+    ):
+        raise TypeError(
+            f"{caller}: names must be a model with named_parameters(), a {{name: Value}} mapping or "
+            "(name, Value) pairs; "
+            f"got {type(names).__name__} {names!r:.60}"
+        )
+    return {id(value): name for name, value in items}
 
-    def __init__(self, chain: Chain, fmt: str) -> None:
+
+class _Namer:
+    """Names nodes: a name given for it, else its label, else its expression if short, else op₇."""
+
+    def __init__(self, chain: Chain, fmt: str, given: dict[int, str] | None = None) -> None:
         self.chain, self.fmt = chain, fmt
+        self.given = given or {}
         self.names: list[_Name | None] = [None] * len(chain.nodes)
 
     def __call__(self, i: int) -> _Name:
@@ -134,6 +162,8 @@ class _Namer:
 
     def _name(self, i: int) -> _Name:
         node = self.chain.nodes[i]
+        if id(node) in self.given:
+            return _label_name(self.given[id(node)])
         if node.label:
             return _label_name(node.label)
         if not node.op:
@@ -407,6 +437,7 @@ def explain(
     max_paths: int = 8,
     top: int = 5,
     fmt: str = ".4g",
+    names: object = None,
 ) -> Explanation | Explanations:
     """∂root/∂wrt by the chain rule, with every factor's number.
 
@@ -418,6 +449,9 @@ def explain(
             gives their number, the ``top`` largest contributions and the total.
         top: how many of the largest contributions a summary shows.
         fmt: format spec for the numbers (".4g": 110.00000000000001 shows as 110).
+        names: names for nodes without labels, such as a model's weights: a model (anything
+            with ``named_parameters()``, e.g. an ``nn.MLP``: ``layers.0.neurons.0.w.0``), a
+            {name: Value} mapping or (name, Value) pairs. They take precedence over labels.
 
     Returns:
         an :class:`Explanation` for one node, or :class:`Explanations` for None or a sequence.
@@ -447,7 +481,7 @@ def explain(
         if i is None:
             raise ValueError(f"explain: root does not depend on {target!r:.80}; it is not in root's graph")
         indices.append(i)
-    explainer = _Explainer(chain, max_paths, top, fmt)
+    explainer = _Explainer(chain, max_paths, top, fmt, given_names(names, "explain"))
     results = [explainer.explain(i) for i in indices]
     return results[0] if single else Explanations(results, targets)
 
@@ -455,9 +489,9 @@ def explain(
 class _Explainer:
     """Everything computed once per graph and shared by the explanations of all its nodes."""
 
-    def __init__(self, chain: Chain, max_paths: int, top: int, fmt: str) -> None:
+    def __init__(self, chain: Chain, max_paths: int, top: int, fmt: str, given: dict[int, str]) -> None:
         self.chain, self.max_paths, self.top, self.fmt = chain, max_paths, top, fmt
-        self.namer = _Namer(chain, fmt)
+        self.namer = _Namer(chain, fmt, given)
         data = chain.stored_data()
         self.grads = chain.gradients(data)
         self.local = [chain.backward_at(i, 1.0, data) if node.op else () for i, node in enumerate(chain.nodes)]

@@ -26,7 +26,7 @@ from typing import Any
 from autograd import Value
 
 from ._chain import Chain, walk
-from .explain import _Namer
+from .explain import _Namer, given_names
 
 __all__ = ["Nudge", "nudge", "nudge_slider"]
 
@@ -96,7 +96,7 @@ def _index(chain: Chain, node: object, caller: str) -> int:
 class _Nudger:
     """One graph, nudged again and again (the slider) without walking it each time."""
 
-    def __init__(self, root: Value, node: Value, fmt: str, caller: str) -> None:
+    def __init__(self, root: Value, node: Value, fmt: str, caller: str, names: object = None) -> None:
         try:
             format(1.5, fmt)
         except (TypeError, ValueError):
@@ -104,7 +104,7 @@ class _Nudger:
         self.chain = walk(root, caller)
         self.i = _index(self.chain, node, caller)
         self.fmt = fmt
-        namer = _Namer(self.chain, fmt)
+        namer = _Namer(self.chain, fmt, given_names(names, caller))
         self.root_name, self.node_name = namer(0).text, namer(self.i).text
         # the graph recomputed from its leaves as they are now, and its gradients there
         self.before = self.chain.forward(self.chain.stored_data())
@@ -127,7 +127,7 @@ class _Nudger:
         return result, after
 
 
-def nudge(root: Value, node: Value, h: float, fmt: str = ".4g") -> Nudge:
+def nudge(root: Value, node: Value, h: float, fmt: str = ".4g", names: object = None) -> Nudge:
     """Change ``node`` by ``h``, recompute ``root``, and compare Δroot with ∂root/∂node · h.
 
     Args:
@@ -136,12 +136,13 @@ def nudge(root: Value, node: Value, h: float, fmt: str = ".4g") -> Nudge:
             value + h, whatever its operands say.
         h: the change, a finite number.
         fmt: format spec for the printed numbers.
+        names: names for unlabelled nodes, as for :func:`viz.explain` (a model, or pairs).
 
     Returns:
         a :class:`Nudge`, with ``delta`` (Δroot) and ``predicted`` (grad · h). Both values of
         the root are recomputed from the leaves as they are now; the graph is not changed.
     """
-    return _Nudger(root, node, fmt, "nudge").at(_check_h(h))[0]
+    return _Nudger(root, node, fmt, "nudge", names).at(_check_h(h))[0]
 
 
 def nudge_slider(
@@ -150,6 +151,7 @@ def nudge_slider(
     span: float | None = None,
     steps: int = 100,
     fmt: str = ".4g",
+    names: object = None,
     **draw_options: Any,
 ) -> Any:
     """A Jupyter widget: a slider over ``node``'s value, the two numbers of :func:`nudge`, and
@@ -161,6 +163,7 @@ def nudge_slider(
         span: the slider runs over value ± span (default: max(|value|, 1)).
         steps: slider steps on each side of the value.
         fmt: format spec for the numbers.
+        names: names for unlabelled nodes, as for :func:`viz.explain`.
         draw_options: passed to draw_dot (default style="lecture").
 
     Returns:
@@ -177,7 +180,7 @@ def nudge_slider(
         raise ImportError("nudge_slider needs ipywidgets: pip install 'gradtrace[notebook]' (or ipywidgets)") from None
     from .draw import draw_dot
 
-    nudger = _Nudger(root, node, fmt, "nudge_slider")
+    nudger = _Nudger(root, node, fmt, "nudge_slider", names)
     start = nudger.before[nudger.i]
     if span is None:
         span = max(abs(start), 1.0)
