@@ -24,8 +24,8 @@ class Chain:
         nodes: every Value the root depends on, breadth-first from the root through operands
             in order (the numbering draw_dot uses), each once.
         slots: per node, per operand: the operand's node index, or None for a plain number.
-        order: node indices with every node before its operands (root first); reversed, it is
-            an order for the forward pass.
+        order: node indices with every node before its operands (root first, leaves last);
+            reversed, it is an order for the forward pass.
     """
 
     nodes: list[Value]
@@ -126,29 +126,34 @@ def walk(root: Value, caller: str) -> Chain:
                 row.append(None)
         slots.append(tuple(row))
         i += 1
-    return Chain(nodes, slots, _consumers_first(slots), index)
+    return Chain(nodes, slots, _consumers_first(nodes, slots), index)
 
 
-def _consumers_first(slots: list[tuple[int | None, ...]]) -> list[int]:
-    """A topological order with each node before its operands: a reversed depth-first post-order.
+def _consumers_first(nodes: list[Value], slots: list[tuple[int | None, ...]]) -> list[int]:
+    """A topological order with each node before its operands, leaves last.
 
-    The stack holds (node, next operand slot) pairs; a node is emitted once all its operands are.
+    The nodes with an op come in the order ``Value.backward()`` applies their rules (a
+    reversed depth-first post-order with an explicit stack: a node, a None marker, then its
+    operands; the node is emitted when the marker comes back), so gradients are added up in
+    the same order and the totals come out as the same floats.
     """
     done = [False] * len(slots)
     post: list[int] = []
-    stack = [(0, 0)]
-    done[0] = True
+    stack: list[int | None] = [0]
     while stack:
-        i, start = stack.pop()
-        row = slots[i]
-        for k in range(start, len(row)):
-            j = row[k]
-            if j is not None and not done[j]:
-                stack.append((i, k + 1))
-                done[j] = True
-                stack.append((j, 0))
-                break
-        else:
-            post.append(i)
+        i = stack.pop()
+        if i is None:
+            post.append(stack.pop())  # type: ignore[arg-type]
+            continue
+        if done[i]:
+            continue
+        done[i] = True
+        stack.append(i)
+        stack.append(None)
+        for j in slots[i]:
+            if j is not None and nodes[j].op and not done[j]:
+                stack.append(j)
     post.reverse()
-    return post
+    if not nodes[0].op:
+        post = []
+    return post + [i for i, node in enumerate(nodes) if not node.op]
