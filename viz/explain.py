@@ -304,7 +304,7 @@ class Explanation:
         number = (lambda x: _number_latex(x, self.fmt)) if latex else (lambda x: _number_text(x, self.fmt))
         sides: list[str] = []
         if any(len(p.factors) > 1 for p in self.paths):  # one factor per path restates the left side
-            sides.append((" + ").join(self._symbolic(p, latex) for p in self.paths))
+            sides.append(" + ".join(self._symbolic(p, latex) for p in self.paths))
         sides.append(" + ".join(self._product(p, latex, first=not k) for k, p in enumerate(self.paths)))
         sides.append(_signed_sum([number(p.value) for p in self.paths]))
         sides.append(number(self.total))
