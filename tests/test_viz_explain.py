@@ -241,7 +241,8 @@ def test_exponentially_many_paths_are_counted_not_enumerated() -> None:
 
 # --- agreement with backward() on many graphs ---------------------------------------------------
 
-_UNARY = ("tanh", "sigmoid", "relu", "softplus", "__neg__", "__abs__")
+_UNARY = ("tanh", "sigmoid", "relu", "softplus", "__neg__", "__abs__", "leaky_relu", "elu")
+_VARIADIC = (autograd.mean, autograd.logsumexp, autograd.maximum)
 
 
 @st.composite
@@ -250,7 +251,9 @@ def graphs(draw: st.DrawFn) -> tuple[Value, list[Value]]:
     leaves = [Value(draw(st.floats(-2, 2)), label=f"x{i}") for i in range(n_leaves)]
     nodes: list[Value] = list(leaves)
     for _ in range(draw(st.integers(1, 12))):
-        kind = draw(st.sampled_from(("add", "sub", "mul", "unary", "dot", "sum", "softmax", "pow", "div", "number")))
+        kind = draw(st.sampled_from(
+            ("add", "sub", "mul", "unary", "dot", "sum", "variadic", "softmax", "pow", "div", "number")
+        ))
         pick = st.sampled_from(nodes)
         if kind == "add":
             node = draw(pick) + draw(pick)
@@ -265,8 +268,11 @@ def graphs(draw: st.DrawFn) -> tuple[Value, list[Value]]:
             node = autograd.dot([draw(pick) for _ in range(k)], [draw(pick) for _ in range(k)], draw(pick))
         elif kind == "sum":
             node = autograd.sum([draw(pick) for _ in range(draw(st.integers(1, 4)))])
+        elif kind == "variadic":
+            node = draw(st.sampled_from(_VARIADIC))([draw(pick) for _ in range(draw(st.integers(1, 3)))])
         elif kind == "softmax":
-            outs = autograd.softmax([draw(pick) for _ in range(draw(st.integers(1, 3)))])
+            softmax = draw(st.sampled_from((autograd.softmax, autograd.log_softmax)))
+            outs = softmax([draw(pick) for _ in range(draw(st.integers(1, 3)))])
             node = outs[draw(st.integers(0, len(outs) - 1))]
         elif kind == "pow":
             node = draw(pick).tanh() ** 2
