@@ -446,3 +446,19 @@ def test_names_from_a_model_or_pairs() -> None:
         explain(price, apple, names=[("apple", 100.0)])
     with pytest.raises(TypeError, match="names must be .* got int"):
         explain(price, apple, names=3)
+
+
+def test_a_long_chain_is_elided_in_the_middle() -> None:
+    x = Value(0.5, label="x")
+    y = x
+    for _ in range(3000):  # deeper than Python's recursion limit
+        y = y.sigmoid()
+    y.label = "y"
+    e = explain(y, x)
+    y.backward()
+    assert e.n_paths == 1 and len(e.paths[0].factors) == 3000 and e.total == x.grad
+    assert math.isclose(math.prod(e.paths[0].factors), e.total, rel_tol=1e-9, abs_tol=0.0)
+    text = str(e)
+    assert len(text) < 1000 and text.count("…") == 2  # the symbols and the product, 10 steps each side
+    assert text.count(" · ") == 2 * 10 and text.count(" × ") == 2 * 10  # 21 items: 20 separators
+    _check_well_formed(e._repr_latex_())

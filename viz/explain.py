@@ -41,6 +41,7 @@ __all__ = ["Explanation", "Explanations", "Path", "explain"]
 
 MAX_EXPRESSION = 32  # longer expressions name a node by its op and number instead (tanh₇)
 ONE_LINE = 100  # a multi-path explanation that fits in this many characters stays on one line
+LONG_PATH = 10  # a path of more steps shows its first and last LONG_PATH steps, with … between
 _SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 
 
@@ -242,6 +243,13 @@ def _partial_latex(top: str, top_atomic: bool, bottom: str, bottom_atomic: bool)
     return rf"\frac{{\partial {top}}}{{\partial {bottom}}}"
 
 
+def _elide(items: list[str], latex: bool) -> list[str]:
+    """A long path's first and last LONG_PATH items, with an ellipsis between (its value is exact)."""
+    if len(items) <= 2 * LONG_PATH + 1:
+        return items
+    return [*items[:LONG_PATH], r"\cdots" if latex else "…", *items[-LONG_PATH:]]
+
+
 def _signed_sum(values: Sequence[str]) -> str:
     out = values[0]
     for v in values[1:]:
@@ -288,16 +296,17 @@ class Explanation:
         names = path._latex if latex else path.names
         partial = _partial_latex if latex else _partial_text
         dot = r" \cdot " if latex else " · "
-        return dot.join(
-            partial(names[s], path._atomic[s], names[s + 1], path._atomic[s + 1]) for s in range(len(path.factors))
-        )
+        return dot.join(_elide(
+            [partial(names[s], path._atomic[s], names[s + 1], path._atomic[s + 1]) for s in range(len(path.factors))],
+            latex,
+        ))
 
     def _product(self, path: Path, latex: bool, first: bool = True) -> str:
         """The path's factors multiplied out; negative factors in parentheses, except a leading one."""
         number = (lambda x: _number_latex(x, self.fmt)) if latex else (lambda x: _number_text(x, self.fmt))
         shown = [number(x) for x in path.factors] or [number(1.0)]
         shown = [f"({s})" if s.startswith("-") and (k or not first) else s for k, s in enumerate(shown)]
-        return (r" \times " if latex else " × ").join(shown)
+        return (r" \times " if latex else " × ").join(_elide(shown, latex))
 
     def _chain_sides(self, latex: bool) -> list[str]:
         """The right-hand sides of the complete explanation: symbols, products, path values, total."""
@@ -335,7 +344,7 @@ class Explanation:
         lines = [f"{lhs} = sum over {self.n_paths:,} paths = {number(self.total)}"]
         lines.append(f"  the {len(self.paths)} largest contributions:")
         for p in self.paths:
-            lines.append(f"    {' → '.join(p.names)}: {self._product(p, False)} = {number(p.value)}")
+            lines.append(f"    {' → '.join(_elide(list(p.names), False))}: {self._product(p, False)} = {number(p.value)}")
         if self.n_paths > len(self.paths):
             lines.append(f"  the other {self.n_paths - len(self.paths):,} paths together: {number(self._rest())}")
         return "\n".join(lines)
@@ -365,7 +374,7 @@ class Explanation:
         lines = [rf"{lhs} &= \sum_{{{count}\ \text{{paths}}}} = {number(self.total)}"]
         lines.append(rf"&\quad\text{{the {len(self.paths)} largest contributions:}}")
         for p in self.paths:
-            chain = r" \to ".join(p._latex)
+            chain = r" \to ".join(_elide(list(p._latex), True))
             lines.append(rf"&\qquad {chain}:\ {self._product(p, True)} = {number(p.value)}")
         other = f"{self.n_paths - len(self.paths):,}".replace(",", "{,}")
         if self.n_paths > len(self.paths):
