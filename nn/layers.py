@@ -75,25 +75,32 @@ def _bound(init: object, nin: int, fan_out: int, who: str) -> float:
     return INITS[init](nin, fan_out)
 
 
-def _row(x: np.ndarray, who: str) -> list[Any]:
+def _row(x: np.ndarray, module: Module) -> list[Any]:
     """A 1-D NumPy row as a list of Python numbers (fast for the engine); other shapes are refused."""
     if x.ndim != 1:
         raise ValueError(
-            f"{who} takes one sample, a 1-D row; got an array of shape {x.shape} (for a batch, call it on each row)"
+            f"{module._signature()} takes one sample, a 1-D row; got an array of shape {x.shape} "
+            "(for a batch, call it on each row)"
         )
     return x.tolist()
 
 
-def _check_length(x: object, nin: int, who: str) -> None:
-    """A clear error unless x holds nin inputs (cheap: one len() call)."""
-    try:
-        n = len(x)  # type: ignore[arg-type]
-    except TypeError:
-        raise TypeError(
-            f"{who} takes a list of {nin} numbers or Values, or a 1-D NumPy row; got {type(x).__name__}"
-        ) from None
-    if n != nin:
-        raise ValueError(f"{who} takes {nin} inputs; got {n}")
+def _check_sample(x: object, nin: int, module: Module) -> None:
+    """A clear error, naming the model, unless x is one sample of nin inputs (cheap for a list or tuple)."""
+    kind = x.__class__
+    if kind is not list and kind is not tuple and (isinstance(x, (str, bytes)) or not isinstance(x, (Sequence, np.ndarray))):
+        raise TypeError(f"{module._signature()} takes {_one_sample(nin)}; got {type(x).__name__} {x!r:.60}")
+    if len(x) != nin:  # type: ignore[arg-type]
+        raise ValueError(f"{module._signature()} takes {nin} inputs; got {len(x)}")  # type: ignore[arg-type]
+
+
+def _bad_inputs(x: object, nin: int, module: Module, error: TypeError) -> TypeError:
+    """The error for a sample of the right length whose items are not numbers (the engine found out)."""
+    return TypeError(f"{module._signature()} takes {_one_sample(nin)}; got {x!r:.80}, and {error}")
+
+
+def _one_sample(nin: int) -> str:
+    return f"one sample: a list of {nin} numbers or Values, or a 1-D NumPy row"
 
 
 class Neuron(Module):
@@ -135,8 +142,11 @@ class Neuron(Module):
 
     def __call__(self, x: Input) -> Value:
         """The neuron's output for one sample ``x`` (numbers, Values or a 1-D NumPy row)."""
-        _check_length(x, self.nin, "Neuron")
-        out = dot(self.w, x, bias=self.b)
+        _check_sample(x, self.nin, self)
+        try:
+            out = dot(self.w, x, bias=self.b)
+        except TypeError as error:
+            raise _bad_inputs(x, self.nin, self, error) from None
         activate = self._activate
         return out if activate is None else activate(out)
 
@@ -173,9 +183,12 @@ class Layer(Module):
     def __call__(self, x: Input) -> Value | list[Value]:
         """The layer's outputs for one sample ``x``."""
         if x.__class__ is np.ndarray:
-            x = _row(x, "Layer")  # type: ignore[arg-type]
-        _check_length(x, self.nin, "Layer")
-        out = self._forward(x)
+            x = _row(x, self)  # type: ignore[arg-type]
+        _check_sample(x, self.nin, self)
+        try:
+            out = self._forward(x)
+        except TypeError as error:
+            raise _bad_inputs(x, self.nin, self, error) from None
         return out[0] if len(out) == 1 else out
 
     def _forward(self, x: Sequence[Any]) -> list[Value]:
@@ -242,11 +255,15 @@ class MLP(Module):
     def __call__(self, x: Input) -> Value | list[Value]:
         """The model's output for one sample ``x`` (numbers, Values or a 1-D NumPy row)."""
         if x.__class__ is np.ndarray:
-            x = _row(x, "MLP")  # type: ignore[arg-type]
-        _check_length(x, self.nin, "MLP")
-        for layer in self.layers:
-            x = layer._forward(x)  # type: ignore[assignment]
-        return x[0] if len(x) == 1 else x  # type: ignore[return-value]
+            x = _row(x, self)  # type: ignore[arg-type]
+        _check_sample(x, self.nin, self)
+        try:
+            out = self.layers[0]._forward(x)
+        except TypeError as error:  # an input that is not a number: only the first layer reads the inputs
+            raise _bad_inputs(x, self.nin, self, error) from None
+        for layer in self.layers[1:]:
+            out = layer._forward(out)
+        return out[0] if len(out) == 1 else out
 
     def parameters(self) -> list[Value]:
         """The trainable Values: each neuron's weights then its bias, layer by layer (micrograd's order)."""
