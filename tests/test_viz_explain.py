@@ -304,6 +304,8 @@ def test_totals_equal_backward_and_the_sum_over_paths(graph: tuple[Value, list[V
             size = math.fsum(abs(p.value) for p in e.paths)
             assert abs(path_sum - e.total) <= 1e-9 * max(1.0, size)
             assert e.n_paths == len(_brute_force_paths(root, leaf))
+    for node in root.parents:  # intermediate nodes too: backward() leaves ∂root/∂node in their grad
+        assert math.isclose(explain(root, node).total, node.grad, rel_tol=1e-12, abs_tol=1e-12 * max(1.0, abs(node.grad)))
 
 
 # --- Korean labels, LaTeX --------------------------------------------------------------------
