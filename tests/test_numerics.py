@@ -211,6 +211,20 @@ def test_a_sure_class_keeps_its_tiny_gradient() -> None:
     assert ulps(logits[0].grad, -tail) <= 2 and ulps(logits[1].grad, tail) <= 2
 
 
+def test_masked_logits() -> None:
+    """A logit of -inf (a masked class) has probability 0 and takes no part; the rest are exact."""
+    assert [p.data for p in autograd.softmax([-INF, 1.0, 1.0])] == [0.0, 0.5, 0.5]
+    logits = [Value(-INF), Value(1.0)]
+    out = autograd.log_softmax(logits)[0]
+    out.backward()
+    assert out.data == -INF and [v.grad for v in logits] == [1.0, -1.0]  # δ_ij - p_j, as PyTorch gives
+    logits = [Value(-INF), Value(1.0)]
+    lse = autograd.logsumexp(logits)
+    lse.backward()
+    assert lse.data == 1.0 and [v.grad for v in logits] == [0.0, 1.0]
+    assert all(math.isnan(p.data) for p in autograd.softmax([-INF, -INF]))  # 0/0, as in PyTorch
+
+
 @pytest.mark.parametrize("scale", [1e4, 1e12])
 def test_the_issues_scales_now_agree_to_the_last_ulps(scale: float) -> None:
     """At logits near 1e4 the relative error was 4.5e-13, near 1e12 1.3e-5."""
