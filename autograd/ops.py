@@ -176,8 +176,8 @@ def _sigmoid_bwd(g: float, out: float, x: float) -> float:
 # micrograd's (e^2x - 1)/(e^2x + 1) 43.5%, 2·sigmoid(2x) - 1 34.5%. t/(t + 2) with the
 # errors of the sum and the division put back (TwoSum, Dekker's product) reaches 87.3%
 # at 12 times the cost; PyTorch's SLEEF kernel (double-double throughout) reaches 98%.
-# The lecture prints 4 decimals (o = 0.7071,
-# n.grad = 0.5000, x1.grad = -1.5000): the same with either tanh.
+# The lecture prints 4 decimals (o = 0.7071, n.grad = 0.5000, x1.grad = -1.5000): the
+# same with either tanh.
 
 
 def _tanh_bwd(g: float, out: float, x: float) -> float:
