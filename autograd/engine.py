@@ -296,7 +296,7 @@ class Value:
         return self._leaky_relu(slope)
 
     def elu(self, alpha: Value | float = 1.0) -> Value:
-        """x for x > 0, else alpha·(e^x - 1); derivative 1, or y + alpha for x ≤ 0."""
+        """x for x > 0, else alpha·(e^x - 1); derivative 1, or alpha·e^x for x ≤ 0."""
         return self._elu(alpha)
 
     def __pos__(self) -> Value:

@@ -74,7 +74,8 @@ def log_softmax(values: Iterable[Operand]) -> list[Value]:
 
 
 def maximum(values: Iterable[Operand]) -> Value:
-    """max(values) as one node (maxout); the gradient goes to the first maximal operand."""
+    """max(values) as one node (maxout); nan wins, and the gradient goes to the operand that gave the
+    result: the first nan, else the first maximal operand (as torch.max)."""
     return apply_variadic(OPS["maximum"], _listed(values, "maximum"))
 
 
