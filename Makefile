@@ -16,8 +16,9 @@ $(VENV)/bin/python:
 # pip's own output is the progress report: a line per package it collects, download bars,
 # then a bar over the packages it installs.
 $(STAMP): pyproject.toml | $(VENV)/bin/python
-	@echo "==> One-time setup: installing gradtrace and its dependencies (numpy, matplotlib, Jupyter's kernel,"
-	@echo "    scikit-learn, pytest, ...) into $(VENV)/. This takes a few minutes; later runs skip it."
+	@echo "==> Setup: installing gradtrace and its dependencies (numpy, matplotlib, Jupyter's kernel, scikit-learn,"
+	@echo "    pytest, ...) into $(VENV)/. The first time takes a few minutes; later runs skip this step"
+	@echo "    until pyproject.toml changes."
 	$(PIP) -e '.[dev]'
 	@touch $@
 	@echo "==> Installed into $(VENV)/"
@@ -27,7 +28,7 @@ $(VENV)/.installed-bench: $(STAMP)
 	touch $@
 
 $(VENV)/.installed-lab: $(STAMP)
-	@echo "==> One-time setup: installing JupyterLab into $(VENV)/ (a minute or two; later runs skip it)"
+	@echo "==> Setup: installing JupyterLab into $(VENV)/ (the first time: a minute or two)"
 	$(PIP) -e '.[dev,lab]'
 	@touch $@
 

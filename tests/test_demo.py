@@ -63,7 +63,7 @@ def test_first_install_says_what_it_does_and_shows_pips_progress() -> None:
     install = next(i for i, line in enumerate(commands) if "pip install" in line and "-e '.[dev]'" in line)
     assert "--quiet" not in commands[install] and " -q " not in commands[install]
     explanation = " ".join(commands[:install])
-    assert "One-time setup" in explanation and ".venv/" in explanation
+    assert "==> Setup: installing gradtrace" in explanation and "into .venv/" in explanation
     # pip >= 25.1 draws a bar over the installation itself (before, a long silent step)
     assert any("pip install" in line and "'pip>=25.1'" in line for line in commands[:install])
 

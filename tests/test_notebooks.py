@@ -110,3 +110,15 @@ def test_tidy_outputs_redraw_a_bar_split_by_other_outputs() -> None:
     ]
     tidy = runner._tidy_outputs(outputs)
     assert [(o.name, o.text) for o in tidy] == [("stdout", "epoch 1\n"), ("stderr", "bar: 100%|#####| 10/10\n")]
+
+
+def test_tidy_outputs_turn_a_live_widget_into_a_note() -> None:
+    widget = nbformat.v4.new_output(
+        "execute_result",
+        data={"application/vnd.jupyter.widget-view+json": {"model_id": "d9f8", "version_major": 2},
+              "text/plain": "VBox(children=(FloatSlider(value=100.0, description='apple'),))"},
+        execution_count=3,
+    )
+    (tidy,) = runner._tidy_outputs([widget])
+    assert tidy.data == {"text/plain": "[an interactive widget (VBox): it works when the notebook runs in Jupyter, "
+                                       "for example after `make lab`]"}

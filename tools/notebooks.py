@@ -18,6 +18,8 @@ How a run is made reproducible and readable without a kernel:
 - Carriage returns are applied per stream, as a terminal would, and consecutive pieces of a
   stream merged: a finished bar is one line, whatever number of redraws the machine's speed
   gave and however the kernel split them.
+- A live widget (``viz.nudge_slider``'s slider) becomes a one-line note that it needs a
+  kernel: without its state, which would be large and machine-specific, no viewer can draw it.
 - Execution counts run 1, 2, 3, ...; cell metadata loses nbclient's timestamps.
 
 What may differ between two runs, and is masked before comparing (``masked``): clock times
@@ -59,6 +61,7 @@ TIMEOUT = 600  # seconds per cell
 
 _CARRIAGE_RETURN = re.compile(r"[^\n]*\r(?=[^\n])")  # text a later \r on the same line overwrites
 _TRAILING_SPACES = re.compile(r"[ \t]+$", re.M)
+_WIDGET = "application/vnd.jupyter.widget-view+json"
 _MASKS = [
     (re.compile(r"0x[0-9a-fA-F]{4,}"), "0x…"),  # memory addresses in reprs
     (re.compile(r"\d+:\d\d(?::\d\d)?"), "mm:ss"),  # tqdm's elapsed<remaining
@@ -118,7 +121,16 @@ def _tidy_outputs(outputs: list[NotebookNode]) -> list[NotebookNode]:
     for output in tidy:
         if output.output_type == "stream":
             output.text = _TRAILING_SPACES.sub("", _CARRIAGE_RETURN.sub("", output.text))
+        elif _WIDGET in output.get("data", {}):
+            output.data = {"text/plain": _widget_note(output.data.get("text/plain", ""))}
     return [o for o in tidy if o.output_type != "stream" or o.text]
+
+
+def _widget_note(text: str) -> str:
+    """What a committed notebook shows for a live widget (say a slider): it needs a kernel."""
+    kind = re.match(r"\w+", text)
+    what = f"an interactive widget ({kind.group()})" if kind else "an interactive widget"
+    return f"[{what}: it works when the notebook runs in Jupyter, for example after `make lab`]"
 
 
 def execute(path: Path, workdir: Path | None = None) -> NotebookNode:
