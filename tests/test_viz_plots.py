@@ -207,6 +207,13 @@ def test_the_title_says_what_was_trained() -> None:
     assert ax.get_title() == "XOR" and ax.get_yscale() == "log"
 
 
+def test_accuracy_given_in_percent_is_not_clipped() -> None:
+    ax = plot_history({"loss": [1.0, 0.5], "accuracy": [50.0, 90.0]})
+    (twin,) = [other for other in ax.figure.axes if other is not ax]
+    low, high = twin.get_ylim()
+    assert low <= 50.0 and high >= 90.0
+
+
 def test_a_regression_history_has_no_accuracy_axis() -> None:
     ax = plot_history({"loss": [3.0, 2.0], "accuracy": [float("nan")] * 2})
     assert len(ax.figure.axes) == 1 and ax.get_legend() is not None

@@ -208,7 +208,7 @@ def _series(history: Any, key: str) -> list[float]:
 
 
 def plot_history(history: Any, ax: Axes | None = None, title: str | None = None, log_loss: bool = False) -> Axes:
-    """Plot the loss per epoch (left axis) and the accuracy, if any, on a right axis (0-100%).
+    """Plot the loss per epoch (left axis) and the accuracy, if any, on a right axis (0-100% for a share in [0, 1]).
 
     One legend names both curves; it goes where it covers the fewest points of either
     (matplotlib's own ``loc="best"`` sees only the curves of one Axes and would sit on
@@ -248,8 +248,9 @@ def plot_history(history: Any, ax: Axes | None = None, title: str | None = None,
         axes.append(other)
         lines += other.plot(range(1, len(accuracy) + 1), accuracy, color="tab:orange", label="accuracy")
         other.set_ylabel("accuracy", color="tab:orange")
-        other.set_ylim(0.0, 1.05)
-        other.yaxis.set_major_formatter(PercentFormatter(1.0))
+        if 0.0 <= min(accuracy) and max(accuracy) <= 1.0:  # a share, as nn.fit's: the whole 0-100% range
+            other.set_ylim(0.0, 1.05)
+            other.yaxis.set_major_formatter(PercentFormatter(1.0))
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
     ax.set_xlabel("epoch")
     if title is None:
