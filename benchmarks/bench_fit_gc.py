@@ -7,6 +7,10 @@ generations walks every tracked object in the process (the model's parameters, a
 everything imported). ``nn.fit(pause_gc=True)``, the default, turns it off for the
 length of each step and gives it back, as the caller had it, between steps.
 
+For comparison, one more setting freezes the process's objects (``gc.freeze()``) before
+``fit`` and leaves the collector on: its passes then skip the model and the modules, but
+still run as often, over each step's young objects.
+
 The measurement: epochs of scikit-learn's 8 × 8 digits (the 1,347 training images of
 notebook 07's split), ``nn.MLP(64, [32, 10])`` (He init, seeded), cross-entropy, Adam
 (lr 0.005), mini-batches of 32, shuffled with a fixed seed: 43 steps an epoch. Each run
@@ -39,14 +43,15 @@ SEED = 0
 EPOCHS = 3
 LARGE_IMPORTS = ("scipy.stats", "IPython", "matplotlib.pyplot", "torch")
 SETTINGS = {
-    "default collector": {"pause_gc": False, "ballast": False},
-    "collector paused per step": {"pause_gc": True, "ballast": False},
-    "default collector, large imports": {"pause_gc": False, "ballast": True},
-    "collector paused per step, large imports": {"pause_gc": True, "ballast": True},
+    "default collector": {"pause_gc": False, "ballast": False, "freeze": False},
+    "collector paused per step": {"pause_gc": True, "ballast": False, "freeze": False},
+    "default collector, gc.freeze() before fit": {"pause_gc": False, "ballast": False, "freeze": True},
+    "default collector, large imports": {"pause_gc": False, "ballast": True, "freeze": False},
+    "collector paused per step, large imports": {"pause_gc": True, "ballast": True, "freeze": False},
 }
 
 
-def worker(pause_gc: bool, ballast: bool) -> dict[str, Any]:
+def worker(pause_gc: bool, ballast: bool, freeze: bool = False) -> dict[str, Any]:
     """EPOCHS epochs in this process; CPU seconds per epoch, the collections run, and the loss."""
     import gc
     import importlib
@@ -68,6 +73,8 @@ def worker(pause_gc: bool, ballast: bool) -> dict[str, Any]:
     )
     model = nn.MLP(64, [32, 10], init="he", rng=random.Random(SEED))
     optimizer = nn.Adam(model.parameters(), lr=LR)
+    if freeze:  # the alternative: everything alive now (model, data, modules) out of the collector's sight
+        gc.freeze()
     before = [stats["collections"] for stats in gc.get_stats()]
     start = time.process_time()
     history = nn.fit(model, X_train, y_train, loss="cross_entropy", optimizer=optimizer, epochs=EPOCHS,
@@ -76,7 +83,7 @@ def worker(pause_gc: bool, ballast: bool) -> dict[str, Any]:
     after = [stats["collections"] for stats in gc.get_stats()]
     return {
         "seconds": seconds,
-        "objects": len(gc.get_objects()),
+        "objects": len(gc.get_objects()) + gc.get_freeze_count(),  # frozen ones too
         "collections": [b - a for a, b in zip(before, after)],
         "loss": history.loss[-1].hex(),
         "samples": len(X_train),
@@ -90,7 +97,7 @@ def measure(repeats: int = 3) -> dict[str, list[dict[str, Any]]]:
         for name, setting in SETTINGS.items():
             code = (
                 "import json, sys; sys.path.insert(0, sys.argv[1]); import bench_fit_gc as b;"
-                f" print(json.dumps(b.worker({setting['pause_gc']}, {setting['ballast']})))"
+                f" print(json.dumps(b.worker(**{setting!r})))"
             )
             out = subprocess.run([sys.executable, "-c", code, _here()], check=True, capture_output=True, text=True)
             runs[name].append(json.loads(out.stdout.strip().splitlines()[-1]))
@@ -116,14 +123,14 @@ def markdown(repeats: int = 3) -> str:
         f" {repeats} runs per setting (median, and the range). Collections: how many times the collector ran"
         f" during the {EPOCHS} epochs, per generation (0/1/2). Objects: what the collector tracks in the process.",
         "",
-        "| setting | CPU s per epoch | range | collections (gen 0/1/2) | objects | time saved by pausing |",
+        "| setting | CPU s per epoch | range | collections (gen 0/1/2) | objects | time saved |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
     medians = {name: statistics.median(run["seconds"] for run in results) for name, results in runs.items()}
     for name, results in runs.items():
         seconds = [run["seconds"] for run in results]
         collections = "/".join(str(statistics.median(c)) for c in zip(*(run["collections"] for run in results)))
-        baseline = name.replace("collector paused per step", "default collector")
+        baseline = name.replace("collector paused per step", "default collector").replace(", gc.freeze() before fit", "")
         saved = "" if baseline == name else f"{1 - medians[name] / medians[baseline]:.0%}"
         objects = f"{statistics.median(run['objects'] for run in results):,.0f}"
         lines.append(
