@@ -58,6 +58,8 @@ class Op:
             applies the same derivatives as ``backward`` but adds them straight into the
             operand nodes' ``grad`` (operands are nodes, or plain floats that get
             nothing). When set, ``Value.backward`` calls it instead of ``backward``.
+        short: micrograd's name for the op (``Value._op``: ``'+'``, ``'*'``, ``'ReLU'``);
+            "" means the same as ``name``.
     """
 
     name: str
@@ -69,6 +71,7 @@ class Op:
     kinks: tuple[float, ...] = ()
     n_params: int = 0
     accumulate: Callable[[float, tuple], None] | None = None
+    short: str = ""
 
 
 # --- IEEE-754 helpers: Python's math raises where IEEE returns inf or nan -------------
@@ -369,29 +372,29 @@ _REAL = (-5.0, 5.0)
 _POSITIVE = (0.05, 20.0)
 
 _TABLE = (
-    Op("add", "+", 2, operator.add, _add_bwd, (_REAL, _REAL)),
-    Op("sub", "−", 2, operator.sub, _sub_bwd, (_REAL, _REAL)),
-    Op("mul", "×", 2, _mul, _mul_bwd, (_REAL, _REAL)),
-    Op("div", "÷", 2, _div, _div_bwd, (_REAL, (0.2, 5.0))),
-    Op("pow", "^", 2, _pow, _pow_bwd, ((0.1, 5.0), (-3.0, 3.0))),
+    Op("add", "+", 2, operator.add, _add_bwd, (_REAL, _REAL), short="+"),
+    Op("sub", "−", 2, operator.sub, _sub_bwd, (_REAL, _REAL), short="-"),
+    Op("mul", "×", 2, _mul, _mul_bwd, (_REAL, _REAL), short="*"),
+    Op("div", "÷", 2, _div, _div_bwd, (_REAL, (0.2, 5.0)), short="/"),
+    Op("pow", "^", 2, _pow, _pow_bwd, ((0.1, 5.0), (-3.0, 3.0)), short="**"),
     Op("neg", "−", 1, _neg_fwd, _neg_bwd, (_REAL,)),
     Op("abs", "|x|", 1, _abs_fwd, _abs_bwd, (_REAL,), kinks=(0.0,)),
     Op("exp", "exp", 1, _exp, _exp_bwd, (_REAL,)),
     Op("log", "log", 1, _log, _log_bwd, (_POSITIVE,)),
     Op("sigmoid", "σ", 1, _sigmoid, _sigmoid_bwd, ((-10.0, 10.0),)),
     Op("tanh", "tanh", 1, math.tanh, _tanh_bwd, (_REAL,)),
-    Op("relu", "ReLU", 1, _relu_fwd, _relu_bwd, (_REAL,), kinks=(0.0,)),
+    Op("relu", "ReLU", 1, _relu_fwd, _relu_bwd, (_REAL,), kinks=(0.0,), short="ReLU"),
     Op("softplus", "softplus", 1, _softplus_fwd, _softplus_bwd, ((-20.0, 20.0),)),
     Op("step", "step", 1, _step_fwd, _step_bwd, (_REAL,), kinks=(0.0,)),
-    Op("leaky_relu", "LReLU", 2, _leaky_relu_fwd, _leaky_relu_bwd, (_REAL, (0.0, 0.5)), kinks=(0.0,)),
-    Op("elu", "ELU", 2, _elu_fwd, _elu_bwd, (_REAL, (0.1, 2.0)), kinks=(0.0,)),
+    Op("leaky_relu", "LReLU", 2, _leaky_relu_fwd, _leaky_relu_bwd, (_REAL, (0.0, 0.5)), kinks=(0.0,), short="LeakyReLU"),
+    Op("elu", "ELU", 2, _elu_fwd, _elu_bwd, (_REAL, (0.1, 2.0)), kinks=(0.0,), short="ELU"),
     Op("sum", "Σ", VARIADIC, _fsum, _sum_bwd, (_REAL,)),
     Op("mean", "mean", VARIADIC, _mean_fwd, _mean_bwd, (_REAL,)),
     Op("dot", "Σw·x", VARIADIC, _dot_fwd, _dot_bwd, (_REAL,), accumulate=_dot_accumulate),
     Op("logsumexp", "logΣexp", VARIADIC, _logsumexp_of, _logsumexp_bwd, ((-10.0, 10.0),)),
     Op("softmax", "softmax", VARIADIC, _softmax_fwd, _softmax_bwd, ((-10.0, 10.0),), n_params=1),
     Op("log_softmax", "log softmax", VARIADIC, _log_softmax_fwd, _log_softmax_bwd, ((-10.0, 10.0),), n_params=1),
-    Op("maximum", "max", VARIADIC, _max_fwd, _max_bwd, (_REAL,), kinks=(0.0,)),
+    Op("maximum", "max", VARIADIC, _max_fwd, _max_bwd, (_REAL,), kinks=(0.0,), short="max"),
 )
 
 OPS: dict[str, Op] = {op.name: op for op in _TABLE}

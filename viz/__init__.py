@@ -12,18 +12,26 @@ True
 """
 
 from .draw import DEFAULT_MAX_NODES, GRAD_COLORS, draw_dot
+from .explain import Explanation, Explanations, explain
 from .fonts import hangul_font_path, use_hangul_font
+from .nudge import Nudge, nudge, nudge_slider
 from .plots import plot_activation, plot_confusion_matrix, plot_decision_boundary, plot_history
 from .render import RENDERERS, Graph, RendererError
 
 __all__ = [
     "DEFAULT_MAX_NODES",
     "GRAD_COLORS",
+    "Explanation",
+    "Explanations",
+    "Nudge",
     "RENDERERS",
     "Graph",
     "RendererError",
     "draw_dot",
+    "explain",
     "hangul_font_path",
+    "nudge",
+    "nudge_slider",
     "plot_activation",
     "plot_confusion_matrix",
     "plot_decision_boundary",
