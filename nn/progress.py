@@ -13,7 +13,7 @@ import sys
 import time
 from typing import IO, Any
 
-from tqdm.auto import tqdm
+import tqdm.auto
 
 from .callbacks import Callback, FitState
 
@@ -38,15 +38,18 @@ def metrics(loss: float, accuracy: float) -> dict[str, str]:
 
 
 def _in_jupyter() -> bool:
-    """Whether tqdm.auto chose its notebook widget (it does inside a Jupyter kernel)."""
-    return any(cls.__module__ == "tqdm.notebook" for cls in tqdm.__mro__)
+    """Whether tqdm.auto chose its notebook widget (it does inside a Jupyter kernel).
+
+    Looked up at each call, not at import: a kernel may point ``tqdm.auto.tqdm`` at the
+    text bar (to commit notebooks with text outputs), and then it is no widget."""
+    return any(cls.__module__ == "tqdm.notebook" for cls in tqdm.auto.tqdm.__mro__)
 
 
 class ProgressBar(Callback):
     """tqdm.auto's bar, one tick per epoch, with the epoch's running loss and accuracy."""
 
     def __init__(self, epochs: int, desc: str = "fit") -> None:
-        self.bar = tqdm(total=epochs, desc=desc, unit="epoch")
+        self.bar = tqdm.auto.tqdm(total=epochs, desc=desc, unit="epoch")
 
     def on_step_end(self, state: FitState) -> None:
         self.bar.set_postfix(metrics(state.epoch_loss, state.epoch_accuracy), refresh=False)

@@ -309,3 +309,19 @@ def test_pausing_the_collector_changes_no_number() -> None:
                          progress=False, pause_gc=pause)
         runs.append((history.loss, model.state_dict()))
     assert runs[0] == runs[1]
+
+
+def test_jupyter_gets_the_widget_and_a_kernel_with_text_bars_gets_lines(monkeypatch: pytest.MonkeyPatch) -> None:
+    import tqdm.auto
+    import tqdm.notebook
+    import tqdm.std
+
+    from nn.progress import ProgressBar, ProgressLines, reporter
+
+    log = io.StringIO()  # a kernel's stderr is no terminal
+    monkeypatch.setattr(sys, "stderr", log)
+    for patched, expected in ((tqdm.notebook.tqdm, ProgressBar), (tqdm.std.tqdm, ProgressLines)):
+        monkeypatch.setattr(tqdm.auto, "tqdm", patched)  # in Jupyter; in a kernel pointed at the text bar
+        report = reporter(True, 3)
+        report.close()
+        assert isinstance(report, expected)
