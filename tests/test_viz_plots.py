@@ -203,6 +203,8 @@ def test_the_title_says_what_was_trained() -> None:
     model = nn.MLP(2, [4, 1], activation="tanh", output_activation="sigmoid", rng=__import__("random").Random(0))
     history = nn.fit(model, X, y, loss="bce", optimizer="adam", lr=0.1, epochs=3, progress=False)
     assert plot_history(history).get_title() == "MLP 2-4-1, bce, Adam(lr=0.1), full batch"
+    history.interrupted = True
+    assert plot_history(history).get_title() == "MLP 2-4-1, bce, Adam(lr=0.1), full batch (interrupted)"
     ax = plot_history(history, title="XOR", log_loss=True)
     assert ax.get_title() == "XOR" and ax.get_yscale() == "log"
 

@@ -218,7 +218,8 @@ def plot_history(history: Any, ax: Axes | None = None, title: str | None = None,
         history: ``nn.fit``'s History (``.loss``, ``.accuracy``) or a mapping with those keys.
         ax: the Axes to draw on (a new figure if None).
         title: the title; by default what was trained, from ``history.description`` (which
-            ``nn.fit`` fills in: model, loss, optimizer, batch size), else "training history".
+            ``nn.fit`` fills in: model, loss, optimizer, batch size), else "training history";
+            "(interrupted)" follows when a KeyboardInterrupt ended the training.
         log_loss: the loss axis on a log scale (set here, so that the legend is placed
             for the curves as they are drawn).
 
@@ -255,6 +256,8 @@ def plot_history(history: Any, ax: Axes | None = None, title: str | None = None,
     ax.set_xlabel("epoch")
     if title is None:
         title = getattr(history, "description", "") or "training history"
+        if getattr(history, "interrupted", False):
+            title += " (interrupted)"
     ax.set_title(title)
     _legend_off_the_curves(axes[-1], lines)  # on the top Axes, so no curve is drawn over it
     return ax
