@@ -3,6 +3,7 @@ confusion matrix, and the Hangul font."""
 
 from __future__ import annotations
 
+import random
 import subprocess
 import sys
 import warnings
@@ -200,7 +201,7 @@ def test_the_title_says_what_was_trained() -> None:
     import nn
 
     X, y = nn.data.logic_gate("xor")
-    model = nn.MLP(2, [4, 1], activation="tanh", output_activation="sigmoid", rng=__import__("random").Random(0))
+    model = nn.MLP(2, [4, 1], activation="tanh", output_activation="sigmoid", rng=random.Random(0))
     history = nn.fit(model, X, y, loss="bce", optimizer="adam", lr=0.1, epochs=3, progress=False)
     assert plot_history(history).get_title() == "MLP 2-4-1, bce, Adam(lr=0.1), full batch"
     history.interrupted = True
