@@ -320,8 +320,8 @@ def test_color_by_grad_shades_vanishing_gradients_and_adds_a_legend(style: str) 
     assert f'bgcolor="{GRAD_COLORS[-1][1]}"' in source  # big's |grad| < 1e-6
     assert f'bgcolor="{GRAD_COLORS[1][1]}"' in source  # y's grad is 1
     texts = " ".join(svg_texts(graph.svg()))
-    assert "|grad|, log scale" in texts and "below 10⁻⁶ (vanishing)" in texts and "1 to 10" in texts
-    assert "exactly 0" not in texts and "0.01 to 0.1" not in texts  # the legend lists the colours used
+    assert "|grad|, log scale" in texts and "below 10⁻⁶ (vanishing)" in texts and "10⁰ to 10¹" in texts
+    assert "exactly 0" not in texts and "10⁻² to 10⁻¹" not in texts  # the legend lists the colours used
     fills = {p.get("fill") for p in ET.fromstring(graph.svg()).iter(f"{SVG}polygon")}
     assert GRAD_COLORS[-1][1] in fills
     assert "log scale" not in draw_dot(y, style=style).source

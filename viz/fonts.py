@@ -1,0 +1,77 @@
+"""Fonts for drawings: SVG text that fits its boxes in any viewer, and Hangul in PNGs.
+
+The layout measures text with Helvetica's metrics (graphviz-pure's built-in table; its
+drawings ask for Arimo, which has the same metrics). The SVG then names, in order, fonts with
+those metrics (Arimo, Liberation Sans, Helvetica, Arial), so a viewer without Helvetica or
+Arial (a bare Linux with only DejaVu) does not draw wider text that spills out of the boxes,
+and after them Korean fonts for Hangul.
+
+graphviz-pure's PNG writer only has its bundled Latin fonts: Hangul comes out as boxes.
+A drawing with Hangul is therefore rasterized from its SVG by resvg (the rasterizer
+graphviz-pure itself is built on) with NanumGothic, the font that the
+``koreanize-matplotlib`` package ships (both in gradtrace's ``media`` extra).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import re
+from functools import cache
+from pathlib import Path
+
+from .render import Graph, RendererError
+
+__all__ = ["FONT_FAMILY", "Drawing", "hangul_font", "has_hangul", "rasterize"]
+
+FONT_FAMILY = "Arimo,'Liberation Sans',Helvetica,Arial,NanumGothic,'Apple SD Gothic Neo','Malgun Gothic',sans-serif"
+_ARIMO = re.compile(r'font-family="Arimo"')
+# Hangul Jamo, compatibility Jamo, Jamo extended A and B, syllables
+_HANGUL = re.compile("[\u1100-\u11ff\u3130-\u318f\ua960-\ua97f\uac00-\ud7af\ud7b0-\ud7ff]")
+_MEDIA = "pip install 'gradtrace[media]'"
+
+
+def has_hangul(text: str) -> bool:
+    """Whether ``text`` has Korean letters, which graphviz-pure's own fonts lack."""
+    return _HANGUL.search(text) is not None
+
+
+@cache
+def hangul_font() -> Path:
+    """The NanumGothic .ttf that koreanize-matplotlib installs (found without importing matplotlib)."""
+    try:
+        files = importlib.metadata.distribution("koreanize-matplotlib").files or []
+    except importlib.metadata.PackageNotFoundError:
+        files = []
+    for file in files:
+        if file.name == "NanumGothic.ttf":
+            path = Path(str(file.locate()))
+            if path.is_file():
+                return path
+    raise RendererError(f"drawing Hangul into a PNG or GIF needs the NanumGothic font of koreanize-matplotlib: {_MEDIA}")
+
+
+def rasterize(svg: str, zoom: float = 1.0) -> bytes:
+    """PNG bytes of ``svg``, drawn by resvg with NanumGothic for Hangul."""
+    try:
+        import resvg_py
+    except ImportError:
+        raise RendererError(f"drawing Hangul into a PNG or GIF needs resvg-py: {_MEDIA}") from None
+    png = resvg_py.svg_to_bytes(
+        svg_string=svg, font_files=[str(hangul_font())], background="white", zoom=zoom
+    )
+    return bytes(png)
+
+
+class Drawing(Graph):
+    """A :class:`viz.Graph` whose SVG names fonts with the layout's metrics and whose PNG
+    shows Hangul."""
+
+    def svg(self) -> str:
+        if self._svg is None:
+            self._svg = _ARIMO.sub(f'font-family="{FONT_FAMILY}"', super().svg())
+        return self._svg
+
+    def pipe(self, fmt: str = "svg") -> bytes:
+        if fmt == "png" and self.renderer == "graphviz-pure" and has_hangul(self.source):
+            return rasterize(self.svg())
+        return super().pipe(fmt)
