@@ -12,6 +12,7 @@ True
 """
 
 from .draw import DEFAULT_MAX_NODES, GRAD_COLORS, draw_dot
+from .player import Player, Step, backprop_player
 from .plots import plot_activation, plot_decision_boundary, plot_history
 from .render import RENDERERS, Graph, RendererError
 
@@ -20,7 +21,10 @@ __all__ = [
     "GRAD_COLORS",
     "RENDERERS",
     "Graph",
+    "Player",
     "RendererError",
+    "Step",
+    "backprop_player",
     "draw_dot",
     "plot_activation",
     "plot_decision_boundary",

@@ -227,8 +227,9 @@ class FrameView:
     """What one frame of :func:`viz.backprop_player` shows instead of the graph's own numbers.
 
     Indices are places in the drawing's walk (0 is the root). Texts are plain text ("" shows
-    as a blank). Every number cell gets a fixed width and the caption a fixed size, so all
-    frames of one player share one layout and only colours and texts change between them.
+    as a blank). Each number cell is given a width (a minimum, in points) that its widest text
+    in any frame fits, and the caption a size, so all frames of one player share one layout
+    and only colours and texts change between them.
     """
 
     data: tuple[str, ...]
@@ -381,7 +382,7 @@ class _Drawer:
         """A player frame's number cells have one fixed size in every frame."""
         if self.view is None:
             return ""
-        return f' width="{self.view.cell_widths[i]:.0f}" height="{CELL_HEIGHT}" fixedsize="true"'
+        return f' width="{self.view.cell_widths[i]:.0f}"'
 
     def operand_edges(self, i: int, value: Value) -> list[tuple[int, str, object]]:
         """(position, kind, ref) of values[i]'s operands, in drawing order."""
@@ -435,7 +436,6 @@ class _Drawer:
 
 
 BLANK = "&#160;"
-CELL_HEIGHT = 18  # points: one line of 12 pt text with the cells' padding
 
 
 class _RecordDrawer(_Drawer):
@@ -527,7 +527,7 @@ CAPTION_LINE = 17  # points per caption line (12 pt text)
 def _caption(dot: graphviz.Digraph, view: FrameView) -> None:
     """A player frame's narration below the drawing, in a box of the same size in every frame."""
     rows = "".join(
-        f'<tr><td align="left" width="{view.caption_width:.0f}" height="{CAPTION_LINE}" fixedsize="true">'
+        f'<tr><td align="left" width="{view.caption_width:.0f}" height="{CAPTION_LINE}">'
         f"{_text(line) or BLANK}</td></tr>"
         for line in view.caption
     )
