@@ -21,12 +21,13 @@ from pathlib import Path
 
 from .render import Graph, RendererError
 
-__all__ = ["FONT_FAMILY", "Drawing", "hangul_font", "has_hangul", "rasterize"]
+__all__ = ["FONT_FAMILY", "Drawing", "hangul_fonts", "has_hangul", "rasterize"]
 
 FONT_FAMILY = "Arimo,'Liberation Sans',Helvetica,Arial,NanumGothic,'Apple SD Gothic Neo','Malgun Gothic',sans-serif"
 _ARIMO = re.compile(r'font-family="Arimo"')
 # Hangul Jamo, compatibility Jamo, Jamo extended A and B, syllables
 _HANGUL = re.compile("[\u1100-\u11ff\u3130-\u318f\ua960-\ua97f\uac00-\ud7af\ud7b0-\ud7ff]")
+_POINTS = re.compile(r'\b(width|height)="([\d.]+)pt"')
 _MEDIA = "pip install 'gradtrace[media]'"
 
 
@@ -36,17 +37,15 @@ def has_hangul(text: str) -> bool:
 
 
 @cache
-def hangul_font() -> Path:
-    """The NanumGothic .ttf that koreanize-matplotlib installs (found without importing matplotlib)."""
+def hangul_fonts() -> tuple[Path, ...]:
+    """NanumGothic regular and bold, as koreanize-matplotlib installs them (found without importing matplotlib)."""
     try:
         files = importlib.metadata.distribution("koreanize-matplotlib").files or []
     except importlib.metadata.PackageNotFoundError:
         files = []
-    for file in files:
-        if file.name == "NanumGothic.ttf":
-            path = Path(str(file.locate()))
-            if path.is_file():
-                return path
+    found = {file.name: Path(str(file.locate())) for file in files if file.name in ("NanumGothic.ttf", "NanumGothicBold.ttf")}
+    if "NanumGothic.ttf" in found and found["NanumGothic.ttf"].is_file():
+        return tuple(path for _, path in sorted(found.items()) if path.is_file())
     raise RendererError(f"drawing Hangul into a PNG or GIF needs the NanumGothic font of koreanize-matplotlib: {_MEDIA}")
 
 
@@ -56,9 +55,9 @@ def rasterize(svg: str, zoom: float = 1.0) -> bytes:
         import resvg_py
     except ImportError:
         raise RendererError(f"drawing Hangul into a PNG or GIF needs resvg-py: {_MEDIA}") from None
-    png = resvg_py.svg_to_bytes(
-        svg_string=svg, font_files=[str(hangul_font())], background="white", zoom=zoom
-    )
+    # resvg-py takes sizes in pixels only: points → pixels at 96 dpi, the scale graphviz-pure's PNGs have
+    svg = _POINTS.sub(lambda m: f'{m.group(1)}="{float(m.group(2)) * 96 / 72:.2f}"', svg, count=2)
+    png = resvg_py.svg_to_bytes(svg_string=svg, font_files=[str(path) for path in hangul_fonts()], background="white", zoom=zoom)
     return bytes(png)
 
 
