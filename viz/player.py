@@ -398,7 +398,7 @@ body { font-family: Arimo, 'Liberation Sans', Helvetica, Arial, sans-serif; marg
   function start() {
     if (current === frames.length - 1) show(0);
     play.innerHTML = "&#10074;&#10074; pause";
-    timer = setInterval(function () { if (current >= frames.length - 1) stop(); else show(current + 1); }, 1200);
+    timer = setInterval(function () { show(current + 1); if (current >= frames.length - 1) stop(); }, 1200);
   }
   play.onclick = function () { if (timer === null) start(); else stop(); };
   document.getElementById("prev").onclick = function () { stop(); show(current - 1); };
