@@ -35,19 +35,20 @@ GRAD_RED = "#d62728"
 CONSTANT_GREY = "#666666"
 
 # color_by="grad": |grad| by decades, largest first: (lower bound, fill, text colour, legend text).
-# Viridis sampled once per decade: dark violet for large gradients through blue and green to
-# yellow where they vanish; neighbouring decades differ in hue as well as lightness, and the
-# scale stays readable in grey and to colour-blind readers. One notation for every bound.
+# Google's Turbo map sampled once per decade, hot for large gradients, cold for vanishing ones:
+# dark red, orange, yellow, lime, green, teal, sky blue, blue, deep indigo. Neighbouring decades
+# differ in hue, not only in lightness (CIELAB distance ≥ 23 between any two neighbours; a
+# sequential map such as viridis manages 17 at 9 steps). One notation for every bound.
 GRAD_COLORS: tuple[tuple[float, str, str, str], ...] = (
-    (10.0, "#440154", "white", "10¹ or more"),
-    (1.0, "#472d7b", "white", "10⁰ to 10¹"),
-    (1e-1, "#3b528b", "white", "10⁻¹ to 10⁰"),
-    (1e-2, "#2c728e", "white", "10⁻² to 10⁻¹"),
-    (1e-3, "#21918c", "white", "10⁻³ to 10⁻²"),
-    (1e-4, "#28ae80", "black", "10⁻⁴ to 10⁻³"),
-    (1e-5, "#5ec962", "black", "10⁻⁵ to 10⁻⁴"),
-    (1e-6, "#addc30", "black", "10⁻⁶ to 10⁻⁵"),
-    (0.0, "#fde725", "black", "below 10⁻⁶ (vanishing)"),
+    (10.0, "#c42503", "white", "10¹ or more"),
+    (1.0, "#f56918", "black", "10⁰ to 10¹"),
+    (1e-1, "#fbb938", "black", "10⁻¹ to 10⁰"),
+    (1e-2, "#c7ef34", "black", "10⁻² to 10⁻¹"),
+    (1e-3, "#72fe5e", "black", "10⁻³ to 10⁻²"),
+    (1e-4, "#1ae4b6", "black", "10⁻⁴ to 10⁻³"),
+    (1e-5, "#36aaf9", "black", "10⁻⁵ to 10⁻⁴"),
+    (1e-6, "#4662d7", "white", "10⁻⁶ to 10⁻⁵"),
+    (0.0, "#30123b", "white", "below 10⁻⁶ (vanishing)"),
 )
 ZERO_GRAD = ("#d9d9d9", "black", "exactly 0")
 NONFINITE_GRAD = ("#e377c2", "black", "nan or inf")
@@ -232,6 +233,7 @@ class FrameView:
     and only colours and texts change between them.
     """
 
+    phase: str  # "forward": the data of ``node`` is new; "backward": the gradients of its operands are
     data: tuple[str, ...]
     grads: tuple[str, ...]
     node: int | None
@@ -354,6 +356,13 @@ class _Drawer:
         self.show_grad, self.color_by = show_grad, color_by
         self.names, self.view = names, view
         self.constants = 0
+        self.fresh: set[int] = set()  # a player frame's numbers just computed: drawn bold
+        if view is not None and view.node is not None:
+            if view.phase == "forward":
+                self.fresh.add(view.node)
+            else:
+                operands = walk.operands(view.node)
+                self.fresh.update(ref for i, k in view.edges for kind, ref in [operands[k]] if kind == "value")
 
     def colors(self, i: int, value: Value) -> tuple[str | None, str, str]:
         """(fill or None, text colour, gradient colour) of a value's drawing."""
@@ -370,12 +379,14 @@ class _Drawer:
 
     def data_text(self, i: int, value: Value) -> str:
         if self.view is not None:
-            return _text(self.view.data[i]) or BLANK
+            text = _text(self.view.data[i]) or BLANK
+            return f"<b>{text}</b>" if i in self.fresh and self.view.phase == "forward" else text
         return self.number(value.data)
 
     def grad_text(self, i: int, value: Value) -> str:
         if self.view is not None:
-            return _text(self.view.grads[i]) or BLANK
+            text = _text(self.view.grads[i]) or BLANK
+            return f"<b>{text}</b>" if i in self.fresh and self.view.phase == "backward" else text
         return self.number(value.grad)
 
     def cell_size(self, i: int) -> str:

@@ -113,7 +113,7 @@ def backprop_player(
     sources = []
     for step in steps:
         caption = step.caption + ("",) * (caption_lines - len(step.caption))
-        view = FrameView(step.data, step.grads, step.node, step.edges, caption, widths, caption_width)
+        view = FrameView(step.phase, step.data, step.grads, step.node, step.edges, caption, widths, caption_width)
         # _Numbers escapes the graph's own numbers; the view's texts are plain and escaped by draw
         sources.append(_source(walk, style, rankdir, True, number, None, named, None, view))
     return Player(steps, sources, renderer)
@@ -202,7 +202,10 @@ class _Replay:
         known = [not v.op for v in values]
         data = lambda: tuple(show(v.data) if known[i] else "" for i, v in enumerate(values))  # noqa: E731
         blank = ("",) * n
-        inputs = ", ".join(f"{names[i]} = {show(v.data)}" for i, v in enumerate(values) if not v.op and names[i] != show(v.data))
+        leaves: dict[int, None] = {}  # in the order the forward pass first uses them
+        for i in self.order:
+            leaves.update((index[id(a)], None) for a in values[i].operands if isinstance(a, Value) and not a.op)
+        inputs = ", ".join(f"{names[i]} = {show(values[i].data)}" for i in leaves if names[i] != show(values[i].data))
         steps = [Step("forward", None, frozenset(), (_cut(f"Forward pass: the inputs {inputs or 'are given'}."),), data(), blank)]
         for k, i in enumerate(self.order, 1):
             value = values[i]
