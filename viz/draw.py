@@ -18,7 +18,7 @@ import graphviz
 
 from autograd import OPS, Value
 
-from .fonts import Drawing
+from .fonts import Drawing, has_hangul, text_width
 from .render import DEFAULT_RENDERER, Graph, check_renderer
 
 __all__ = ["DEFAULT_MAX_NODES", "GRAD_COLORS", "draw_dot"]
@@ -449,6 +449,16 @@ class _Drawer:
 BLANK = "&#160;"
 
 
+def _wide(text: str, size: float, padding: float = 0.0) -> str:
+    """A cell's minimum width for text with Hangul, which the layout's metrics underestimate."""
+    return f' width="{text_width(text, size) + padding:.0f}"' if has_hangul(text) else ""
+
+
+def _wide_node(text: str, size: float) -> dict[str, str]:
+    """The same for a whole node (a plaintext name), in inches."""
+    return {"width": f"{(text_width(text, size) + 16) / 72:.2f}"} if has_hangul(text) else {}
+
+
 class _RecordDrawer(_Drawer):
     """micrograd's look: a box per value (label | data | grad), an ellipse per op."""
 
@@ -460,7 +470,7 @@ class _RecordDrawer(_Drawer):
             name, tooltip = self.label(value)
             if name:
                 title = f' title="{_text(tooltip)}"' if tooltip else ""
-                cells.append(f"<td{title}><b>{_text(name)}</b></td>")
+                cells.append(f"<td{title}{_wide(name, 12, 14)}><b>{_text(name)}</b></td>")
             size = self.cell_size(i)
             cells.append(f"<td{size}>data {self.data_text(i, value)}</td>")
             if self.show_grad:
@@ -494,6 +504,7 @@ class _LectureDrawer(_Drawer):
                 name, tooltip = self.label(value)
                 if name:
                     extra = {"tooltip": tooltip} if tooltip else {}
+                    extra.update(_wide_node(name, 12))
                     dot.node(source, _html(f"<b>{_text(name)}</b>"), shape="plaintext", **extra)
                 else:
                     dot.node(source, "", shape="point", width="0.06")
@@ -508,7 +519,7 @@ class _LectureDrawer(_Drawer):
         root = self.walk.values[0]
         if root.op:  # the result leaves to the right, named if it has a label
             if root.label:
-                dot.node("out", _html(f"<b>{_text(root.label)}</b>"), shape="plaintext")
+                dot.node("out", _html(f"<b>{_text(root.label)}</b>"), shape="plaintext", **_wide_node(root.label, 12))
             else:  # the arrow ends in the open, as in the lectures
                 dot.node("out", "", shape="none", width="0.1", height="0.1")
             dot.edge("v0", "out", tailport="e")
@@ -527,7 +538,7 @@ class _LectureDrawer(_Drawer):
             f'<tr><td cellpadding="2"{size}>{grad}</td></tr>',
         ]
         if labelled:  # an intermediate value's name above, balanced by a blank row below
-            rows.insert(0, f'<tr><td cellpadding="1"><font color="{ink}" point-size="10"><i>{_text(value.label)}</i></font></td></tr>')
+            rows.insert(0, f'<tr><td cellpadding="1"{_wide(value.label, 10, 2)}><font color="{ink}" point-size="10"><i>{_text(value.label)}</i></font></td></tr>')
             rows.append(f'<tr><td cellpadding="1"><font point-size="10">{BLANK}</font></td></tr>')
         return f'<table border="0" cellborder="0" cellspacing="0"{background}>{"".join(rows)}</table>'
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .render import Graph, RendererError
 
-__all__ = ["FONT_FAMILY", "Drawing", "hangul_fonts", "has_hangul", "rasterize"]
+__all__ = ["FONT_FAMILY", "Drawing", "hangul_fonts", "has_hangul", "rasterize", "text_width"]
 
 FONT_FAMILY = "Arimo,'Liberation Sans',Helvetica,Arial,NanumGothic,'Apple SD Gothic Neo','Malgun Gothic',sans-serif"
 _ARIMO = re.compile(r'font-family="Arimo"')
@@ -34,6 +34,21 @@ _MEDIA = "pip install 'gradtrace[media]'"
 def has_hangul(text: str) -> bool:
     """Whether ``text`` has Korean letters, which graphviz-pure's own fonts lack."""
     return _HANGUL.search(text) is not None
+
+
+HANGUL_EM = 0.94  # NanumGothic's advance for every Hangul syllable, in ems
+OTHER_EM = 0.62  # a bound on Helvetica's advances for the usual letters, digits and signs
+
+
+def text_width(text: str, size: float) -> float:
+    """Points that ``text`` needs at ``size`` points: a bound, for boxes the layout must widen.
+
+    graphviz-pure's metrics know no Hangul and count each of a syllable's three UTF-8 bytes as
+    a space (0.83 em in all, where NanumGothic draws 0.94 em): a Hangul label would spill out
+    of its box. Drawings give such text this width as a minimum.
+    """
+    longest = max(text.split("\n"), key=len, default="")
+    return sum(HANGUL_EM if has_hangul(c) else OTHER_EM for c in longest) * size
 
 
 @cache

@@ -41,7 +41,7 @@ from .draw import (
     _source,
     _walk,
 )
-from .fonts import Drawing, has_hangul, rasterize
+from .fonts import Drawing, has_hangul, rasterize, text_width
 from .render import DEFAULT_RENDERER, RendererError, _write_atomically, check_renderer, render
 
 __all__ = ["Player", "Step", "backprop_player"]
@@ -109,7 +109,7 @@ def backprop_player(
     steps = _Replay(walk.values, walk.index, named, number).steps()
     widths = _cell_widths(steps, style, len(walk.values))
     caption_lines = max(len(step.caption) for step in steps)
-    caption_width = max(len(line) for step in steps for line in step.caption) * CHAR_WIDTH
+    caption_width = max(text_width(line, 12) for step in steps for line in step.caption)
     sources = []
     for step in steps:
         caption = step.caption + ("",) * (caption_lines - len(step.caption))
