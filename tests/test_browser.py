@@ -52,6 +52,13 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return backprop_player(price).save(tmp_path_factory.mktemp("player") / "apple.html")
 
 
+def ready(driver) -> None:
+    """Wait until the player's script has shown its first frame (an iframe's srcdoc loads late)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, 10).until(lambda d: d.execute_script("return document.body && document.body.dataset.frame"))
+
+
 def shown(driver) -> dict:
     """What the page shows: the frame number, the lit node's titles, and every SVG text."""
     return driver.execute_script(
@@ -71,9 +78,11 @@ def test_keyboard_and_buttons_step_through_the_frames(browser, page: Path) -> No
     from selenium.webdriver.common.keys import Keys
 
     browser.get(page.as_uri())
+    ready(browser)
     first = shown(browser)
     assert first["frame"] == 0 and first["counter"] == "step 0 of 5"
     assert first["lit"] == [] and "220" not in first["texts"]  # price not computed yet: blank
+    browser.find_element(By.ID, "frame").click()  # a reader clicks into the player, then uses the keys
     body = browser.find_element(By.TAG_NAME, "body")
     body.send_keys(Keys.ARROW_RIGHT)
     after_one = shown(browser)
@@ -102,6 +111,7 @@ def test_slider_and_play(browser, page: Path) -> None:
     from selenium.webdriver.support.ui import WebDriverWait
 
     browser.get(page.as_uri())
+    ready(browser)
     browser.execute_script(
         "const s = document.getElementById('slider'); s.value = 4; s.dispatchEvent(new Event('input'));"
     )
@@ -114,6 +124,7 @@ def test_slider_and_play(browser, page: Path) -> None:
 
 def test_screenshot_shows_the_player(browser, page: Path, tmp_path: Path) -> None:
     browser.get(page.as_uri())
+    ready(browser)
     browser.execute_script("document.getElementById('slider').value = 5; document.getElementById('slider').oninput()")
     shot = tmp_path / "player.png"
     assert browser.save_screenshot(str(shot))
@@ -122,3 +133,30 @@ def test_screenshot_shows_the_player(browser, page: Path, tmp_path: Path) -> Non
     with Image.open(shot) as image:
         colors = {rgb[:3] for _, rgb in image.convert("RGB").getcolors(1 << 20)}
     assert (0xFF, 0xD5, 0x4F) in colors  # the lit × node is painted on screen
+
+
+def test_the_inline_iframe_plays_inside_a_page(browser, tmp_path: Path) -> None:
+    """What Jupyter shows: the _repr_html_ iframe inside a host page, its script isolated."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    x = Value(0.5, label="x")
+    y = (x * x).tanh()
+    y.label = "y"
+    host = tmp_path / "notebook.html"
+    host.write_text(f"<!DOCTYPE html><html><body><h1>a notebook cell</h1>{backprop_player(y)._repr_html_()}</body></html>",
+                    encoding="utf-8")
+    browser.get(host.as_uri())
+    browser.switch_to.frame(browser.find_element(By.TAG_NAME, "iframe"))
+    try:
+        ready(browser)
+        assert shown(browser)["frame"] == 0
+        browser.find_element(By.ID, "frame").click()  # as a reader would: click into the player, then keys
+        ActionChains(browser).send_keys(Keys.ARROW_RIGHT, Keys.END).perform()
+        last = shown(browser)
+        assert last["counter"] == "step 5 of 5"  # inputs, ×, tanh; seed, tanh, ×
+        assert any("∂y/∂x += " in t for t in last["texts"])  # x is used twice: the paths add up
+    finally:
+        browser.switch_to.default_content()
+    assert browser.find_element(By.TAG_NAME, "h1").text == "a notebook cell"
