@@ -32,10 +32,8 @@ from pathlib import Path
 from autograd import OPS, Value
 
 from .draw import (
-    DEFAULT_MAX_NODES,
     STYLES,
     FrameView,
-    _check_count,
     _Numbers,
     _parameter_names,
     _source,
@@ -44,8 +42,9 @@ from .draw import (
 from .fonts import Drawing, has_hangul, rasterize, text_width
 from .render import DEFAULT_RENDERER, RendererError, _write_atomically, check_renderer, render
 
-__all__ = ["Player", "Step", "backprop_player"]
+__all__ = ["PLAYER_MAX_NODES", "Player", "Step", "backprop_player"]
 
+PLAYER_MAX_NODES = 100  # two frames per op, each a full drawing: larger graphs make heavy pages and slow GIFs
 MAX_OPERAND_LINES = 4  # a caption lists this many products of one node, then "… and k more"
 CHAR_WIDTH = 7.4  # points per character of 12 pt text: a bound on Helvetica's widths, with room
 GIF_MS = 1200  # how long each GIF frame shows; the first and last show longer
@@ -79,7 +78,7 @@ def backprop_player(
     style: str = "lecture",
     rankdir: str = "LR",
     fmt: str = ".4g",
-    max_nodes: int | None = DEFAULT_MAX_NODES,
+    max_nodes: int | None = PLAYER_MAX_NODES,
     names: object = None,
     renderer: str = DEFAULT_RENDERER,
 ) -> Player:
@@ -88,7 +87,10 @@ def backprop_player(
     Args:
         root: the result; its graph is read, never changed (no ``.grad`` is set).
         style: "lecture" (the lectures' figure, the default) or "record", as in ``draw_dot``.
-        rankdir, fmt, max_nodes, names, renderer: as in :func:`viz.draw_dot`.
+        rankdir, fmt, names, renderer: as in :func:`viz.draw_dot`.
+        max_nodes: as in ``draw_dot`` (a larger graph raises ValueError saying what to pass),
+            100 by default: every step is a whole drawing, so a graph of 140 values already
+            makes 72 frames, an 18 MB page and a GIF of 2000 × 6000 pixels.
 
     Returns:
         a :class:`Player`: ``.frames`` (SVG per frame), ``.steps``, ``.save("x.html")``,
@@ -105,7 +107,12 @@ def backprop_player(
     walk = _walk(root, None)
     if max_nodes is not None and (isinstance(max_nodes, bool) or not isinstance(max_nodes, int) or max_nodes < 1):
         raise ValueError(f"backprop_player: max_nodes must be a positive int or None (no limit); got {max_nodes!r}")
-    _check_count(walk, max_nodes, None)
+    if max_nodes is not None and len(walk.values) > max_nodes:
+        raise ValueError(
+            f"backprop_player: the graph has {len(walk.values)} values, more than max_nodes={max_nodes}; "
+            "pass max_nodes=None to play it all (each step is a whole drawing: the page and GIF grow with "
+            "steps × size), or play a smaller part of it"
+        )
     steps = _Replay(walk.values, walk.index, named, number).steps()
     widths = _cell_widths(steps, style, len(walk.values))
     caption_lines = max(len(step.caption) for step in steps)
@@ -180,7 +187,7 @@ class _Replay:
                 text = f"({parts[0]} {symbol} {parts[1]})"
             else:
                 text = f"{symbol}({', '.join(parts)})"
-            result[i] = text if len(text) <= 28 else f"the {symbol} node"
+            result[i] = text if len(text) <= 28 else f"{symbol} node"  # the frame lights it up
         return result
 
     def _operand_data(self, value: Value) -> list[float]:
@@ -326,11 +333,15 @@ class Player:
             png = rasterize(svg) if has_hangul(source) or self.renderer != "graphviz-pure" else render(source, "png")
             images.append(Image.open(io.BytesIO(png)).convert("RGB"))
         width, height = max(im.width for im in images), max(im.height for im in images)
-        canvas = []
+        padded = []
         for im in images:  # frames of one layout are one size; pad any stray pixel of difference
             frame = Image.new("RGB", (width, height), "white")
             frame.paste(im, (0, 0))
-            canvas.append(frame.quantize(colors=255, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE))
+            padded.append(frame)
+        # one palette for every frame, from the last (it has every colour: highlight, lit edges,
+        # gradients), so colours do not flicker between frames and each frame is mapped quickly
+        palette = padded[-1].quantize(colors=255, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
+        canvas = [im.quantize(palette=palette, dither=Image.Dither.NONE) for im in padded]
         durations = [ms] * len(canvas)
         durations[0] = durations[-1] = 3 * ms
         out = io.BytesIO()
@@ -368,7 +379,9 @@ body { font-family: Arimo, 'Liberation Sans', Helvetica, Arial, sans-serif; marg
 #controls button { font-size: 15px; min-width: 2.4em; }
 #slider { flex: 1; max-width: 420px; }
 #counter { font-variant-numeric: tabular-nums; color: #444; }
-#frame svg { max-width: 100%; height: auto; }
+#frame svg { display: block; width: auto; height: auto; max-width: 100%; }
+/* "fit": the whole frame, caption included, in view; a large graph scales down instead of scrolling */
+#frame.fit svg { max-height: calc(100vh - 56px); }
 </style></head>
 <body tabindex="0">
 <div id="controls">
@@ -377,6 +390,7 @@ body { font-family: Arimo, 'Liberation Sans', Helvetica, Arial, sans-serif; marg
   <button id="next" title="next step (→)">&#9654;&#9654;</button>
   <input id="slider" type="range" min="0" max="__LAST__" value="0" aria-label="step">
   <span id="counter"></span>
+  <button id="fit" title="fit the whole drawing in the window (f)">fit</button>
 </div>
 <div id="frame" role="img"></div>
 <p id="caption" hidden></p>
@@ -403,6 +417,7 @@ body { font-family: Arimo, 'Liberation Sans', Helvetica, Arial, sans-serif; marg
     play.innerHTML = "&#10074;&#10074; pause";
     timer = setInterval(function () { show(current + 1); if (current >= frames.length - 1) stop(); }, 1200);
   }
+  document.getElementById("fit").onclick = function () { frame.classList.toggle("fit"); };
   play.onclick = function () { if (timer === null) start(); else stop(); };
   document.getElementById("prev").onclick = function () { stop(); show(current - 1); };
   document.getElementById("next").onclick = function () { stop(); show(current + 1); };
@@ -412,6 +427,7 @@ body { font-family: Arimo, 'Liberation Sans', Helvetica, Arial, sans-serif; marg
     if (e.key === "ArrowRight" || e.key === "ArrowDown") { stop(); show(current + 1); e.preventDefault(); }
     else if (e.key === "ArrowLeft" || e.key === "ArrowUp") { stop(); show(current - 1); e.preventDefault(); }
     else if (e.key === " ") { play.onclick(); e.preventDefault(); }
+    else if (e.key === "f") { frame.classList.toggle("fit"); }
     else if (e.key === "Home") { stop(); show(0); }
     else if (e.key === "End") { stop(); show(frames.length - 1); }
   });
