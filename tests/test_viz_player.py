@@ -251,3 +251,45 @@ def test_adjacent_decades_are_told_apart_and_the_legend_uses_one_notation() -> N
     assert min(gaps) > 20  # ΔE*ab: 2.3 is a just-noticeable difference
     for _, _, _, text in GRAD_COLORS:
         assert re.fullmatch(r"(10[⁰¹⁻²³⁴⁵⁶]+ to 10[⁰¹⁻²³⁴⁵⁶]+|10¹ or more|below 10⁻⁶ \(vanishing\))", text), text
+
+
+def test_the_player_leaves_gradients_from_an_earlier_backward_alone() -> None:
+    price, apple, num, tax = apple_price()
+    price.backward()
+    before = [v.grad for v in (price, apple, num, tax)]
+    player = backprop_player(price)
+    player.frames  # noqa: B018 - rendering reads the graph too
+    assert [v.grad for v in (price, apple, num, tax)] == before == pytest.approx([1.0, 2.2, 110.0, 200.0])
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_frames_draw_the_same_nodes_as_draw_dot(style: str) -> None:
+    price, *_ = apple_price()
+    titles = lambda svg: sorted(g.find(f"{SVG}title").text for g in ET.fromstring(svg).iter(f"{SVG}g")  # noqa: E731
+                                if "node" in (g.get("class") or "").split())
+    drawing = draw_dot(price, style=style).svg()
+    assert all(titles(frame) == titles(drawing) for frame in backprop_player(price, style=style).frames)
+
+
+@pytest.mark.parametrize("widen", [True, False])
+def test_hangul_labels_get_boxes_as_wide_as_nanumgothic_draws_them(widen: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    import viz.draw
+    from viz.fonts import HANGUL_EM
+
+    if not widen:  # the check itself: without the widening, the text runs out of its box
+        monkeypatch.setattr(viz.draw, "_wide", lambda *args, **kwargs: "")
+
+    label = "사과의가격과귤의가격표"  # ten syllables: 10 × 0.94 em at 12 pt = 112.8 pt; the layout's metrics say 100
+    y = Value(100, label=label) * 2
+    root = ET.fromstring(draw_dot(y).svg())
+    for g in root.iter(f"{SVG}g"):
+        children = list(g)
+        labelled = [k for k, e in enumerate(children) if e.tag == f"{SVG}text" and e.text == label]
+        if "node" in (g.get("class") or "").split() and labelled:
+            cell, text = children[labelled[0] - 1], children[labelled[0]]  # the cell is drawn before its text
+            break
+    else:
+        pytest.fail("the label is not drawn")
+    xs = [float(x) for x in re.findall(r"(-?[\d.]+),-?[\d.]+", cell.get("points"))]
+    # the text, as NanumGothic draws it from where the layout starts it, ends inside its cell
+    assert (float(text.get("x")) + 10 * HANGUL_EM * 12 <= max(xs)) is widen
