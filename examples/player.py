@@ -1,6 +1,6 @@
 """The lectures' apple-price backward pass as a player: docs/figures/player.gif and out/apple_player.html.
 
-Run: python examples/player.py [gif path]   (the README shows the GIF)
+Run: python examples/player.py [gif path [html path]]   (the README shows the GIF)
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from viz import Player, backprop_player
 
 ROOT = Path(__file__).resolve().parent.parent
 GIF = ROOT / "docs" / "figures" / "player.gif"
+HTML = ROOT / "out" / "apple_player.html"
 
 
 def apple_price_player() -> Player:
@@ -23,16 +24,16 @@ def apple_price_player() -> Player:
     return backprop_player(price, style="lecture")
 
 
-def main(gif: Path = GIF) -> list[Path]:
-    gif.parent.mkdir(parents=True, exist_ok=True)
+def main(gif: Path = GIF, html: Path = HTML) -> list[Path]:
     player = apple_price_player()
-    written = [player.save(gif)]
-    (ROOT / "out").mkdir(exist_ok=True)
-    written.append(player.save(ROOT / "out" / "apple_player.html"))
+    written = []
+    for path in (gif, html):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        written.append(player.save(path))
     for path in written:
         print(f"wrote {path}")
     return written
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else GIF)
+    main(*(Path(arg) for arg in sys.argv[1:3]))

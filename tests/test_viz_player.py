@@ -291,3 +291,15 @@ def test_hangul_labels_get_boxes_as_wide_as_nanumgothic_draws_them() -> None:
     # the cell asks for that width: the layout's own metrics count a syllable as 3 spaces (0.83 em)
     width = re.search(r'<td width="(\d+)"><b>' + label, draw_dot(y).source)
     assert width and float(width.group(1)) >= 10 * HANGUL_EM * 12
+
+
+def test_the_player_example_writes_the_readme_gif_and_a_page(tmp_path: Path) -> None:
+    import runpy
+
+    from PIL import Image
+
+    example = runpy.run_path(str(Path(__file__).resolve().parent.parent / "examples" / "player.py"))
+    gif, page = example["main"](tmp_path / "player.gif", tmp_path / "apple.html")
+    with Image.open(gif) as image:
+        assert image.n_frames == 6
+    assert page.read_text(encoding="utf-8").count("<svg") == 6
