@@ -184,6 +184,10 @@ def test_player_checks_its_arguments(tmp_path: Path) -> None:
         backprop_player(1.0)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="style must be one of"):
         backprop_player(price, style="fancy")
+    with pytest.raises(ValueError, match="rankdir must be one of"):
+        backprop_player(price, rankdir="up")
+    with pytest.raises(ValueError, match="fmt must be a float format spec"):
+        backprop_player(price, fmt="%d")
     with pytest.raises(ValueError, match="more than max_nodes=3"):
         backprop_player(price, max_nodes=3)
     with pytest.raises(ValueError, match=r"writes \.html or \.gif; got \.png"):

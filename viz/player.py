@@ -32,6 +32,7 @@ from pathlib import Path
 from autograd import OPS, Value
 
 from .draw import (
+    RANKDIRS,
     STYLES,
     FrameView,
     _Numbers,
@@ -39,8 +40,8 @@ from .draw import (
     _source,
     _walk,
 )
-from .fonts import Drawing, has_hangul, rasterize, text_width
-from .render import DEFAULT_RENDERER, RendererError, _write_atomically, check_renderer, render
+from .fonts import Drawing, text_width
+from .render import DEFAULT_RENDERER, RendererError, _write_atomically, check_renderer
 
 __all__ = ["PLAYER_MAX_NODES", "Player", "Step", "backprop_player"]
 
@@ -101,6 +102,8 @@ def backprop_player(
         raise TypeError(f"backprop_player() plays a Value's graph; got {type(root).__name__} {root!r:.60}")
     if style not in STYLES:
         raise ValueError(f"backprop_player: style must be one of {STYLES}; got {style!r}")
+    if rankdir not in RANKDIRS:
+        raise ValueError(f"backprop_player: rankdir must be one of {RANKDIRS}; got {rankdir!r}")
     number = _Numbers(fmt)
     check_renderer(renderer)
     named = _parameter_names(names)
@@ -170,8 +173,7 @@ class _Replay:
     def _names(self, names: dict) -> list[str]:
         """What the captions call each value: its parameter name, its label, or its expression."""
         result: list[str] = [""] * len(self.values)
-        for i in range(len(self.values) - 1, -1, -1):  # leaves are discovered after their users
-            value = self.values[i]
+        for i, value in enumerate(self.values):
             named = names.get(id(value))
             if named or value.label:
                 result[i] = named[0] if named else value.label
@@ -291,7 +293,7 @@ class Player:
 
     def __init__(self, steps: list[Step], sources: list[str], renderer: str) -> None:
         self.steps, self.sources, self.renderer = steps, sources, renderer
-        self._frames: list[str] | None = None
+        self._drawings = [Drawing(source, renderer) for source in sources]  # each renders once, on demand
 
     def __len__(self) -> int:
         return len(self.steps)
@@ -303,9 +305,7 @@ class Player:
     @property
     def frames(self) -> list[str]:
         """Each frame as SVG text, as draw_dot renders it (rendered once, then cached)."""
-        if self._frames is None:
-            self._frames = [Drawing(source, self.renderer).svg() for source in self.sources]
-        return self._frames
+        return [drawing.svg() for drawing in self._drawings]
 
     def html(self) -> str:
         """The player as one self-contained HTML page: frames, styles and script inline."""
@@ -328,10 +328,8 @@ class Player:
             from PIL import Image
         except ImportError:
             raise RendererError("backprop_player(...).save('x.gif') needs Pillow: pip install 'gradtrace[media]'") from None
-        images = []
-        for source, svg in zip(self.sources, self.frames):
-            png = rasterize(svg) if has_hangul(source) or self.renderer != "graphviz-pure" else render(source, "png")
-            images.append(Image.open(io.BytesIO(png)).convert("RGB"))
+        # PNGs as draw_dot's drawings make them (graphviz-pure; resvg with NanumGothic for Hangul)
+        images = [Image.open(io.BytesIO(drawing.pipe("png"))).convert("RGB") for drawing in self._drawings]
         width, height = max(im.width for im in images), max(im.height for im in images)
         padded = []
         for im in images:  # frames of one layout are one size; pad any stray pixel of difference
