@@ -307,3 +307,22 @@ def test_the_player_example_writes_the_readme_gif_and_a_page(tmp_path: Path) -> 
     with Image.open(gif) as image:
         assert image.n_frames == 6
     assert page.read_text(encoding="utf-8").count("<svg") == 6
+
+
+def test_without_the_media_extra_gif_and_hangul_png_say_what_to_install(monkeypatch: pytest.MonkeyPatch,
+                                                                         tmp_path: Path) -> None:
+    import sys
+
+    from viz import RendererError
+
+    price, *_ = apple_price()
+    player = backprop_player(price)
+    monkeypatch.setitem(sys.modules, "PIL", None)  # import PIL now raises ImportError
+    with pytest.raises(RendererError, match=r"needs Pillow: pip install 'gradtrace\[media\]'"):
+        player.save(tmp_path / "x.gif")
+    assert not (tmp_path / "x.gif").exists()
+    monkeypatch.setitem(sys.modules, "resvg_py", None)
+    hangul = Value(1.0, label="사과") * 2
+    with pytest.raises(RendererError, match=r"needs resvg-py: pip install 'gradtrace\[media\]'"):
+        draw_dot(hangul).save(tmp_path / "x.png")
+    assert not (tmp_path / "x.png").exists()

@@ -10,6 +10,15 @@ on each node's ``operands``/``params``), in the order ``Value.backward`` visits 
 the last frame shows exactly the gradients ``backward()`` gives. The user's graph is only read:
 no ``.grad`` is touched.
 
+>>> from autograd import Value
+>>> apple, num, tax = Value(100, label="apple"), Value(2, label="apple_num"), Value(1.1, label="tax")
+>>> price = apple * num * tax
+>>> player = backprop_player(price)
+>>> player
+<viz.Player: 6 frames (3 forward, 3 backward)>
+>>> player.steps[-1].caption[1]
+'∂((apple × apple_num) × tax)/∂apple = 1.1 × 2 = 2.2   [local ∂(apple × apple_num)/∂apple = 2]'
+
 Where it shows:
 
 - in Jupyter (JupyterLab, Notebook 7, VS Code): an ``<iframe srcdoc=...>`` holding the same
