@@ -325,7 +325,8 @@ class Player:
         )
 
     def _repr_html_(self) -> str:
-        height = max(_svg_height(svg) for svg in self.frames) + 70
+        # the tallest frame, points → CSS pixels, plus the controls' row and the page's margins
+        height = max(_svg_height(svg) for svg in self.frames) * 96 / 72 + 64
         return (
             f'<iframe srcdoc="{html.escape(self.html(), quote=True)}" '
             f'style="width: 100%; height: {height:.0f}px; border: 0" sandbox="allow-scripts"></iframe>'
@@ -435,8 +436,8 @@ body { font-family: Arimo, 'Liberation Sans', Helvetica, Arial, sans-serif; marg
     else if (e.key === "ArrowLeft" || e.key === "ArrowUp") { stop(); show(current - 1); e.preventDefault(); }
     else if (e.key === " ") { play.onclick(); e.preventDefault(); }
     else if (e.key === "f") { frame.classList.toggle("fit"); }
-    else if (e.key === "Home") { stop(); show(0); }
-    else if (e.key === "End") { stop(); show(frames.length - 1); }
+    else if (e.key === "Home") { stop(); show(0); e.preventDefault(); }
+    else if (e.key === "End") { stop(); show(frames.length - 1); e.preventDefault(); }
   });
   show(0);
   document.body.focus();
