@@ -326,3 +326,21 @@ def test_without_the_media_extra_gif_and_hangul_png_say_what_to_install(monkeypa
     with pytest.raises(RendererError, match=r"needs resvg-py: pip install 'gradtrace\[media\]'"):
         draw_dot(hangul).save(tmp_path / "x.png")
     assert not (tmp_path / "x.png").exists()
+
+
+def test_each_weight_is_drawn_beside_the_input_it_multiplies() -> None:
+    import random
+
+    from nn import Neuron
+
+    neuron = Neuron(3, activation="tanh", rng=random.Random(1))
+    out = neuron([0.25, -1.5, 2.75])
+    out.backward()
+    svg = draw_dot(out, style="lecture", names=neuron).svg()
+    y = {t.text: float(t.get("y")) for t in ET.fromstring(svg).iter(f"{SVG}text")}
+    order = ["w₀", "0.25", "w₁", "-1.5", "w₂", "2.75", "b"]  # top to bottom (or bottom to top)
+    ys = [y[name] for name in order]
+    assert ys == sorted(ys) or ys == sorted(ys, reverse=True)
+    # names may also be a mapping or (name, Value) pairs
+    pairs = neuron.named_parameters()
+    assert draw_dot(out, names=dict(pairs)).source == draw_dot(out, names=pairs).source == draw_dot(out, names=neuron).source
