@@ -12,6 +12,8 @@ True
 """
 
 from .draw import DEFAULT_MAX_NODES, GRAD_COLORS, draw_dot
+from .explain import Explanation, Explanations, explain
+from .nudge import Nudge, nudge, nudge_slider
 from .player import Player, Step, backprop_player
 from .plots import plot_activation, plot_decision_boundary, plot_history
 from .render import RENDERERS, Graph, RendererError
@@ -19,6 +21,9 @@ from .render import RENDERERS, Graph, RendererError
 __all__ = [
     "DEFAULT_MAX_NODES",
     "GRAD_COLORS",
+    "Explanation",
+    "Explanations",
+    "Nudge",
     "RENDERERS",
     "Graph",
     "Player",
@@ -26,6 +31,9 @@ __all__ = [
     "Step",
     "backprop_player",
     "draw_dot",
+    "explain",
+    "nudge",
+    "nudge_slider",
     "plot_activation",
     "plot_decision_boundary",
     "plot_history",

@@ -19,7 +19,7 @@ import re
 from functools import cache
 from pathlib import Path
 
-from .render import Graph, RendererError
+from .render import DEFAULT_TIMEOUT, Graph, RendererError, check_timeout
 
 __all__ = ["FONT_FAMILY", "Drawing", "hangul_fonts", "has_hangul", "rasterize", "text_width"]
 
@@ -80,12 +80,13 @@ class Drawing(Graph):
     """A :class:`viz.Graph` whose SVG names fonts with the layout's metrics and whose PNG
     shows Hangul."""
 
-    def svg(self) -> str:
+    def svg(self, timeout: float = DEFAULT_TIMEOUT) -> str:
+        check_timeout(timeout)  # as Graph.svg does, even when the SVG is cached
         if self._svg is None:
-            self._svg = _ARIMO.sub(f'font-family="{FONT_FAMILY}"', super().svg())
+            self._svg = _ARIMO.sub(f'font-family="{FONT_FAMILY}"', super().svg(timeout))
         return self._svg
 
-    def pipe(self, fmt: str = "svg") -> bytes:
+    def pipe(self, fmt: str = "svg", timeout: float = DEFAULT_TIMEOUT) -> bytes:
         if fmt == "png" and self.renderer == "graphviz-pure" and has_hangul(self.source):
-            return rasterize(self.svg())
-        return super().pipe(fmt)
+            return rasterize(self.svg(timeout))
+        return super().pipe(fmt, timeout)

@@ -40,6 +40,7 @@ from pathlib import Path
 
 from autograd import OPS, Value
 
+from ._atomic import atomic_open
 from .draw import (
     RANKDIRS,
     STYLES,
@@ -50,7 +51,7 @@ from .draw import (
     _walk,
 )
 from .fonts import Drawing, text_width
-from .render import DEFAULT_RENDERER, RendererError, _write_atomically, check_renderer
+from .render import DEFAULT_RENDERER, RendererError, check_renderer
 
 __all__ = ["PLAYER_MAX_NODES", "Player", "Step", "backprop_player"]
 
@@ -366,7 +367,8 @@ class Player:
             data = self.gif()
         else:
             raise ValueError(f"Player.save: writes .html or .gif; got {suffix or 'a file without a suffix'} ({target.name!r})")
-        _write_atomically(target, data)
+        with atomic_open(target, binary=True) as file:  # a failed write leaves the old file as it was
+            file.write(data)
         return target
 
 
