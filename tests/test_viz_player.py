@@ -344,3 +344,17 @@ def test_each_weight_is_drawn_beside_the_input_it_multiplies() -> None:
     # names may also be a mapping or (name, Value) pairs
     pairs = neuron.named_parameters()
     assert draw_dot(out, names=dict(pairs)).source == draw_dot(out, names=pairs).source == draw_dot(out, names=neuron).source
+
+
+def test_fan_out_sums_in_backwards_order_to_the_same_float() -> None:
+    # values used many times, with contributions whose sum depends on the order of adding
+    x, w = Value(0.1, label="x"), Value(0.7, label="w")
+    h = x * w
+    terms = [h * 0.3, (x * x) * 1.1, x.tanh() * h, h / 3.0, (w - x) * x, h.exp() * w]
+    y = terms[0]
+    for term in terms[1:]:
+        y = y + term * x
+    player = backprop_player(y, fmt=".17g")
+    y.backward()
+    values = _walk_values(y)
+    assert [float(g) for g in player.steps[-1].grads] == [v.grad for v in values]

@@ -8,7 +8,9 @@ computed are blank, not 0.
 The steps are replayed from the graph with the public op table (``autograd.OPS[op].backward``
 on each node's ``operands``/``params``), in the order ``Value.backward`` visits the nodes, so
 the last frame shows exactly the gradients ``backward()`` gives. The user's graph is only read:
-no ``.grad`` is touched.
+no ``.grad`` is touched. (Stepping ``Value._backward()`` node by node would give the same
+numbers, but it writes into the graph's ``.grad`` and says nothing of the local derivatives
+that the captions show; the op table gives both without writing anything.)
 
 >>> from autograd import Value
 >>> apple, num, tax = Value(100, label="apple"), Value(2, label="apple_num"), Value(1.1, label="tax")
