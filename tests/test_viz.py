@@ -230,8 +230,10 @@ def _same_graph_labelled(label: str) -> Value:
 
 
 def _structure(source: str) -> list[str]:
-    """Each DOT line with the HTML labels' text content blanked out."""
-    return [re.sub(r"<b>.*?</b>|<i>.*?</i>", "<b></b>", line) for line in source.splitlines()]
+    """Each DOT line with the HTML labels' text content blanked out, and the widths that
+    Hangul labels are given (the layout's metrics underestimate them) left out."""
+    lines = [re.sub(r"<b>.*?</b>|<i>.*?</i>", "<b></b>", line) for line in source.splitlines()]
+    return [re.sub(r' width="\d+"| width=[\d.]+', "", line) for line in lines]
 
 
 @pytest.mark.parametrize("style", STYLES)
@@ -323,8 +325,8 @@ def test_color_by_grad_shades_vanishing_gradients_and_adds_a_legend(style: str) 
     assert f'bgcolor="{GRAD_COLORS[-1][1]}"' in source  # big's |grad| < 1e-6
     assert f'bgcolor="{GRAD_COLORS[1][1]}"' in source  # y's grad is 1
     texts = " ".join(svg_texts(graph.svg()))
-    assert "|grad|, log scale" in texts and "below 10⁻⁶ (vanishing)" in texts and "1 to 10" in texts
-    assert "exactly 0" not in texts and "0.01 to 0.1" not in texts  # the legend lists the colours used
+    assert "|grad|, log scale" in texts and "below 10⁻⁶ (vanishing)" in texts and "10⁰ to 10¹" in texts
+    assert "exactly 0" not in texts and "10⁻² to 10⁻¹" not in texts  # the legend lists the colours used
     fills = {p.get("fill") for p in ET.fromstring(graph.svg()).iter(f"{SVG}polygon")}
     assert GRAD_COLORS[-1][1] in fills
     assert "log scale" not in draw_dot(y, style=style).source

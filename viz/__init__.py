@@ -15,6 +15,7 @@ from .draw import DEFAULT_MAX_NODES, GRAD_COLORS, draw_dot
 from .explain import Explanation, Explanations, explain
 from .fonts import hangul_font_path, use_hangul_font
 from .nudge import Nudge, nudge, nudge_slider
+from .player import Player, Step, backprop_player
 from .plots import plot_activation, plot_confusion_matrix, plot_decision_boundary, plot_history
 from .render import RENDERERS, Graph, RendererError
 
@@ -26,7 +27,10 @@ __all__ = [
     "Nudge",
     "RENDERERS",
     "Graph",
+    "Player",
     "RendererError",
+    "Step",
+    "backprop_player",
     "draw_dot",
     "explain",
     "hangul_font_path",
