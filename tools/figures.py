@@ -21,9 +21,9 @@ What counts as the inputs:
   machines; they are made reproducible on one machine (no timestamp or version in the
   metadata) so that redrawing an unchanged picture leaves the file unchanged.
 
-A new picture is one more registered function. For an animation such as the backprop
-player's GIF, the inputs would be the frames' DOT texts joined, and ``save`` would write the
-GIF with the player's own writer.
+- The backprop player's GIF: its frames' DOT texts and the source of the GIF writer.
+
+A new picture is one more registered function.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from typing import Any
 import autograd
 import nn
 import viz
+import viz.player
 from autograd import Value
 from viz import draw_dot
 
@@ -157,6 +158,13 @@ def decision_boundary() -> Picture:
     viz.plot_decision_boundary(model, X, y, ax=ax)
     ax.set_title("MLP(2, [16, 16, 1]) on the two moons, after 100 SGD steps")
     return _matplotlib_picture(fig, _inputs(decision_boundary, viz.plots, model.state_dict(), X, y))
+
+
+@figure("player.gif")
+def player_gif() -> Picture:
+    """The backprop player on the apple-price graph, as examples/player.py makes it."""
+    player = runpy.run_path(str(ROOT / "examples" / "player.py"))["apple_price_player"]()
+    return Picture(_inputs(player.sources, viz.player.Player.gif), player.save)
 
 
 def sha256(data: bytes | str) -> str:
