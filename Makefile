@@ -2,22 +2,37 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip install --disable-pip-version-check
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test figures notebooks lab bench lint clean
 
+# pip >= 25.1 draws a progress bar while it installs, the longest silent step before.
 $(VENV)/bin/python:
+	@echo "==> Creating a virtual environment in $(VENV)/ (Python: $(PYTHON)) with an up-to-date pip"
 	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade 'pip>=25.1'
 
+# pip's own output is the progress report: a line per package it collects, download bars,
+# then a bar over the packages it installs.
 $(STAMP): pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
-	touch $@
+	@echo "==> Setup: installing gradtrace and its dependencies (numpy, matplotlib, Jupyter's kernel, scikit-learn,"
+	@echo "    pytest, ...) into $(VENV)/. The first time takes a few minutes; later runs skip this step"
+	@echo "    until pyproject.toml changes."
+	$(PIP) -e '.[dev]'
+	@touch $@
+	@echo "==> Installed into $(VENV)/"
 
 $(VENV)/.installed-bench: $(STAMP)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
 	touch $@
 
-demo: $(STAMP)  ## the lectures' examples, end to end; training with progress bars; graph drawings to SVG
+$(VENV)/.installed-lab: $(STAMP)
+	@echo "==> Setup: installing JupyterLab into $(VENV)/ (the first time: a minute or two)"
+	$(PIP) -e '.[dev,lab]'
+	@touch $@
+
+demo: $(STAMP)  ## the lectures' examples, end to end; training with progress bars; graph drawings to SVG in out/
 	$(PY) examples/lectures.py
 	$(PY) examples/training.py
 	$(PY) examples/drawing.py
@@ -25,11 +40,20 @@ demo: $(STAMP)  ## the lectures' examples, end to end; training with progress ba
 test: $(STAMP)  ## the whole test suite; fails when no test runs
 	$(PY) -m pytest
 
+figures: $(STAMP)  ## regenerate the README's pictures in docs/figures/
+	$(PY) tools/figures.py
+
+notebooks: $(STAMP)  ## re-execute every notebook in notebooks/ in place (the committed outputs)
+	$(PY) tools/notebooks.py
+
+lab: $(VENV)/.installed-lab  ## open the notebooks in JupyterLab (installed into .venv on first use)
+	$(VENV)/bin/jupyter lab notebooks/
+
 bench: $(VENV)/.installed-bench  ## each engine in its own process, collector on and off (~8 min; BENCH_QUICK=1: under a minute); writes benchmarks/RESULTS.md
 	$(PY) benchmarks/run.py
 
 lint: $(STAMP)
-	$(PY) -m ruff check autograd nn viz tests benchmarks examples
+	$(PY) -m ruff check autograd nn viz tests benchmarks examples tools
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache *.egg-info

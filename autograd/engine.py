@@ -35,7 +35,7 @@ def _number(x: object, where: str, accepted: str = "a Value, int, float or NumPy
     cls = x.__class__
     if cls is float:
         return x  # type: ignore[return-value]
-    if isinstance(x, numbers.Real):  # int, bool, NumPy real scalars, Fraction
+    if cls is int or isinstance(x, numbers.Real) or _is_real_0d_array(x):  # int, bool, NumPy scalars, Fraction
         try:
             return float(x)
         except OverflowError:
@@ -43,6 +43,12 @@ def _number(x: object, where: str, accepted: str = "a Value, int, float or NumPy
     raise TypeError(
         f"{where} accepts {accepted}; got {cls.__name__} {x!r:.60}"
     )
+
+
+def _is_real_0d_array(x: object) -> bool:
+    """A 0-d NumPy array of a real dtype (``np.array(2.0)``), told apart without importing NumPy."""
+    kind = getattr(getattr(x, "dtype", None), "kind", None)
+    return getattr(x, "ndim", None) == 0 and kind in ("b", "i", "u", "f")
 
 
 _new = object.__new__
@@ -61,7 +67,7 @@ def _unary_method(name: str, doc: str) -> Callable[[Value], Value]:
         if _modes_in_use and _mode.state:
             _record_unusual(out, op, (self,))
         else:
-            out._op = op
+            out._rule = op
             out._args = (self,)
         return out
 
@@ -75,8 +81,11 @@ def _binary_method(name: str, doc: str, reflected: bool = False) -> Callable[[Va
     forward = op.forward
 
     def method(self: Value, other: Value | float) -> Value:
-        if other.__class__ is Value:
+        cls = other.__class__
+        if cls is Value:
             other_data = other.data  # type: ignore[union-attr]
+        elif cls is float:
+            other_data = other
         else:
             other = other_data = _number(other, name)
         # _make_node's lines, inlined for speed
@@ -93,7 +102,7 @@ def _binary_method(name: str, doc: str, reflected: bool = False) -> Callable[[Va
         if _modes_in_use and _mode.state:
             _record_unusual(out, op, args)
         else:
-            out._op = op
+            out._rule = op
             out._args = args
         return out
 
@@ -109,27 +118,37 @@ class Value:
     ``leaky_relu``, ``elu``, ``softplus`` and ``step`` make new nodes that remember
     their operands, so that :meth:`backward` can apply the chain rule.
 
+    A Value reads as a number where Python expects one: ``<``, ``<=``, ``>``, ``>=``
+    compare the data (a bool, no graph node), and ``int``, ``float``, ``round``,
+    ``math.floor``/``ceil``/``trunc`` and ``format`` work on the data. ``==`` and
+    ``hash`` stay identity-based, because graph walks keep Values in sets and dicts.
+
     Attributes:
         data: the value, a Python float.
         grad: d(root)/d(self) from the last :meth:`backward` call (0.0 at first).
         label: a name for drawings; free text.
         op: the name of the op that made this node ("" for leaves).
         parents: the operand Values (numbers used as operands are in ``operands``).
+
+    micrograd's internal names work too, for code written against micrograd:
+    ``_prev`` (the set of operand Values), ``_op`` (micrograd's short op string:
+    ``'+'``, ``'*'``, ``'**2'``, ``'ReLU'``, ...; ``''`` for a leaf) and
+    ``_backward()`` (one node's step of the chain rule).
     """
 
-    __slots__ = ("data", "grad", "label", "_op", "_args")
+    __slots__ = ("data", "grad", "label", "_rule", "_args")
 
     # Tell NumPy to leave mixed arithmetic to Value: np.float64(2) * v then calls
     # v.__rmul__ instead of building an object array.
     __array_ufunc__ = None
 
     def __init__(self, data: float, label: str = "") -> None:
-        self.data = _number(data, "Value()", "an int, float or NumPy real scalar")
+        self.data = _number(data, "Value()", "an int, float, NumPy real scalar or 0-d real array")
         self.grad = 0.0
         if label.__class__ is not str:
             raise TypeError(f"Value() label must be a str; got {type(label).__name__} {label!r:.60}")
         self.label = label
-        self._op: Op | None = None
+        self._rule: Op | None = None
         self._args: tuple = ()
 
     def __init_subclass__(cls, **kwargs: object) -> None:
@@ -141,7 +160,7 @@ class Value:
     @property
     def op(self) -> str:
         """Name of the op that made this node; "" for a leaf."""
-        return "" if self._op is None else self._op.name
+        return "" if self._rule is None else self._rule.name
 
     @property
     def parents(self) -> tuple[Value, ...]:
@@ -151,7 +170,7 @@ class Value:
     @property
     def operands(self) -> tuple[Value | float, ...]:
         """All operands in order: Values and the plain numbers the op was given."""
-        op = self._op
+        op = self._rule
         if op is None or not op.n_params:
             return self._args
         return self._args[: -op.n_params]
@@ -159,17 +178,94 @@ class Value:
     @property
     def params(self) -> tuple[float, ...]:
         """Non-differentiable parameters of the op (the output index of softmax)."""
-        op = self._op
+        op = self._rule
         return self._args[len(self._args) - op.n_params :] if op is not None and op.n_params else ()
+
+    # --- micrograd's internal names, for code written against micrograd --------------
+
+    @property
+    def _prev(self) -> set[Value]:
+        """micrograd's ``_prev``: the set of operand Values."""
+        return set(self.parents)
+
+    @property
+    def _op(self) -> str:
+        """micrograd's ``_op``: a short op string (``'+'``, ``'*'``, ``'**2'``, ``'ReLU'``); ``''`` for a leaf."""
+        op = self._rule
+        if op is None:
+            return ""
+        if op.name == "pow":  # micrograd writes the exponent in: '**2'
+            exponent = self._args[1]
+            if exponent.__class__ is Value:
+                return "**"
+            return f"**{int(exponent)}" if float(exponent).is_integer() else f"**{exponent}"
+        return op.short or op.name
+
+    def _backward(self) -> None:
+        """micrograd's ``_backward()``: add this node's local derivatives, times its own
+        ``.grad``, into its operands' ``.grad``. A leaf's does nothing.
+
+        Stepping it by hand in reverse topological order from ``root.grad = 1.0``
+        gives what :meth:`backward` gives.
+        """
+        if self._rule is not None:
+            _apply_rules((self,), False)
 
     def __repr__(self) -> str:
         extra = f", label={self.label!r}" if self.label else ""
-        if self._op is not None:
-            extra += f", op={self._op.name!r}"
+        if self._rule is not None:
+            extra += f", op={self._rule.name!r}"
         return f"Value(data={self.data!r}, grad={self.grad!r}{extra})"
+
+    # --- the number protocol: read the data, record nothing ---------------------------
 
     def __float__(self) -> float:
         return self.data
+
+    def __int__(self) -> int:
+        return int(self.data)
+
+    def __round__(self, ndigits: int | None = None) -> float:
+        return round(self.data, ndigits)
+
+    def __trunc__(self) -> int:
+        return math.trunc(self.data)
+
+    def __floor__(self) -> int:
+        return math.floor(self.data)
+
+    def __ceil__(self) -> int:
+        return math.ceil(self.data)
+
+    def __format__(self, spec: str) -> str:
+        # an empty spec (f"{v}") shows the node as repr does; any other formats the data
+        return format(self.data, spec) if spec else str(self)
+
+    def __lt__(self, other: object) -> bool:
+        other_data = _compared(other)
+        return NotImplemented if other_data is None else self.data < other_data
+
+    def __le__(self, other: object) -> bool:
+        other_data = _compared(other)
+        return NotImplemented if other_data is None else self.data <= other_data
+
+    def __gt__(self, other: object) -> bool:
+        other_data = _compared(other)
+        return NotImplemented if other_data is None else self.data > other_data
+
+    def __ge__(self, other: object) -> bool:
+        other_data = _compared(other)
+        return NotImplemented if other_data is None else self.data >= other_data
+
+    # --- pickle and copy.deepcopy ------------------------------------------------------
+
+    def __reduce__(self) -> tuple:
+        # A leaf is its three fields. A result is its whole graph as a flat list,
+        # operands before users, rebuilt in a loop: pickling the nested operand
+        # tuples instead would recurse once per level and fail on deep chains.
+        if self._rule is None:
+            return _leaf, (self.data, self.grad, self.label)
+        return _rebuild_graph, (_flatten_graph(self),)
 
     # --- arithmetic and functions: each a thin method over one entry of the op table ---
 
@@ -200,7 +296,7 @@ class Value:
         return self._leaky_relu(slope)
 
     def elu(self, alpha: Value | float = 1.0) -> Value:
-        """x for x > 0, else alpha·(e^x - 1); derivative 1, or y + alpha for x ≤ 0."""
+        """x for x > 0, else alpha·(e^x - 1); derivative 1, or alpha·e^x for x ≤ 0."""
         return self._elu(alpha)
 
     def __pos__(self) -> Value:
@@ -219,87 +315,154 @@ class Value:
         ``x.grad == 64``.
 
         The walk is iterative: a chain of a million nodes needs no recursion limit.
+        It keeps its bookkeeping to itself, so ``.grad`` holds a float at every
+        moment, an interrupt leaves no mark behind, and threads may run backward
+        over graphs that share nodes (their gradients then race, as in PyTorch).
 
         Args:
             grad: the seed d(loss)/d(self), 1.0 by default.
         """
         seed = _number(grad, "backward(grad=...)", "an int, float or NumPy real scalar")
-        order = _post_order(self)  # also resets every intermediate gradient to 0.0
+        order = _post_order(self, reset=True)  # intermediate gradients start afresh
         if not order:  # a leaf: nothing to propagate
             self.grad += seed
             return
         self.grad = seed
-        check = _mode.state & _ANOMALY
-        for node in reversed(order):
-            op: Op = node._op  # type: ignore[assignment]  # only non-leaf nodes are in order
-            arity = op.arity
-            args = node._args
-            if arity == 2:
-                a, b = args
-                a_is_node = a.__class__ is Value
-                b_is_node = b.__class__ is Value
-                ga, gb = op.backward(node.grad, node.data, a.data if a_is_node else a, b.data if b_is_node else b)
-                if a_is_node:
+        order.reverse()
+        _apply_rules(order, _mode.state & _ANOMALY)
+
+
+def _apply_rules(nodes: Sequence[Value], check: int) -> None:
+    """For each node in turn, add its local derivatives times its ``grad`` into its
+    operands' ``grad``: one step of the chain rule per node (micrograd's ``_backward``)."""
+    for node in nodes:
+        op: Op = node._rule  # type: ignore[assignment]  # only non-leaf nodes come here
+        arity = op.arity
+        args = node._args
+        if arity == 2:
+            a, b = args
+            a_is_node = a.__class__ is Value
+            b_is_node = b.__class__ is Value
+            ga, gb = op.backward(node.grad, node.data, a.data if a_is_node else a, b.data if b_is_node else b)
+            if a_is_node:
+                a.grad += ga
+            if b_is_node:
+                b.grad += gb
+        elif arity == 1:
+            x = args[0]
+            x.grad += op.backward(node.grad, node.data, x.data)
+        elif op.accumulate is not None:
+            op.accumulate(node.grad, args)
+        else:
+            values = [a.data if a.__class__ is Value else a for a in args]
+            for a, ga in zip(args, op.backward(node.grad, node.data, values)):
+                if a.__class__ is Value:
                     a.grad += ga
-                if b_is_node:
-                    b.grad += gb
-            elif arity == 1:
-                x = args[0]
-                x.grad += op.backward(node.grad, node.data, x.data)
-            elif op.accumulate is not None:
-                op.accumulate(node.grad, args)
-            else:
-                values = [a.data if a.__class__ is Value else a for a in args]
-                for a, ga in zip(args, op.backward(node.grad, node.data, values)):
-                    if a.__class__ is Value:
-                        a.grad += ga
-            if check:
-                _check_gradients(node)
+        if check:
+            _check_gradients(node)
 
 
-def _post_order(root: Value) -> list[Value]:
+def _post_order(root: Value, reset: bool = False) -> list[Value]:
     """Every non-leaf node that root depends on, each after its operands.
 
     Depth-first with an explicit stack: a node is pushed, then a None marker, then
     its operands; when the marker comes back off the stack, all the node's operands
-    are done. Leaves are skipped: they have no rule to apply. A visited node is
-    marked by a sentinel in its ``grad`` slot (its gradient is about to be reset
-    anyway), which is cheaper than a set of a million nodes; on return every
-    visited node's ``grad`` is 0.0 again.
+    are done. Leaves are skipped: they have no rule to apply. The visited set is
+    the walk's own, so concurrent walks and interrupts cannot disturb the graph.
+    With ``reset``, each node's ``grad`` is set to 0.0 as it is listed (backward's
+    fresh start, without a second loop over the nodes).
     """
     order: list[Value] = []
-    if root._op is None:
+    if root._rule is None:
         return order
-    visited = _Visited()
+    seen: set[Value] = set()
+    mark = seen.add
     stack: list[Value | None] = [root]
     push, pop, emit = stack.append, stack.pop, order.append
-    try:
-        while stack:
+    while stack:
+        node = pop()
+        if node is None:
             node = pop()
-            if node is None:
-                emit(pop())  # type: ignore[arg-type]
-                continue
-            if node.grad is visited:
-                continue
-            node.grad = visited  # type: ignore[assignment]
-            push(node)
-            push(None)
-            for a in node._args:
-                if a.__class__ is Value and a._op is not None and a.grad is not visited:
-                    push(a)
-    finally:  # also on KeyboardInterrupt or MemoryError: no sentinel may stay behind
-        for node in order:
-            node.grad = 0.0
-        for node in stack:
-            if node is not None and node.grad is visited:
-                node.grad = 0.0
+            emit(node)  # type: ignore[arg-type]
+            if reset:
+                node.grad = 0.0  # type: ignore[union-attr]
+            continue
+        if node in seen:
+            continue
+        mark(node)
+        push(node)
+        push(None)
+        for a in node._args:
+            if a.__class__ is Value and a._rule is not None and a not in seen:
+                push(a)
     return order
 
 
-class _Visited:
-    """A fresh sentinel per graph walk, so walks never mistake each other's marks."""
+def _compared(other: object) -> float | int | None:
+    """The number a comparison reads from ``other``, or None where it is not a number."""
+    cls = other.__class__
+    if cls is Value:
+        return other.data  # type: ignore[attr-defined]
+    if cls is float or cls is int:
+        return other  # type: ignore[return-value]
+    try:
+        return _number(other, "")
+    except (TypeError, ValueError):
+        return None
 
-    __slots__ = ()
+
+def _qualify_generated_methods() -> None:
+    """Give the table-generated methods their real names (``Value.tanh``), so that
+    pickle finds them by name: nn layers keep an activation such as ``Value.tanh``."""
+    for name, attr in vars(Value).items():
+        if getattr(attr, "__qualname__", "").startswith(("_unary_method.", "_binary_method.")):
+            attr.__name__ = name
+            attr.__qualname__ = f"Value.{name}"
+
+
+_qualify_generated_methods()
+
+
+# --- pickling whole graphs without recursion ----------------------------------------------
+
+
+def _leaf(data: float, grad: float, label: str) -> Value:
+    """A leaf with these fields (pickle's constructor for leaves)."""
+    out = _new(Value)
+    out.data, out.grad, out.label, out._rule, out._args = data, grad, label, None, ()
+    return out
+
+
+def _flatten_graph(root: Value) -> list[tuple]:
+    """root's non-leaf nodes, operands first, as (data, grad, label, op name, operands, params).
+
+    An operand that is an earlier node of the list is written as its index (an int;
+    operands are otherwise Values or floats); leaves stay Values, so that pickle
+    keeps their identity, shared with a model's parameters.
+    """
+    order = _post_order(root)
+    index = {node: i for i, node in enumerate(order)}
+    flat = []
+    for node in order:
+        op: Op = node._rule  # type: ignore[assignment]
+        n_args = len(node._args) - op.n_params
+        operands = tuple(index.get(a, a) if a.__class__ is Value else a for a in node._args[:n_args])
+        flat.append((node.data, node.grad, node.label, op.name, operands, node._args[n_args:]))
+    return flat
+
+
+def _rebuild_graph(flat: list[tuple]) -> Value:
+    """The graph :func:`_flatten_graph` wrote, rebuilt in one loop; returns its root."""
+    nodes: list[Value] = []
+    for data, grad, label, name, operands, params in flat:
+        rule = OPS.get(name)
+        if rule is None:
+            raise ValueError(f"cannot rebuild a graph node made by op {name!r}: no such op in autograd.OPS")
+        node = _new(Value)
+        node.data, node.grad, node.label, node._rule = data, grad, label, rule
+        node._args = tuple(nodes[a] if a.__class__ is int else a for a in operands) + tuple(params)
+        nodes.append(node)
+    return nodes[-1]
 
 
 # --- building nodes ----------------------------------------------------------------------
@@ -320,7 +483,17 @@ def apply_variadic(op: Op, operands: Sequence[Value | float], params: tuple = ()
         values = [a.data if a.__class__ is Value else a for a in args]
     if params:
         return _make_node(op, op.forward(values + list(params)), args + tuple(params))
-    return _make_node(op, op.forward(values), args)
+    # _make_node's lines, inlined: a neuron's dot node passes here once per sample
+    out = _new(Value)
+    out.data = op.forward(values)
+    out.grad = 0.0
+    out.label = ""
+    if _modes_in_use and _mode.state:
+        _record_unusual(out, op, args)
+    else:
+        out._rule = op
+        out._args = args
+    return out
 
 
 class _NotAFloat(Exception):
@@ -344,7 +517,7 @@ def _make_node(op: Op, data: float, args: tuple) -> Value:
     if _modes_in_use and _mode.state:
         _record_unusual(out, op, args)
     else:
-        out._op = op
+        out._rule = op
         out._args = args
     return out
 
@@ -353,10 +526,10 @@ def _record_unusual(out: Value, op: Op, args: tuple) -> None:
     """Finish a node under no_grad and/or detect_anomaly."""
     state = _mode.state
     if state & _NO_GRAD:
-        out._op = None
+        out._rule = None
         out._args = ()
     else:
-        out._op = op
+        out._rule = op
         out._args = args
     if state & _ANOMALY and not math.isfinite(out.data):
         raise FloatingPointError(

@@ -41,7 +41,11 @@ def dot(ws: Iterable[Operand], xs: Iterable[Operand], bias: Operand | None = Non
 
     d/dw_i = x_i, d/dx_i = w_i, d/dbias = 1. ``xs`` may be numbers, Values or a NumPy row.
     """
-    w_list, x_list = _listed(ws, "dot"), _listed(xs, "dot")
+    # lists and tuples, the usual case, skip _listed's checks: this runs once per neuron and sample
+    w_list = ws if ws.__class__ is list or ws.__class__ is tuple else _listed(ws, "dot")
+    x_list = xs if xs.__class__ is list or xs.__class__ is tuple else _listed(xs, "dot")
+    if not w_list:
+        _listed(w_list, "dot")  # the error for an empty sequence
     if len(w_list) != len(x_list):
         raise ValueError(f"dot() needs as many weights as inputs; got {len(w_list)} weights and {len(x_list)} inputs")
     operands = (*w_list, *x_list) if bias is None else (*w_list, *x_list, bias)
@@ -70,7 +74,8 @@ def log_softmax(values: Iterable[Operand]) -> list[Value]:
 
 
 def maximum(values: Iterable[Operand]) -> Value:
-    """max(values) as one node (maxout); the gradient goes to the first maximal operand."""
+    """max(values) as one node (maxout); nan wins, and the gradient goes to the operand that gave the
+    result: the first nan, else the first maximal operand (as torch.max)."""
     return apply_variadic(OPS["maximum"], _listed(values, "maximum"))
 
 

@@ -61,7 +61,8 @@ WORKLOADS = {  # name: module in benchmarks/, in the order of RESULTS.md
     "scalar": "bench_engine",
     "graph": "bench_graph",
 }
-SECTIONS: dict[str, str] = {  # name: module that measures itself (its own processes) and returns Markdown
+SECTIONS = {  # name: module that measures itself (its own processes) and returns Markdown
+    "fit_gc": "bench_fit_gc",
 }
 ENGINES = {  # engine: (module it needs, distribution for the version line)
     "gradtrace": ("autograd", "gradtrace"),

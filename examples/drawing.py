@@ -29,9 +29,18 @@ def main(out_dir: Path = OUT) -> list[Path]:
     written = []
     for style in ("record", "lecture"):
         written.append(draw_dot(price, style=style).save(out_dir / f"apple_price_{style}.svg"))
+    print("\n== Drawings of the apple-price graph (open them in a web browser) ==")
     for path in written:
-        print(f"wrote {path}")
+        print(f"wrote {_shown(path)}")
     return written
+
+
+def _shown(path: Path) -> Path:
+    """``path`` relative to the working directory when it lies below it (``out/...`` after make demo)."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return path
 
 
 if __name__ == "__main__":

@@ -2,18 +2,17 @@
 
 1. XOR, which no single perceptron can learn, by a small MLP through ``nn.fit``.
 2. micrograd's demo: the moons data, ``MLP(2, [16, 16, 1])``, the max-margin loss
-   plus 1e-4·Σp², full batch of 100, SGD with lr = 1.0 − 0.9·k/100, all 100 steps,
-   written out as a loop so the learning-rate schedule shows.
+   plus 1e-4·Σp², full batch of 100, SGD with lr = 1.0 − 0.9·k/100 (``nn.LRSchedule``,
+   a callback of ``nn.fit``), all 100 steps.
 
-Both show a progress bar (tqdm: text here, a widget in Jupyter) and print their accuracy.
+Both report their progress (a tqdm bar in a terminal, a widget in Jupyter, a line every
+few epochs in a log) and print their accuracy.
 """
 
 from __future__ import annotations
 
 import random
 import sys
-
-from tqdm.auto import tqdm
 
 import autograd
 import nn
@@ -42,29 +41,24 @@ def xor(epochs: int = 200) -> float:
 
 
 def moons(steps: int = 100) -> float:
-    """micrograd's demo on gradtrace; return the accuracy at the last step."""
+    """micrograd's demo on gradtrace, through nn.fit; return the accuracy at the last step."""
     heading(f"micrograd's moons demo: MLP(2, [16, 16, 1]), max-margin loss + 1e-4·L2, SGD, {steps} steps")
     X, y = nn.data.make_moons(n_samples=100, noise=0.1, seed=1337)
-    rows, labels = X.tolist(), (2 * y - 1).tolist()  # labels ±1 for the max-margin loss
+    labels = (2 * y - 1).tolist()  # labels ±1 for the max-margin loss
     random.seed(1337)  # the global generator, as micrograd's demo initialises its weights
     model = nn.MLP(2, [16, 16, 1])
     print(repr(model).splitlines()[0])
-    optimizer = nn.SGD(model.parameters(), lr=1.0)
-    accuracy = 0.0
-    with tqdm(range(steps), desc="moons", unit="step") as bar:
-        for k in bar:
-            scores = [model(row) for row in rows]
-            params = model.parameters()
-            loss = nn.hinge_loss(scores, labels) + 1e-4 * autograd.dot(params, params)  # Σp² as one node
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.lr = 1.0 - 0.9 * k / 100
-            optimizer.step()
-            accuracy = sum((s.data > 0) == (t > 0) for s, t in zip(scores, labels)) / len(labels)
-            bar.set_postfix(loss=f"{loss.data:.4f}", accuracy=f"{accuracy:.0%}", refresh=False)
+    params = model.parameters()
+
+    def loss(scores: list[autograd.Value], targets: list[int]) -> autograd.Value:
+        return nn.hinge_loss(scores, targets) + 1e-4 * autograd.dot(params, params)  # Σp² as one node
+
+    schedule = nn.LRSchedule(lambda k: 1.0 - 0.9 * k / 100)  # micrograd's learning rate at step k
+    # full batch: one epoch is one step
+    history = nn.fit(model, X, labels, loss=loss, optimizer=nn.SGD(params, lr=1.0), epochs=steps, callbacks=[schedule])
     sys.stderr.flush()
-    print(f"moons: loss {loss.data:.4f} after {steps} steps, accuracy {accuracy:.0%}")
-    return accuracy
+    print(f"moons: loss {history.loss[-1]:.4f} after {steps} steps, accuracy {history.accuracy[-1]:.0%}")
+    return history.accuracy[-1]
 
 
 def main(xor_epochs: int = 200, moons_steps: int = 100) -> None:

@@ -9,6 +9,7 @@
 
 # nn-classic's names: the lectures' classic learners and the toy data sets
 from . import data
+from .callbacks import Callback, FitState, LRSchedule
 from .classic import Adaline, Perceptron
 
 # nn-core's names: modules, losses, optimizers, training and model files
@@ -23,10 +24,13 @@ __all__ = [
     "ACTIVATIONS",
     "INITS",
     "LOSSES",
+    "LRSchedule",
     "MLP",
     "SGD",
     "Adaline",
     "Adam",
+    "Callback",
+    "FitState",
     "History",
     "Layer",
     "ModelFileError",

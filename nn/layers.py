@@ -55,6 +55,17 @@ def _activation(name: object, who: str) -> Callable[[Value], Value] | None:
     return ACTIVATIONS[name]
 
 
+def _with_nonlin(activation: str, nonlin: object, who: str) -> str:
+    """The activation, with micrograd's ``nonlin=True/False`` (ReLU or linear) accepted for its code."""
+    if nonlin is None:
+        return activation
+    if not isinstance(nonlin, bool):
+        raise TypeError(f"{who}: nonlin (micrograd's switch) must be True or False; got {nonlin!r:.60}")
+    if activation != "relu":
+        raise ValueError(f"{who}: give activation={activation!r} or micrograd's nonlin={nonlin}, not both")
+    return "relu" if nonlin else "linear"
+
+
 def _size(n: object, what: str, who: str) -> int:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"{who}: {what} must be a positive int; got {n!r}")
@@ -75,25 +86,32 @@ def _bound(init: object, nin: int, fan_out: int, who: str) -> float:
     return INITS[init](nin, fan_out)
 
 
-def _row(x: np.ndarray, who: str) -> list[Any]:
+def _row(x: np.ndarray, module: Module) -> list[Any]:
     """A 1-D NumPy row as a list of Python numbers (fast for the engine); other shapes are refused."""
     if x.ndim != 1:
         raise ValueError(
-            f"{who} takes one sample, a 1-D row; got an array of shape {x.shape} (for a batch, call it on each row)"
+            f"{module._signature()} takes one sample, a 1-D row; got an array of shape {x.shape} "
+            "(for a batch, call it on each row)"
         )
     return x.tolist()
 
 
-def _check_length(x: object, nin: int, who: str) -> None:
-    """A clear error unless x holds nin inputs (cheap: one len() call)."""
-    try:
-        n = len(x)  # type: ignore[arg-type]
-    except TypeError:
-        raise TypeError(
-            f"{who} takes a list of {nin} numbers or Values, or a 1-D NumPy row; got {type(x).__name__}"
-        ) from None
-    if n != nin:
-        raise ValueError(f"{who} takes {nin} inputs; got {n}")
+def _check_sample(x: object, nin: int, module: Module) -> None:
+    """A clear error, naming the model, unless x is one sample of nin inputs (cheap for a list or tuple)."""
+    kind = x.__class__
+    if kind is not list and kind is not tuple and (isinstance(x, (str, bytes)) or not isinstance(x, (Sequence, np.ndarray))):
+        raise TypeError(f"{module._signature()} takes {_one_sample(nin)}; got {type(x).__name__} {x!r:.60}")
+    if len(x) != nin:  # type: ignore[arg-type]
+        raise ValueError(f"{module._signature()} takes {nin} inputs; got {len(x)}")  # type: ignore[arg-type]
+
+
+def _bad_inputs(x: object, nin: int, module: Module, error: TypeError) -> TypeError:
+    """The error for a sample of the right length whose items are not numbers (the engine found out)."""
+    return TypeError(f"{module._signature()} takes {_one_sample(nin)}; got {x!r:.80}, and {error}")
+
+
+def _one_sample(nin: int) -> str:
+    return f"one sample: a list of {nin} numbers or Values, or a 1-D NumPy row"
 
 
 class Neuron(Module):
@@ -109,6 +127,7 @@ class Neuron(Module):
         rng: a ``random.Random`` to draw from; None draws from the global ``random``
             module (so ``random.seed(s)`` reproduces micrograd's weights).
         fan_out: the width of the layer the neuron belongs to (used by "xavier").
+        nonlin: micrograd's switch, for its code: True is ReLU, False linear.
     """
 
     def __init__(
@@ -119,8 +138,10 @@ class Neuron(Module):
         rng: random.Random | None = None,
         *,
         fan_out: int = 1,
+        nonlin: bool | None = None,
     ) -> None:
         self.nin = _size(nin, "nin", "Neuron")
+        activation = _with_nonlin(activation, nonlin, "Neuron")
         self._activate = _activation(activation, "Neuron")
         self._activation = activation
         bound = _bound(init, self.nin, _size(fan_out, "fan_out", "Neuron"), "Neuron")
@@ -135,8 +156,11 @@ class Neuron(Module):
 
     def __call__(self, x: Input) -> Value:
         """The neuron's output for one sample ``x`` (numbers, Values or a 1-D NumPy row)."""
-        _check_length(x, self.nin, "Neuron")
-        out = dot(self.w, x, bias=self.b)
+        _check_sample(x, self.nin, self)
+        try:
+            out = dot(self.w, x, bias=self.b)
+        except TypeError as error:
+            raise _bad_inputs(x, self.nin, self, error) from None
         activate = self._activate
         return out if activate is None else activate(out)
 
@@ -158,9 +182,12 @@ class Layer(Module):
         activation: str = "relu",
         init: str = "uniform",
         rng: random.Random | None = None,
+        *,
+        nonlin: bool | None = None,
     ) -> None:
         self.nin = _size(nin, "nin", "Layer")
         self.nout = _size(nout, "nout", "Layer")
+        activation = _with_nonlin(activation, nonlin, "Layer")
         self._activate = _activation(activation, "Layer")
         self._activation = activation
         self.neurons = [Neuron(self.nin, activation, init, rng, fan_out=self.nout) for _ in range(self.nout)]
@@ -173,9 +200,12 @@ class Layer(Module):
     def __call__(self, x: Input) -> Value | list[Value]:
         """The layer's outputs for one sample ``x``."""
         if x.__class__ is np.ndarray:
-            x = _row(x, "Layer")  # type: ignore[arg-type]
-        _check_length(x, self.nin, "Layer")
-        out = self._forward(x)
+            x = _row(x, self)  # type: ignore[arg-type]
+        _check_sample(x, self.nin, self)
+        try:
+            out = self._forward(x)
+        except TypeError as error:
+            raise _bad_inputs(x, self.nin, self, error) from None
         return out[0] if len(out) == 1 else out
 
     def _forward(self, x: Sequence[Any]) -> list[Value]:
@@ -242,11 +272,15 @@ class MLP(Module):
     def __call__(self, x: Input) -> Value | list[Value]:
         """The model's output for one sample ``x`` (numbers, Values or a 1-D NumPy row)."""
         if x.__class__ is np.ndarray:
-            x = _row(x, "MLP")  # type: ignore[arg-type]
-        _check_length(x, self.nin, "MLP")
-        for layer in self.layers:
-            x = layer._forward(x)  # type: ignore[assignment]
-        return x[0] if len(x) == 1 else x  # type: ignore[return-value]
+            x = _row(x, self)  # type: ignore[arg-type]
+        _check_sample(x, self.nin, self)
+        try:
+            out = self.layers[0]._forward(x)
+        except TypeError as error:  # an input that is not a number: only the first layer reads the inputs
+            raise _bad_inputs(x, self.nin, self, error) from None
+        for layer in self.layers[1:]:
+            out = layer._forward(out)
+        return out[0] if len(out) == 1 else out
 
     def parameters(self) -> list[Value]:
         """The trainable Values: each neuron's weights then its bias, layer by layer (micrograd's order)."""

@@ -54,10 +54,32 @@ def _pairs(prediction: object, target: object, who: str) -> tuple[list[Any], lis
     predictions = _flat(prediction, "predictions", who)
     targets = _flat(target, "targets", who)
     if len(predictions) != len(targets):
+        shapes = _samples(prediction), _samples(target)
+        if None not in shapes and shapes[0][0] == shapes[1][0]:  # type: ignore[index]
+            (n, outputs), (_, wanted) = shapes  # type: ignore[misc]
+            raise ValueError(
+                f"{who}: the model gives {_count(outputs, 'output')} per sample, but each of the {n} samples has "
+                f"{_count(wanted, 'target')}; the loss pairs each output with one target: give the model "
+                f"{_count(wanted, 'output')} (or each sample {_count(outputs, 'target')})"
+            )
         raise ValueError(f"{who}: got {len(predictions)} predictions and {len(targets)} targets; they must pair up")
     if not predictions:
         raise ValueError(f"{who}: got no predictions")
     return predictions, targets
+
+
+def _samples(x: object) -> tuple[int, int] | None:
+    """(samples, values per sample) for a list of samples of one width (a number is one value); else None."""
+    if isinstance(x, np.ndarray):
+        return (x.shape[0], x[0].size if x.shape[0] else 1) if x.ndim >= 1 else None
+    if _is_scalar(x) or isinstance(x, (str, bytes)) or not isinstance(x, Sequence):
+        return None
+    widths = {1 if _is_scalar(item) else len(item) for item in x}
+    return (len(x), widths.pop()) if len(widths) == 1 else None
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}" if n == 1 else f"{n} {what}s"
 
 
 def _reduce(terms: list[Value], reduction: str, who: str) -> Value:
@@ -113,10 +135,10 @@ def bce_loss(prediction: Any, target: Any, reduction: str = "mean", eps: float =
         p_data, t_data = _data(p), _data(t)
         if not 0.0 <= p_data <= 1.0:
             raise ValueError(
-                f"bce_loss takes probabilities in [0, 1]; prediction {i} is {p_data!r} (for raw scores use bce_with_logits)"
+                f"bce_loss takes probabilities in [0, 1]; the prediction at index {i} is {p_data!r} (for raw scores use bce_with_logits)"
             )
         if not 0.0 <= t_data <= 1.0:
-            raise ValueError(f"bce_loss takes targets in [0, 1]; target {i} is {t_data!r}")
+            raise ValueError(f"bce_loss takes targets in [0, 1]; the target at index {i} is {t_data!r}")
         p = _as_value(p)
         if p_data < eps:
             p = autograd.maximum([p, eps])
@@ -153,7 +175,7 @@ def hinge_loss(prediction: Any, target: Any, reduction: str = "mean") -> Value:
     terms = []
     for i, (score, y) in enumerate(zip(predictions, targets)):
         if _data(y) not in (-1.0, 1.0):
-            raise ValueError(f"hinge_loss takes labels -1 or +1; target {i} is {_data(y)!r} (from 0/1 labels use 2·y - 1)")
+            raise ValueError(f"hinge_loss takes labels -1 or +1; the target at index {i} is {_data(y)!r} (from 0/1 labels use 2·y - 1)")
         terms.append((1 - y * _as_value(score)).relu())
     return _reduce(terms, reduction, "hinge_loss")
 
@@ -165,7 +187,10 @@ def _class_index(t: object, n_classes: int, who: str) -> int:
         else:
             raise TypeError(f"{who}: a target must be a class index (an int); got {type(t).__name__} {t!r:.60}")
     if not 0 <= t < n_classes:  # type: ignore[operator]
-        raise ValueError(f"{who}: target class {t} is out of range for {n_classes} logits (0..{n_classes - 1})")
+        raise ValueError(
+            f"{who}: target class {t} is out of range for {n_classes} logits (classes 0..{n_classes - 1}); "
+            "a model for k classes needs k outputs, one logit per class"
+        )
     return int(t)  # type: ignore[call-overload]
 
 
@@ -183,6 +208,8 @@ def cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> Value:
     if isinstance(logits, (str, bytes)) or not isinstance(logits, Sequence) or not logits:
         raise TypeError(f"{who}: logits must be a non-empty list of Values (one sample) or a list of such lists")
     if _is_scalar(logits[0]):
+        if not _is_scalar(target) and isinstance(target, (Sequence, np.ndarray)) and not isinstance(target, (str, bytes)):
+            raise _single_scores(len(logits), list(target), who)
         samples, targets = [logits], [target]
     else:
         samples = [row.tolist() if isinstance(row, np.ndarray) else row for row in logits]
@@ -200,6 +227,23 @@ def cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> Value:
         index = _class_index(t, len(row), who)
         terms.append(-autograd.log_softmax(row)[index])
     return _reduce(terms, reduction, who)
+
+
+def _single_scores(n_logits: int, targets: list[Any], who: str) -> Exception:
+    """The error for one list of scores given with a list of targets."""
+    if len(targets) != n_logits:
+        return TypeError(
+            f"{who}: logits is one sample's list of {n_logits} scores, so target must be one class index; "
+            f"got a list of {len(targets)} (for a batch, pass one list of logits per sample)"
+        )
+    labels = [t for t in targets if isinstance(t, (numbers.Integral, np.integer)) and not isinstance(t, bool) and t >= 0]
+    classes = int(max(labels)) + 1 if len(labels) == len(targets) else None
+    per_class = f"{classes} here, for targets 0..{classes - 1}" if classes else "one per class"
+    return ValueError(
+        f"{who}: got {n_logits} single scores for {len(targets)} targets: the model has 1 output per sample, "
+        f"but cross_entropy needs one output (a logit) per class ({per_class}); "
+        f"give the model's last layer {classes or 'k'} outputs, as in nn.MLP(nin, [16, {classes or 'k'}])"
+    )
 
 
 # Losses by the names nn.fit accepts.

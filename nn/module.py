@@ -6,6 +6,7 @@ import functools
 import math
 import numbers
 import os
+import reprlib
 import types
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -43,19 +44,29 @@ class Module:
     def named_parameters(self) -> list[tuple[str, Value]]:
         """``(name, Value)`` pairs in construction order; a Value shared twice is listed once."""
         found: list[tuple[str, Value]] = []
-        _collect(self, "", found, set(), named=True)
+        _collect(self, "", found, {}, named=True)
         return found
 
     def parameters(self) -> list[Value]:
         """The trainable Values, in the order of :meth:`named_parameters`."""
         found: list[Value] = []
-        _collect(self, "", found, set(), named=False)
+        _collect(self, "", found, {}, named=False)
         return found
 
     def zero_grad(self) -> None:
         """Set every parameter's gradient to 0 (leaves accumulate across backward calls)."""
         for p in self.parameters():
             p.grad = 0.0
+
+    def tied_parameters(self) -> dict[str, str]:
+        """``{alias: name}`` for every place that holds a parameter already listed under ``name``.
+
+        Empty for a model without shared Values; after ``m.layers[1].neurons[0].w[0] =
+        m.layers[0].neurons[0].w[0]`` it is ``{"layers.1.neurons.0.w.0": "layers.0.neurons.0.w.0"}``.
+        """
+        ties: dict[str, str] = {}
+        _collect(self, "", [], {}, named=True, ties=ties)
+        return ties
 
     def num_parameters(self) -> int:
         """How many scalar parameters the model has."""
@@ -106,7 +117,10 @@ class Module:
             value = state[name]
             if isinstance(value, bool) or not isinstance(value, numbers.Real):
                 raise TypeError(f"{where}: parameter {name} must be a real number; got {type(value).__name__} {value!r:.60}")
-            value = float(value)
+            try:
+                value = float(value)
+            except OverflowError:  # an int beyond the float range: JSON allows 1 followed by 400 zeros
+                raise ValueError(f"{where}: parameter {name} is an integer too large for a float (beyond ±1.8e308)") from None
             if not math.isfinite(value):
                 raise ValueError(f"{where}: parameter {name} is {value}; only finite numbers are accepted")
             values.append(value)
@@ -155,39 +169,55 @@ def constructor_call(name: str, config: Mapping[str, Any]) -> str:
     return f"{name}({', '.join(f'{k}={v!r}' for k, v in config.items())})"
 
 
-def _collect(module: Module, prefix: str, found: list, seen: set[int], named: bool) -> None:
+def _collect(
+    module: Module, prefix: str, found: list, seen: dict[int, str | None], named: bool, ties: dict[str, str] | None = None
+) -> None:
     """Append the module's parameters (with their names when ``named``) to ``found``.
 
+    ``seen`` maps the id of each Value found to its name (None when not ``named``);
+    ``ties``, when given, receives ``{alias: name}`` for each Value met again.
     A plain loop that appends, not nested generators: ``parameters()`` runs once
     per training step, and the names are only built when asked for.
     """
     for attribute, value in vars(module).items():
         if attribute[0] == "_":
             continue
-        _collect_value(value, prefix + attribute, found, seen, named)
+        _collect_value(value, prefix + attribute, found, seen, named, ties)
 
 
-def _collect_value(value: object, name: str, found: list, seen: set[int], named: bool) -> None:
+def _collect_value(
+    value: object, name: str, found: list, seen: dict[int, str | None], named: bool, ties: dict[str, str] | None
+) -> None:
     if value.__class__ is Value:
-        if id(value) not in seen:
-            seen.add(id(value))
-            found.append((name, value) if named else value)
+        _found(value, name, found, seen, named, ties)
     elif isinstance(value, Module):
-        _collect(value, name + ".", found, seen, named)
+        _collect(value, name + ".", found, seen, named, ties)
     elif isinstance(value, (list, tuple)):
         for i, item in enumerate(value):
             if item.__class__ is Value:
-                if id(item) not in seen:
-                    seen.add(id(item))
-                    found.append((f"{name}.{i}", item) if named else item)
+                _found(item, f"{name}.{i}" if named else name, found, seen, named, ties)
             elif isinstance(item, (Module, list, tuple)):
-                _collect_value(item, f"{name}.{i}", found, seen, named)
+                _collect_value(item, f"{name}.{i}", found, seen, named, ties)
+
+
+def _found(value: Value, name: str, found: list, seen: dict[int, str | None], named: bool, ties: dict[str, str] | None) -> None:
+    """Record one place that holds ``value``: a new parameter, or (in ``ties``) another place of a known one."""
+    key = id(value)
+    if key not in seen:
+        seen[key] = name if named else None
+        found.append((name, value) if named else value)
+    elif ties is not None:
+        ties[name] = seen[key]  # type: ignore[assignment]
 
 
 def _count(n: int) -> str:
     return f"{n} parameter" if n == 1 else f"{n} parameters"
 
 
+_NAMES = reprlib.Repr()
+_NAMES.maxstring = 80  # a name from a hostile file may be megabytes long
+
+
 def _few(names: list[str], limit: int = 5) -> str:
-    shown = ", ".join(repr(n) for n in names[:limit])
+    shown = ", ".join(_NAMES.repr(n) for n in names[:limit])
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")

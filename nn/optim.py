@@ -52,8 +52,26 @@ class Optimizer:
             p.grad = 0.0
 
     def step(self) -> None:
-        """Update every parameter from its gradient."""
+        """Update every parameter from its gradient: all of them, or (on an error) none."""
         raise NotImplementedError
+
+    def _step_failed(self, error: Exception) -> Exception:
+        """The error to raise when a step could not be computed (nothing was changed)."""
+        who = type(self).__name__
+        for i, p in enumerate(self.params):
+            for what, x in (("gradient", p.grad), ("value", p.data)):
+                if isinstance(x, bool) or not isinstance(x, numbers.Real):
+                    return TypeError(
+                        f"{who}.step(): parameter {i}'s {what} is {type(x).__name__} {x!r:.60}, not a number; "
+                        "nothing was updated"
+                    )
+                try:
+                    float(x)
+                except OverflowError:
+                    return OverflowError(
+                        f"{who}.step(): parameter {i}'s {what} is an integer too large for a float; nothing was updated"
+                    )
+        return error
 
 
 class SGD(Optimizer):
@@ -74,22 +92,26 @@ class SGD(Optimizer):
         self._buffers: list[float] | None = None  # momentum buffers, made at the first step
 
     def step(self) -> None:
-        lr, momentum, weight_decay = self.lr, self.momentum, self.weight_decay
-        if not momentum and not weight_decay:  # plain gradient descent: the hot path
-            for p in self.params:
-                p.data -= lr * p.grad
-            return
-        buffers = self._buffers
-        first = buffers is None
-        if first:
-            buffers = self._buffers = [0.0] * len(self.params)
-        for i, p in enumerate(self.params):
-            g = p.grad
-            if weight_decay:
-                g = g + weight_decay * p.data
-            if momentum:
-                g = buffers[i] = g if first else momentum * buffers[i] + g  # type: ignore[index]
-            p.data -= lr * g
+        # every new value is computed before any is assigned: an error changes nothing
+        params, lr, momentum, weight_decay = self.params, self.lr, self.momentum, self.weight_decay
+        try:
+            if not momentum and not weight_decay:  # plain gradient descent: the hot path
+                updated = [p.data - lr * p.grad for p in params]
+                buffers = None
+            else:
+                gradients = [p.grad + weight_decay * p.data if weight_decay else p.grad for p in params]
+                if momentum:
+                    old = self._buffers
+                    gradients = buffers = gradients if old is None else [momentum * b + g for b, g in zip(old, gradients)]
+                else:
+                    buffers = None
+                updated = [p.data - lr * g for p, g in zip(params, gradients)]
+        except Exception as error:
+            raise self._step_failed(error) from error
+        if buffers is not None:
+            self._buffers = buffers
+        for p, value in zip(params, updated):
+            p.data = value
 
     def __repr__(self) -> str:
         return f"SGD(lr={self.lr}, momentum={self.momentum}, weight_decay={self.weight_decay}; {len(self.params)} parameters)"
@@ -121,27 +143,40 @@ class Adam(Optimizer):
             if _non_negative(beta, "each beta", "Adam") >= 1.0:
                 raise ValueError(f"Adam: each beta must be in [0, 1); got betas={betas!r}")
         self.betas = (float(betas[0]), float(betas[1]))
-        self.eps = _non_negative(eps, "eps", "Adam")
+        # √v is 0 until a parameter gets a gradient: eps > 0 keeps m / (√v + eps) a number
+        if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not 0 < eps < math.inf:
+            raise ValueError(f"Adam: eps must be a finite number > 0, such as the default 1e-8; got {eps!r}")
+        self.eps = float(eps)
         self.weight_decay = _non_negative(weight_decay, "weight_decay", "Adam")
         self.t = 0
         self._m = [0.0] * len(self.params)
         self._v = [0.0] * len(self.params)
 
     def step(self) -> None:
-        self.t += 1
+        # every new value and moment is computed before any is assigned: an error changes nothing
+        t = self.t + 1
         beta1, beta2 = self.betas
-        step_size = self.lr / (1.0 - beta1**self.t)
-        correction2_sqrt = math.sqrt(1.0 - beta2**self.t)
+        step_size = self.lr / (1.0 - beta1**t)
+        correction2_sqrt = math.sqrt(1.0 - beta2**t)
         weight = 1.0 - beta1
-        m, v, eps, weight_decay = self._m, self._v, self.eps, self.weight_decay
-        for i, p in enumerate(self.params):
-            g = p.grad
-            if weight_decay:
-                g = g + weight_decay * p.data
-            # m.lerp_(g, 1 - β1), as PyTorch computes it for a weight below 0.5
-            m[i] = m[i] + weight * (g - m[i]) if weight < 0.5 else g - (g - m[i]) * (1.0 - weight)
-            v[i] = v[i] * beta2 + (1.0 - beta2) * g * g
-            p.data = p.data + -step_size * (m[i] / (math.sqrt(v[i]) / correction2_sqrt + eps))
+        eps, weight_decay = self.eps, self.weight_decay
+        m_new, v_new, updated = [], [], []
+        try:
+            for p, m, v in zip(self.params, self._m, self._v):
+                g = p.grad
+                if weight_decay:
+                    g = g + weight_decay * p.data
+                # m.lerp_(g, 1 - β1), as PyTorch computes it for a weight below 0.5
+                m = m + weight * (g - m) if weight < 0.5 else g - (g - m) * (1.0 - weight)
+                v = v * beta2 + (1.0 - beta2) * g * g
+                m_new.append(m)
+                v_new.append(v)
+                updated.append(p.data + -step_size * (m / (math.sqrt(v) / correction2_sqrt + eps)))
+        except Exception as error:
+            raise self._step_failed(error) from error
+        self.t, self._m, self._v = t, m_new, v_new
+        for p, value in zip(self.params, updated):
+            p.data = value
 
     def __repr__(self) -> str:
         return f"Adam(lr={self.lr}, betas={self.betas}, eps={self.eps}; {len(self.params)} parameters, step {self.t})"

@@ -1,22 +1,27 @@
-"""`fit`: the training loop, with a progress bar, returning the loss and accuracy per epoch."""
+"""`fit`: the training loop, with callbacks, a progress report, and the loss and accuracy per epoch."""
 
 from __future__ import annotations
 
+import gc
 import math
 import numbers
 import random
-from collections.abc import Callable, Sequence
+import signal
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from autograd import Value
 
+from .callbacks import FitState, LRSchedule, hooks_of
 from .losses import LOSSES
 from .module import Module
 from .optim import SGD, Adam, Optimizer
+from .progress import reporter
 
 __all__ = ["OPTIMIZERS", "History", "fit"]
 
@@ -26,17 +31,21 @@ OPTIMIZERS: dict[str, tuple[type[Optimizer], float]] = {"sgd": (SGD, 0.1), "adam
 
 @dataclass
 class History:
-    """What :func:`fit` measured, one entry per epoch.
+    """What :func:`fit` measured, one entry per complete epoch.
 
     ``loss`` is the mean training loss over the epoch's samples; ``accuracy`` the
     share of the epoch's predictions that were right, measured on the outputs the
     loss was computed from (before each batch's update, as micrograd's demo
     reports it), or nan when the targets are not class labels. Also readable as
-    ``history["loss"]`` and ``history["accuracy"]``.
+    ``history["loss"]`` and ``history["accuracy"]``. ``description`` says what was
+    trained (model, loss, optimizer, batch size: ``viz.plot_history``'s title);
+    ``interrupted`` is True when a KeyboardInterrupt ended the run early.
     """
 
     loss: list[float] = field(default_factory=list)
     accuracy: list[float] = field(default_factory=list)
+    description: str = ""
+    interrupted: bool = False
 
     def __getitem__(self, key: str) -> list[float]:
         if key == "loss":
@@ -60,15 +69,24 @@ def fit(
     optimizer: str | Optimizer = "sgd",
     epochs: int = 100,
     batch_size: int | None = None,
-    progress: bool = True,
+    progress: bool | str = True,
     seed: int | None = None,
     lr: float | None = None,
     shuffle: bool = True,
+    callbacks: Sequence[Any] | None = None,
+    pause_gc: bool = True,
 ) -> History:
     """Train ``model`` on samples ``X`` with targets ``y`` and return the :class:`History`.
 
-    Each batch: outputs ``model(x)`` for its samples, one loss over them,
-    ``zero_grad``, ``backward``, ``optimizer.step()``.
+    Each batch: ``on_step_begin`` callbacks, outputs ``model(x)`` for its samples,
+    one loss over them, ``zero_grad``, ``backward``, ``optimizer.step()``, then
+    ``on_step_end`` callbacks; after each epoch, ``on_epoch_end`` callbacks.
+
+    A KeyboardInterrupt (Ctrl-C, or raised by a callback or the loss) ends training
+    early and ``fit`` returns the History of the complete epochs, with
+    ``interrupted=True``. The model then holds every update made so far: a Ctrl-C
+    that arrives during ``optimizer.step()`` is held back until the step is whole,
+    so no update is ever half applied. Gradients are left at zero.
 
     Args:
         model: an nn.Module (or any callable on one sample, with ``optimizer`` an instance).
@@ -81,12 +99,22 @@ def fit(
             ``model.parameters()``, with ``lr`` or 0.1 for SGD, 1e-3 for Adam).
         epochs: passes over the data.
         batch_size: samples per update; None for the full batch (one update per epoch).
-        progress: show a tqdm progress bar (a widget in Jupyter, text in a
-            terminal) with the running loss.
+        progress: True (or "auto"): a tqdm bar with the epoch's loss and accuracy where
+            it can be redrawn (a widget in Jupyter, text in a terminal), otherwise (a
+            log file, a pipe) a plain line every few epochs; "bar" or "lines" to choose;
+            False (or "none") for silence.
         seed: seeds the shuffling of mini-batches (a private ``random.Random``:
             no global random state is read or changed).
         lr: learning rate for an optimizer given by name.
         shuffle: shuffle the samples every epoch when ``batch_size`` is set.
+        callbacks: objects with any of ``on_step_begin(state)``, ``on_step_end(state)``
+            and ``on_epoch_end(state)`` (see :mod:`nn.callbacks`), called in the order
+            given; ``nn.LRSchedule(lambda step: ...)`` sets the learning rate per step.
+        pause_gc: pause Python's cyclic garbage collector during each step (it is
+            restored, as the caller had it, between steps and when fit ends, however
+            it ends). gradtrace's graphs hold no reference cycles, so reference
+            counting frees them; the collector's passes would only rescan live
+            objects (8-12% of a digits epoch: benchmarks/bench_fit_gc.py).
     """
     samples = _rows(X, "X")
     targets = _targets(y)
@@ -101,37 +129,124 @@ def fit(
     loss_fn, loss_name = _loss(loss)
     opt = _optimizer(optimizer, model, lr)
     is_right = _accuracy_rule(loss_name, targets)
+    hooks = hooks_of(callbacks)
 
-    n = len(samples)
+    n, epochs = len(samples), int(epochs)
     size = n if batch_size is None else min(int(batch_size), n)
     order = list(range(n))
     rng = random.Random(seed) if size < n and shuffle else None
-    history = History()
-    with tqdm(total=int(epochs), desc="fit", unit="epoch", disable=not progress) as bar:
-        for _ in range(int(epochs)):
+    scheduled = any(isinstance(callback, LRSchedule) for callback in callbacks or [])
+    history = History(description=_describe(model, loss, opt, scheduled, size, n))
+    state = FitState(model=model, optimizer=opt, history=history, epochs=epochs, steps_per_epoch=math.ceil(n / size))
+    report = reporter(progress, epochs)
+    step_begin, step_end = hooks["on_step_begin"], hooks["on_step_end"] + [report.on_step_end]
+    epoch_end = hooks["on_epoch_end"] + [report.on_epoch_end]
+    pause = _collector_paused if pause_gc else _unchanged
+    steps_done = 0
+    try:
+        for epoch in range(epochs):
+            state.epoch = epoch
             if rng is not None:
                 rng.shuffle(order)
-            total_loss, right = 0.0, 0
+            total_loss, right, seen = 0.0, 0, 0
             for start in range(0, n, size):
                 batch = order[start : start + size]
-                outputs = [model(samples[i]) for i in batch]
-                batch_targets = [targets[i] for i in batch]
-                value = loss_fn(outputs, batch_targets)
-                if value.__class__ is not Value:
-                    raise TypeError(f"fit(): the loss must return a Value; got {type(value).__name__}")
-                opt.zero_grad()
-                value.backward()
-                opt.step()
-                total_loss += value.data * len(batch)
-                if is_right is not None:
-                    right += sum(map(is_right, outputs, batch_targets))
-                bar.set_postfix(loss=f"{total_loss / (start + len(batch)):.4g}", refresh=False)
-            history.loss.append(total_loss / n)
-            history.accuracy.append(right / n if is_right is not None else math.nan)
-            if is_right is not None:
-                bar.set_postfix(loss=f"{history.loss[-1]:.4g}", accuracy=f"{history.accuracy[-1]:.3f}", refresh=False)
-            bar.update(1)
+                state.batch_size = len(batch)
+                for hook in step_begin:
+                    hook(state)
+                with pause():
+                    outputs = [model(samples[i]) for i in batch]
+                    batch_targets = [targets[i] for i in batch]
+                    value = loss_fn(outputs, batch_targets)
+                    if value.__class__ is not Value:
+                        raise TypeError(f"fit(): the loss must return a Value; got {type(value).__name__}")
+                    opt.zero_grad()
+                    value.backward()
+                    with _interrupts_held():
+                        opt.step()
+                        steps_done += 1
+                    if is_right is not None:
+                        right += sum(map(is_right, outputs, batch_targets))
+                    state.loss = value.data
+                    del outputs, value  # free the batch's graph now, while the collector is paused
+                seen += len(batch)
+                total_loss += state.loss * len(batch)
+                state.epoch_loss = total_loss / seen
+                state.epoch_accuracy = right / seen if is_right is not None else math.nan
+                for hook in step_end:
+                    hook(state)
+                state.step += 1
+            # one batch: its loss as computed (not rounded twice through x·n/n)
+            history.loss.append(state.loss if size == n else total_loss / n)
+            history.accuracy.append(state.epoch_accuracy)
+            for hook in epoch_end:
+                hook(state)
+            if state.stop:
+                break
+    except KeyboardInterrupt:
+        with _interrupts_held():
+            opt.zero_grad()  # an interrupted backward pass leaves partial gradients
+        history.interrupted = True
+        report.note(
+            f"fit: interrupted (KeyboardInterrupt) in epoch {state.epoch + 1} of {epochs}, after {steps_done} steps;"
+            f" the model keeps them, the history holds the {len(history)} complete epochs"
+        )
+    finally:
+        report.close()
     return history
+
+
+def _describe(model: Any, loss: Any, optimizer: Optimizer, scheduled: bool, size: int, n: int) -> str:
+    """What is trained, in a few words: "MLP 2-4-1, bce, Adam(lr=0.1), full batch"."""
+    name = type(model).__name__
+    if isinstance(getattr(model, "nin", None), int) and isinstance(getattr(model, "nouts", None), list):
+        name += " " + "-".join(map(str, [model.nin, *model.nouts]))
+    loss_name = loss if isinstance(loss, str) else getattr(loss, "__name__", type(loss).__name__)
+    if loss_name == "<lambda>":
+        loss_name = "custom loss"
+    batches = "full batch" if size == n else f"batch {size}"
+    lr = "scheduled" if scheduled else f"{optimizer.lr:g}"
+    return f"{name}, {loss_name}, {type(optimizer).__name__}(lr={lr}), {batches}"
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic collector off for one step, then as the caller had it (even on an exception)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+@contextmanager
+def _unchanged() -> Iterator[None]:
+    yield
+
+
+@contextmanager
+def _interrupts_held() -> Iterator[None]:
+    """Hold a Ctrl-C (SIGINT) back until the block is done, then deliver it to the handler it was for.
+
+    Only the main thread receives signals, and only a Python-level handler can be held back.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    handler = signal.getsignal(signal.SIGINT)
+    if not callable(handler):  # SIG_IGN or SIG_DFL: nothing Python would run
+        yield
+        return
+    held: list[tuple[int, Any]] = []
+    signal.signal(signal.SIGINT, lambda signum, frame: held.append((signum, frame)))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, handler)
+    if held:
+        handler(*held[0])  # the default handler raises KeyboardInterrupt here
 
 
 def _rows(X: Any, what: str) -> list[Any]:

@@ -6,6 +6,7 @@ import json
 import math
 import os
 import random
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -90,7 +91,31 @@ def test_a_custom_module_saves_and_loads_in_place(tmp_path: Path) -> None:
         nn.load(path)
 
 
+def test_a_custom_module_whose_config_holds_a_tuple_loads_back(tmp_path: Path) -> None:
+    class Pair(nn.Module):
+        def __init__(self, sizes: tuple[int, int]) -> None:
+            self.sizes = sizes
+            self.w = [Value(float(i)) for i in range(sum(sizes))]
+
+        def config(self) -> dict:
+            return {"sizes": self.sizes}  # JSON writes the tuple as a list
+
+    path = tmp_path / "pair.json"
+    Pair((1, 2)).save(path)
+    assert weights_of(Pair((1, 2)).load(path)) == [0.0, 1.0, 2.0]
+    with pytest.raises(nn.ModelFileError, match="holds Pair\\(sizes=\\[1, 2\\]\\), but the model is Pair\\(sizes=\\[2, 1\\]\\)"):
+        Pair((2, 1)).load(path)
+
+
 # --- bad files: a clear error, and the model exactly as it was ----------------------------------
+
+
+def damaged_file(folder: Path, damage: Callable[[Path], None]) -> Path:
+    """A model file in folder, saved and then damaged."""
+    path = folder / "model.json"
+    trained_model(7).save(path)
+    damage(path)
+    return path
 
 
 def rewrite(path: Path, change) -> None:  # type: ignore[no-untyped-def]
@@ -126,9 +151,7 @@ BAD_FILES = {
 @pytest.mark.parametrize("case", list(BAD_FILES))
 def test_a_bad_file_raises_clearly_and_leaves_the_model_alone(case: str, tmp_path: Path) -> None:
     damage, message = BAD_FILES[case]
-    path = tmp_path / "model.json"
-    trained_model(7).save(path)
-    damage(path)
+    path = damaged_file(tmp_path, damage)
     model = trained_model(8)
     before = weights_of(model)
     with pytest.raises(nn.ModelFileError, match=message):
@@ -218,9 +241,7 @@ def test_saving_over_a_file_keeps_its_permissions(tmp_path: Path) -> None:
     os.chmod(path, 0o640)
     trained_model().save(path)
     assert path.stat().st_mode & 0o777 == 0o640
-    fresh = tmp_path / "fresh.json"
-    trained_model().save(fresh)
-    assert fresh.stat().st_mode & 0o777 == 0o644
+    # a new file's mode (the umask's) and the other cases: tests/test_atomic_writes.py
 
 
 def test_a_huge_architecture_in_a_small_file_is_refused_before_building(tmp_path: Path) -> None:
@@ -229,3 +250,147 @@ def test_a_huge_architecture_in_a_small_file_is_refused_before_building(tmp_path
     rewrite(path, lambda d: d["architecture"]["config"].update(nouts=[10**9, 1]))
     with pytest.raises(nn.ModelFileError, match="has 4000000001 parameters, but the file holds 31"):
         nn.load(path)
+
+
+# --- tied parameters: recorded in the file and tied again on load, or refused -----------------------
+
+
+def test_tied_parameters_round_trip(tmp_path: Path) -> None:
+    model = trained_model(5)
+    shared = model.layers[0].neurons[0].w[0]
+    model.layers[1].neurons[2].w[3] = shared
+    model.layers[2].neurons[0].b = model.layers[1].neurons[0].b
+    assert model.tied_parameters() == {"layers.1.neurons.2.w.3": "layers.0.neurons.0.w.0", "layers.2.neurons.0.b": "layers.1.neurons.0.b"}
+    path = tmp_path / "tied.json"
+    model.save(path)
+    loaded = nn.load(path)
+    assert loaded.tied_parameters() == model.tied_parameters()
+    assert loaded.layers[1].neurons[2].w[3] is loaded.layers[0].neurons[0].w[0]
+    assert weights_of(loaded) == weights_of(model) and loaded.num_parameters() == model.num_parameters() == 29
+    x = [0.3, -0.7]
+    assert loaded(x).data == model(x).data
+    # a tied model loads into a model tied the same way, and nowhere else
+    again = trained_model(6)
+    again.layers[1].neurons[2].w[3] = again.layers[0].neurons[0].w[0]
+    again.layers[2].neurons[0].b = again.layers[1].neurons[0].b
+    assert weights_of(again.load(path)) == weights_of(model)
+    untied = trained_model(6)
+    before = weights_of(untied)
+    with pytest.raises(nn.ModelFileError, match="in the file's model, 'layers.1.neurons.2.w.3' is the same Value as 'layers.0.neurons.0.w.0' \\(tied\\), but not in this model"):
+        untied.load(path)
+    assert weights_of(untied) == before
+    trained_model(7).save(path)
+    with pytest.raises(nn.ModelFileError, match="in this model, 'layers.1.neurons.2.w.3' is the same Value"):
+        again.load(path)
+
+
+def test_a_whole_list_tied_where_the_shapes_agree_round_trips(tmp_path: Path) -> None:
+    model = nn.MLP(2, [2, 2], rng=random.Random(0))
+    model.layers[1].neurons[0].w = model.layers[0].neurons[0].w  # two weights where the architecture has two
+    path = tmp_path / "model.json"
+    model.save(path)
+    loaded = nn.load(path)
+    assert loaded.layers[1].neurons[0].w[1] is loaded.layers[0].neurons[0].w[1]
+    assert loaded.num_parameters() == model.num_parameters() == 10
+    assert [v.data for v in loaded([0.5, -1.5])] == [v.data for v in model([0.5, -1.5])]
+
+
+def test_an_untied_model_writes_no_ties() -> None:
+    assert trained_model().tied_parameters() == {}
+
+
+def test_a_model_reshaped_by_tying_a_whole_list_is_not_saved(tmp_path: Path) -> None:
+    model = nn.MLP(2, [4, 1], rng=random.Random(0))
+    model.layers[1].neurons[0].w = model.layers[0].neurons[0].w  # 2 weights where the architecture has 4
+    path = tmp_path / "model.json"
+    path.write_text("old")
+    with pytest.raises(ValueError, match="no longer has the shape of MLP\\(nin=2, nouts=\\[4, 1\\].*lacks 'layers.1.neurons.0.w.2', 'layers.1.neurons.0.w.3'"):
+        model.save(path)
+    assert path.read_text() == "old"  # never a file that cannot be read back
+    model.layers[0].neurons[1].w.append(Value(1.0))
+    with pytest.raises(ValueError, match="has 'neurons.1.w.2' in addition"):
+        model.layers[0].save(path)
+
+
+def test_damaged_ties_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "model.json"
+    model = trained_model()
+    model.layers[1].neurons[0].w[0] = model.layers[0].neurons[0].w[0]
+    model.save(path)
+    rewrite(path, lambda d: d["ties"].update({"layers.1.neurons.0.w.0": "layers.9.neurons.0.w.0"}))
+    with pytest.raises(nn.ModelFileError, match="ties 'layers.1.neurons.0.w.0' to 'layers.9.neurons.0.w.0', but the architecture has no such pair"):
+        nn.load(path)
+    rewrite(path, lambda d: d.update(ties=["x"]))
+    with pytest.raises(nn.ModelFileError, match='"ties" must be an object of parameter names'):
+        nn.load(path)
+
+
+# --- hostile files: a ModelFileError naming the file, quoting little of it --------------------------
+
+HUGE = "x" * 10_000_000
+
+
+def replace_text(old: str, new: str) -> Callable[[Path], None]:
+    def damage(path: Path) -> None:
+        text = path.read_text()
+        assert old in text
+        path.write_text(text.replace(old, new, 1))
+
+    return damage
+
+
+HOSTILE_FILES = {
+    "deep nesting": (lambda p: p.write_text("[" * 100_000), "nested too deeply to read"),
+    "deep but parsable": (lambda p: p.write_text("[" * 500 + "]" * 500), "nested more than 16 levels deep"),
+    "deep config": (lambda p: rewrite(p, lambda d: d["architecture"]["config"].update(nouts=json.loads("[" * 200 + "]" * 200))),
+                    "nested more than 16 levels deep"),
+    "1e400 as an integer": (lambda p: rewrite(p, lambda d: d["parameters"].update({"layers.0.neurons.0.b": 10**400})),
+                            "an integer too large for a float"),
+    "5,000 digits": (replace_text('"version": 1', '"version": 1' + "0" * 5000), "holds a number too long to read"),
+    "huge class name": (lambda p: rewrite(p, lambda d: d["architecture"].update({"class": HUGE})), "cannot rebuild a 'xxxx|holds xxxx"),
+    "huge activation": (lambda p: rewrite(p, lambda d: d["architecture"]["config"].update(activation=HUGE)), "cannot be built|holds MLP"),
+    "huge config key": (lambda p: rewrite(p, lambda d: d["architecture"]["config"].update({HUGE: 1})), "cannot be built|holds MLP"),
+    "a 4,000-digit version": (replace_text('"version": 1', '"version": 1' + "0" * 4000), "format version 1000.*written by a newer"),
+    "huge version": (lambda p: rewrite(p, lambda d: d.update(version=HUGE)), "version must be an int"),
+    "huge parameter name": (lambda p: rewrite(p, lambda d: d["parameters"].update({HUGE: 1.0})), "the file holds 32|unexpected 'xxx"),
+    "huge text parameter": (lambda p: rewrite(p, lambda d: d["parameters"].update({"layers.0.neurons.0.b": HUGE})), "must be a real number"),
+    "huge ties": (lambda p: rewrite(p, lambda d: d.update(ties={HUGE: HUGE})), "the file holds 31 and 1 tied place$|in the file's model, 'xxx"),
+    "ties not names": (lambda p: rewrite(p, lambda d: d.update(ties={"a": [HUGE]})), '"ties" must be an object'),
+    "astronomical nin": (lambda p: rewrite(p, lambda d: d["architecture"]["config"].update(nin=10**4000, nouts=[10**4000, 1])),
+                         "has more than 10\\^30 parameters|holds MLP\\(nin=1000"),
+    "infinite nin": (replace_text('"nin": 2', '"nin": 1e400'), "cannot be built|holds MLP\\(nin=inf"),
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE_FILES))
+def test_a_hostile_file_raises_a_short_model_file_error(case: str, tmp_path: Path) -> None:
+    damage, message = HOSTILE_FILES[case]
+    path = damaged_file(tmp_path, damage)
+    model = trained_model(8)
+    before = weights_of(model)
+    for read in (nn.load, model.load):
+        with pytest.raises(nn.ModelFileError, match=message) as caught:
+            read(path)
+        text = str(caught.value)
+        assert str(path) in text
+        assert len(text) < 200 + 2 * len(str(path)) + 300  # at most ~200 characters of the file, plus the wording
+    assert weights_of(model) == before
+
+
+def test_a_parameter_too_large_for_a_float_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "model.json"
+    trained_model(7).save(path)
+    text = path.read_text()
+    name = '"layers.0.neurons.0.b": '
+    start = text.index(name) + len(name)
+    path.write_text(text[:start] + "1" + "0" * 400 + text[text.index(",", start):])
+    model = trained_model(8)
+    before = weights_of(model)
+    with pytest.raises(nn.ModelFileError, match="layers.0.neurons.0.b is an integer too large for a float \\(beyond ±1.8e308\\)"):
+        model.load(path)
+    assert weights_of(model) == before
+    with pytest.raises(ValueError, match="too large for a float"):
+        model.load_state_dict({**model.state_dict(), "layers.0.neurons.0.b": 10**400})
+    with pytest.raises(ValueError, match="too large for a float"):
+        model.load_state_dict({**model.state_dict(), "layers.0.neurons.0.b": 10**5000})  # more digits than str() converts
+    assert weights_of(model) == before

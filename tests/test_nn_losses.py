@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 
 import numpy as np
 import pytest
@@ -177,13 +178,13 @@ def test_bad_input_says_what_is_accepted() -> None:
         nn.mse_loss([], [])
     with pytest.raises(TypeError, match="predictions must be a Value, a number or a list of them; got dict"):
         nn.mse_loss({}, 1.0)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="probabilities in \\[0, 1\\]; prediction 1 is 1.5.*bce_with_logits"):
+    with pytest.raises(ValueError, match="probabilities in \\[0, 1\\]; the prediction at index 1 is 1.5.*bce_with_logits"):
         nn.bce_loss([Value(0.5), Value(1.5)], [1, 0])
-    with pytest.raises(ValueError, match="targets in \\[0, 1\\]; target 0 is -1.0"):
+    with pytest.raises(ValueError, match="targets in \\[0, 1\\]; the target at index 0 is -1.0"):
         nn.bce_loss(Value(0.5), -1)
-    with pytest.raises(ValueError, match="labels -1 or \\+1; target 1 is 0.0.*2·y - 1"):
+    with pytest.raises(ValueError, match="labels -1 or \\+1; the target at index 1 is 0.0.*2·y - 1"):
         nn.hinge_loss([Value(0.5), Value(1.5)], [1, 0])
-    with pytest.raises(ValueError, match="target class 3 is out of range for 3 logits"):
+    with pytest.raises(ValueError, match="target class 3 is out of range for 3 logits \\(classes 0..2\\); a model for k classes needs k outputs"):
         nn.cross_entropy([Value(1.0), Value(2.0), Value(3.0)], 3)
     with pytest.raises(TypeError, match="class index"):
         nn.cross_entropy([Value(1.0), Value(2.0)], 0.5)
@@ -194,3 +195,47 @@ def test_bad_input_says_what_is_accepted() -> None:
 def test_losses_by_name() -> None:
     assert set(nn.LOSSES) == {"mse", "l1", "bce", "bce_with_logits", "cross_entropy", "hinge"}
     assert nn.LOSSES["hinge"] is nn.hinge_loss
+
+
+# --- errors that name the real cause ------------------------------------------------------------
+
+
+def test_a_target_out_of_range_is_named_by_its_index() -> None:
+    with pytest.raises(ValueError, match="^bce_loss takes targets in \\[0, 1\\]; the target at index 0 is 2.0$"):
+        nn.bce_loss(Value(0.5), 2)
+
+
+def three_class_data() -> tuple[list[list[float]], list[int]]:
+    rng = random.Random(0)
+    return [[rng.uniform(-1, 1), rng.uniform(-1, 1)] for _ in range(60)], [i % 3 for i in range(60)]
+
+
+def test_cross_entropy_with_a_one_output_model_says_it_needs_one_output_per_class() -> None:
+    X, y = three_class_data()
+    model = nn.MLP(2, [4, 1], rng=random.Random(0))
+    before = [p.data for p in model.parameters()]
+    with pytest.raises(
+        ValueError,
+        match=r"cross_entropy: got 60 single scores for 60 targets: the model has 1 output per sample, but cross_entropy "
+        r"needs one output \(a logit\) per class \(3 here, for targets 0..2\); give the model's last layer 3 outputs, "
+        r"as in nn.MLP\(nin, \[16, 3\]\)",
+    ):
+        nn.fit(model, X, y, loss="cross_entropy", epochs=1, progress=False)
+    assert [p.data for p in model.parameters()] == before
+    with pytest.raises(ValueError, match="out of range for 2 logits .* a model for k classes needs k outputs"):
+        nn.fit(nn.MLP(2, [4, 2], rng=random.Random(0)), X, y, loss="cross_entropy", epochs=1, progress=False)
+    with pytest.raises(TypeError, match="one sample's list of 3 scores, so target must be one class index; got a list of 2"):
+        nn.cross_entropy([Value(1.0), Value(2.0), Value(3.0)], [0, 1])
+
+
+def test_bce_with_a_three_output_model_says_the_model_gives_three_outputs_per_sample() -> None:
+    X, y = three_class_data()
+    model = nn.MLP(2, [4, 3], output_activation="sigmoid", rng=random.Random(0))
+    with pytest.raises(
+        ValueError,
+        match=r"^bce_loss: the model gives 3 outputs per sample, but each of the 60 samples has 1 target; the loss pairs "
+        r"each output with one target: give the model 1 output \(or each sample 3 targets\)$",
+    ):
+        nn.fit(model, X, [t % 2 for t in y], loss="bce", epochs=1, progress=False)
+    with pytest.raises(ValueError, match="the model gives 1 output per sample, but each of the 2 samples has 3 targets"):
+        nn.mse_loss([Value(1.0), Value(2.0)], np.zeros((2, 3)))

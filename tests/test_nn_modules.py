@@ -206,18 +206,39 @@ def test_hidden_and_output_activations() -> None:
 
 def test_wrong_input_length_says_what_is_expected() -> None:
     model = nn.MLP(2, [3, 1], rng=random.Random(0))
-    with pytest.raises(ValueError, match="MLP takes 2 inputs; got 3"):
+    with pytest.raises(ValueError, match=r"^MLP\(nin=2, nouts=\[3, 1\], activation='relu', output_activation='linear'\) takes 2 inputs; got 3$"):
         model([1.0, 2.0, 3.0])
-    with pytest.raises(ValueError, match="Neuron takes 2 inputs; got 1"):
+    with pytest.raises(ValueError, match=r"^Neuron\(nin=2, activation='relu'\) takes 2 inputs; got 1$"):
         model.layers[0].neurons[0]([1.0])
-    with pytest.raises(ValueError, match="Layer takes 2 inputs; got 0"):
+    with pytest.raises(ValueError, match=r"^Layer\(nin=2, nout=3, activation='relu'\) takes 2 inputs; got 0$"):
         model.layers[0]([])
-    with pytest.raises(TypeError, match="takes a list of 2 numbers or Values, or a 1-D NumPy row; got float"):
+    with pytest.raises(TypeError, match="takes one sample: a list of 2 numbers or Values, or a 1-D NumPy row; got float 1.5"):
         model(1.5)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"one sample, a 1-D row; got an array of shape \(5, 2\)"):
         model(np.zeros((5, 2)))
-    with pytest.raises(TypeError, match="str"):
-        model(["a", "b"])  # type: ignore[list-item]
+
+
+SIGNATURE = r"MLP\(nin=2, nouts=\[3, 1\], activation='relu', output_activation='linear'\)"
+
+
+@pytest.mark.parametrize(
+    ("sample", "got"),
+    [
+        ("ab", "got str 'ab'$"),  # as long as a sample of 2, yet text
+        (b"ab", "got bytes b'ab'$"),
+        ({0: 1.0, 1: 2.0}, r"got dict \{0: 1.0, 1: 2.0\}$"),  # its keys would have been read as the inputs
+        (["a", "b"], r"got \['a', 'b'\], and dot accepts a Value, int, float or NumPy real scalar; got str 'a'$"),
+        ([[1.0, 2.0], [3.0, 4.0]], r"got \[\[1.0, 2.0\], \[3.0, 4.0\]\], and dot accepts"),
+    ],    ids=["str", "bytes", "dict", "list of text", "a batch"],
+)
+def test_a_sample_that_is_not_numbers_names_the_model_and_what_it_takes(sample: object, got: str) -> None:
+    model = nn.MLP(2, [3, 1], rng=random.Random(0))
+    takes = " takes one sample: a list of 2 numbers or Values, or a 1-D NumPy row; "
+    with pytest.raises(TypeError, match="^" + SIGNATURE + takes + got):
+        model(sample)  # type: ignore[arg-type]
+    for part, name in ((model.layers[0], r"Layer\(nin=2, nout=3, activation='relu'\)"), (model.layers[0].neurons[0], r"Neuron\(nin=2, activation='relu'\)")):
+        with pytest.raises(TypeError, match="^" + name + takes):
+            part(sample)  # type: ignore[arg-type]
 
 
 def test_bad_constructor_arguments_list_what_is_accepted() -> None:

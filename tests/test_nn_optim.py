@@ -76,7 +76,7 @@ def test_adam_first_step_by_hand() -> None:
     assert q.data == pytest.approx(5.0 + 0.01 * 1e-3 / (1e-3 + 1e-8), rel=1e-15)
 
 
-@pytest.mark.parametrize(("lr", "betas", "eps"), [(0.1, (0.9, 0.999), 1e-8), (0.05, (0.5, 0.9), 1e-3), (0.2, (0.0, 0.99), 0.0)])
+@pytest.mark.parametrize(("lr", "betas", "eps"), [(0.1, (0.9, 0.999), 1e-8), (0.05, (0.5, 0.9), 1e-3), (0.2, (0.0, 0.99), 1e-300)])
 def test_adam_follows_the_algorithm(lr: float, betas: tuple[float, float], eps: float) -> None:
     p = Value(1.5)
     optimizer = nn.Adam([p], lr=lr, betas=betas, eps=eps)
@@ -164,3 +164,53 @@ def test_a_bad_learning_rate_set_between_steps_is_refused_and_changes_nothing(ma
         assert optimizer.lr == 0.1
     optimizer.lr = 0.05
     assert optimizer.lr == 0.05
+
+
+@pytest.mark.parametrize("eps", [0, 0.0, -1e-8, math.nan, math.inf, "1e-8", None])
+def test_adam_refuses_an_eps_that_is_not_positive(eps: object) -> None:
+    with pytest.raises(ValueError, match=f"Adam: eps must be a finite number > 0, such as the default 1e-8; got {eps!r}"):
+        nn.Adam([Value(1.0)], eps=eps)  # type: ignore[arg-type]
+
+
+OPTIMIZERS = {
+    "sgd": lambda ps: nn.SGD(ps, lr=0.1),
+    "sgd momentum": lambda ps: nn.SGD(ps, lr=0.1, momentum=0.9, weight_decay=0.01),
+    "adam": lambda ps: nn.Adam(ps, lr=0.1, weight_decay=0.01),
+}
+
+
+def state_of(optimizer: nn.Optimizer) -> dict:
+    return {k: (list(v) if isinstance(v, list) else v) for k, v in vars(optimizer).items() if k != "params"}
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+@pytest.mark.parametrize(
+    ("bad_grad", "error", "message"),
+    [
+        (None, TypeError, "parameter 2's gradient is NoneType None, not a number; nothing was updated"),
+        ("0.5", TypeError, "parameter 2's gradient is str '0.5', not a number"),
+        (10**400, OverflowError, "parameter 2's gradient is an integer too large for a float; nothing was updated"),
+    ],
+    ids=["None", "text", "10**400"],
+)
+def test_a_step_that_fails_midway_changes_nothing(name: str, bad_grad: object, error: type, message: str) -> None:
+    params = [Value(1.0), Value(-2.0), Value(0.5), Value(3.0)]
+    reference = [Value(p.data) for p in params]
+    optimizer, twin = OPTIMIZERS[name](params), OPTIMIZERS[name](reference)
+    for ps, opt in ((params, optimizer), (reference, twin)):  # one good step, so that momentum and moments are set
+        for p in ps:
+            p.grad = p.data
+        opt.step()
+    data, state = [p.data for p in params], state_of(optimizer)
+    for p, g in zip(params, (0.1, 0.2, bad_grad, 0.4)):
+        p.grad = g
+    with pytest.raises(error, match=message):
+        optimizer.step()
+    assert [p.data for p in params] == data  # parameters 0 and 1 come first, and were not updated either
+    assert state_of(optimizer) == state  # nor the step count, momentum buffers or moments
+    params[2].grad = 0.3
+    for p, g in zip(reference, (0.1, 0.2, 0.3, 0.4)):
+        p.grad = g
+    optimizer.step()
+    twin.step()
+    assert [p.data for p in params] == [p.data for p in reference]  # as if the failed step never happened

@@ -1,4 +1,6 @@
-"""nn.fit: learns XOR, matches a hand-written loop, batches, seeds, progress bar, History, bad input."""
+"""nn.fit: learns XOR, matches a hand-written loop, batches, seeds, History, bad input.
+
+Callbacks, interrupts, progress reports and the collector: tests/test_nn_fit_hooks.py."""
 
 from __future__ import annotations
 
@@ -109,14 +111,6 @@ def test_a_callable_loss_and_one_hot_targets() -> None:
     history = nn.fit(model, XOR_X, targets, loss=lambda out, t: nn.mse_loss(out, t, reduction="sum"),
                      optimizer="adam", lr=0.1, epochs=150, progress=False)
     assert history.accuracy[-1] == 1.0  # argmax of the outputs against the one-hot targets
-
-
-def test_progress_bar_shows_the_running_loss(capsys: pytest.CaptureFixture[str]) -> None:
-    nn.fit(xor_model(0), XOR_X, XOR_Y, loss="bce", optimizer="adam", epochs=3)
-    err = capsys.readouterr().err
-    assert "fit: 100%" in err and "3/3" in err and "loss=" in err and "accuracy=" in err
-    nn.fit(xor_model(0), XOR_X, XOR_Y, loss="bce", optimizer="adam", epochs=3, progress=False)
-    assert capsys.readouterr().err == ""
 
 
 def test_history_reads_like_a_mapping() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,12 @@ def test_readme_has_python_examples() -> None:
 
 @pytest.mark.parametrize("index", range(len(BLOCKS)))
 def test_readme_example_runs(index: int, capsys: pytest.CaptureFixture[str]) -> None:
-    exec(compile(BLOCKS[index], f"README.md block {index}", "exec"), {})
+    """Each block runs; a block warns exactly where a comment says `# warns: SomeWarning`."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        exec(compile(BLOCKS[index], f"README.md block {index}", "exec"), {})
+    announced = re.findall(r"# warns: (\w+)", BLOCKS[index])
+    assert [w.category.__name__ for w in caught] == announced, [str(w.message) for w in caught]
 
 
 def test_readme_apple_numbers(capsys: pytest.CaptureFixture[str]) -> None:
@@ -31,7 +37,7 @@ def test_readme_apple_numbers(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_readme_commands_are_make_targets() -> None:
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
-    for target in ("demo", "test", "bench"):
+    for target in ("demo", "test", "bench", "lab", "notebooks", "figures"):
         assert f"make {target}" in README
         assert re.search(rf"^{target}:", makefile, re.M), target
     assert "make test" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")

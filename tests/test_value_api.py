@@ -25,10 +25,10 @@ def test_data_is_kept_as_a_python_float(data: object) -> None:
 @pytest.mark.parametrize(
     "bad, name",
     [("1.0", "str"), (1 + 2j, "complex"), (None, "NoneType"), ([1.0], "list"),
-     (np.array([1.0]), "ndarray"), (np.array(1.0), "ndarray"), ({}, "dict")],
+     (np.array([1.0]), "ndarray"), (np.array("a"), "ndarray"), ({}, "dict")],
 )
 def test_bad_data_raises_type_error_naming_it(bad: object, name: str) -> None:
-    with pytest.raises(TypeError, match=rf"accepts an int, float or NumPy real scalar; got {name}"):
+    with pytest.raises(TypeError, match=rf"accepts an int, float, NumPy real scalar or 0-d real array; got {name}"):
         Value(bad)  # type: ignore[arg-type]
 
 

@@ -1,5 +1,5 @@
 """gradtrace's viz: computation graphs drawn like the lectures' figures, rendered to SVG with
-nothing but pip (no system Graphviz), shown inline in Jupyter; matplotlib plots for training.
+nothing but pip (no system Graphviz), shown inline in Jupyter; matplotlib plots for training (with a Hangul font for the lectures' terms).
 
 >>> from autograd import Value
 >>> from viz import draw_dot
@@ -12,17 +12,33 @@ True
 """
 
 from .draw import DEFAULT_MAX_NODES, GRAD_COLORS, draw_dot
-from .plots import plot_activation, plot_decision_boundary, plot_history
+from .explain import Explanation, Explanations, explain
+from .fonts import hangul_font_path, use_hangul_font
+from .nudge import Nudge, nudge, nudge_slider
+from .player import Player, Step, backprop_player
+from .plots import plot_activation, plot_confusion_matrix, plot_decision_boundary, plot_history
 from .render import RENDERERS, Graph, RendererError
 
 __all__ = [
     "DEFAULT_MAX_NODES",
     "GRAD_COLORS",
+    "Explanation",
+    "Explanations",
+    "Nudge",
     "RENDERERS",
     "Graph",
+    "Player",
     "RendererError",
+    "Step",
+    "backprop_player",
     "draw_dot",
+    "explain",
+    "hangul_font_path",
+    "nudge",
+    "nudge_slider",
     "plot_activation",
+    "plot_confusion_matrix",
     "plot_decision_boundary",
     "plot_history",
+    "use_hangul_font",
 ]

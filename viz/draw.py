@@ -11,12 +11,14 @@ from __future__ import annotations
 import html
 import math
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import graphviz
 
 from autograd import OPS, Value
 
+from .fonts import Drawing, has_hangul, text_width
 from .render import DEFAULT_RENDERER, Graph, check_renderer
 
 __all__ = ["DEFAULT_MAX_NODES", "GRAD_COLORS", "draw_dot"]
@@ -24,25 +26,32 @@ __all__ = ["DEFAULT_MAX_NODES", "GRAD_COLORS", "draw_dot"]
 DEFAULT_MAX_NODES = 500  # fits micrograd demo's 2-16-16-1 MLP on one sample (407 values)
 STYLES = ("record", "lecture")
 RANKDIRS = ("LR", "RL", "TB", "BT")
-FONT = "Helvetica"
+# Arimo has Helvetica's metrics, which the layout uses; the SVG names it with its
+# metric-compatible fallbacks (viz.fonts), so text fits its boxes in any viewer.
+FONT = "Arimo"
+HIGHLIGHT = "#ffd54f"  # the player's current node
+HIGHLIGHT_EDGE = "#1f6fd1"  # the player's edges whose local derivatives are multiplied
 GRAD_RED = "#d62728"
 CONSTANT_GREY = "#666666"
 
 # color_by="grad": |grad| by decades, largest first: (lower bound, fill, text colour, legend text).
-# Strong colours for large gradients, fading to pale as they vanish.
+# Google's Turbo map sampled once per decade, hot for large gradients, cold for vanishing ones:
+# dark red, orange, yellow, lime, green, teal, sky blue, blue, deep indigo. Neighbouring decades
+# differ in hue, not only in lightness (CIELAB distance ≥ 23 between any two neighbours; a
+# sequential map such as viridis manages 17 at 9 steps). One notation for every bound.
 GRAD_COLORS: tuple[tuple[float, str, str, str], ...] = (
-    (10.0, "#800026", "white", "≥ 10"),
-    (1.0, "#bd0026", "white", "1 to 10"),
-    (1e-1, "#e31a1c", "white", "0.1 to 1"),
-    (1e-2, "#fc4e2a", "black", "0.01 to 0.1"),
-    (1e-3, "#fd8d3c", "black", "10⁻³ to 10⁻²"),
-    (1e-4, "#feb24c", "black", "10⁻⁴ to 10⁻³"),
-    (1e-5, "#fed976", "black", "10⁻⁵ to 10⁻⁴"),
-    (1e-6, "#ffeda0", "black", "10⁻⁶ to 10⁻⁵"),
-    (0.0, "#ffffcc", "black", "below 10⁻⁶ (vanishing)"),
+    (10.0, "#c42503", "white", "10¹ or more"),
+    (1.0, "#f56918", "black", "10⁰ to 10¹"),
+    (1e-1, "#fbb938", "black", "10⁻¹ to 10⁰"),
+    (1e-2, "#c7ef34", "black", "10⁻² to 10⁻¹"),
+    (1e-3, "#72fe5e", "black", "10⁻³ to 10⁻²"),
+    (1e-4, "#1ae4b6", "black", "10⁻⁴ to 10⁻³"),
+    (1e-5, "#36aaf9", "black", "10⁻⁵ to 10⁻⁴"),
+    (1e-6, "#4662d7", "white", "10⁻⁶ to 10⁻⁵"),
+    (0.0, "#30123b", "white", "below 10⁻⁶ (vanishing)"),
 )
 ZERO_GRAD = ("#d9d9d9", "black", "exactly 0")
-NONFINITE_GRAD = ("#9e9ac8", "black", "nan or inf")
+NONFINITE_GRAD = ("#e377c2", "black", "nan or inf")
 
 # Characters that XML (so SVG) or Graphviz's HTML-label parser reject: C0 controls other than
 # newline and tab, DEL, and the Unicode noncharacters (U+FFFE, U+FFFF, ...). They are shown as
@@ -166,6 +175,74 @@ def _check_arguments(
         raise ValueError(f"draw_dot: color_by must be None or 'grad'; got {color_by!r}")
 
 
+def _check_size(size: object) -> tuple[float, float] | None:
+    if size is None:
+        return None
+    try:
+        width, height = (float(x) for x in size)  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        width = height = float("nan")
+    if not (math.isfinite(width) and math.isfinite(height) and width > 0 and height > 0) or isinstance(size, str):
+        raise ValueError(f"draw_dot: size must be (width, height) in inches, both > 0, such as (10, 7.5); got {size!r}")
+    return width, height
+
+
+_SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+
+
+def _short_name(name: str) -> str:
+    """'layers.0.neurons.1.w.2' → 'w₂', 'layers.0.neurons.1.b' → 'b': the name a slide shows."""
+    parts = name.split(".")
+    if len(parts) >= 2 and parts[-1].isdigit() and parts[-2]:
+        return parts[-2] + parts[-1].translate(_SUBSCRIPTS)
+    return parts[-1] or name
+
+
+def _parameter_names(names: object) -> dict[int, tuple[str, str]]:
+    """id(parameter) → (short name, full name), from a model, a mapping or (name, Value) pairs."""
+    if names is None:
+        return {}
+    accepted = "a model with named_parameters() (an nn.Module), a mapping {name: Value} or (name, Value) pairs"
+    if callable(getattr(names, "named_parameters", None)):
+        pairs: Iterable = names.named_parameters()  # type: ignore[attr-defined]
+    elif isinstance(names, Mapping):
+        pairs = names.items()
+    elif isinstance(names, Iterable) and not isinstance(names, (str, bytes)):
+        pairs = names
+    else:
+        raise TypeError(f"draw_dot: names must be {accepted}; got {type(names).__name__} {names!r:.60}")
+    found: dict[int, tuple[str, str]] = {}
+    for pair in pairs:
+        try:
+            name, value = pair
+        except (TypeError, ValueError):
+            raise TypeError(f"draw_dot: names must be {accepted}; got the item {pair!r:.60}") from None
+        if not isinstance(name, str) or not isinstance(value, Value):
+            raise TypeError(f"draw_dot: names must pair a str with a Value; got ({name!r:.40}, {value!r:.40})")
+        found.setdefault(id(value), (_short_name(name), name))
+    return found
+
+
+@dataclass(frozen=True)
+class FrameView:
+    """What one frame of :func:`viz.backprop_player` shows instead of the graph's own numbers.
+
+    Indices are places in the drawing's walk (0 is the root). Texts are plain text ("" shows
+    as a blank). Each number cell is given a width (a minimum, in points) that its widest text
+    in any frame fits, and the caption a size, so all frames of one player share one layout
+    and only colours and texts change between them.
+    """
+
+    phase: str  # "forward": the data of ``node`` is new; "backward": the gradients of its operands are
+    data: tuple[str, ...]
+    grads: tuple[str, ...]
+    node: int | None
+    edges: frozenset[tuple[int, int]]  # (value index, operand position): the edges lit up
+    caption: tuple[str, ...]
+    cell_widths: tuple[float, ...]
+    caption_width: float
+
+
 def draw_dot(
     root: Value,
     style: str = "record",
@@ -176,6 +253,8 @@ def draw_dot(
     depth: int | None = None,
     color_by: str | None = None,
     renderer: str = DEFAULT_RENDERER,
+    names: object = None,
+    size: tuple[float, float] | None = None,
 ) -> Graph:
     """Draw the computation graph that made ``root``.
 
@@ -193,6 +272,11 @@ def draw_dot(
         color_by: "grad" shades each value by |grad| on a log scale, with a legend.
         renderer: "graphviz-pure" (installed with gradtrace, same output everywhere) or
             "system" (Graphviz's ``dot`` on PATH).
+        names: name the parameters: a model (anything with ``named_parameters()``, such as
+            an ``nn.MLP``), a mapping ``{name: Value}`` or ``(name, Value)`` pairs. They are
+            shown short (``layers.0.neurons.1.w.0`` as w₀, with the full name as tooltip).
+        size: ``(width, height)`` in inches: a larger drawing is scaled down to fit (Graphviz's
+            ``size``), keeping its proportions. ``(10, 7.5)`` fits a 4:3 slide.
 
     Returns:
         a :class:`viz.Graph`: ``.source`` (DOT), ``.svg()``, ``.save(path)``; it displays
@@ -201,7 +285,14 @@ def draw_dot(
     _check_arguments(root, style, rankdir, max_nodes, depth, color_by)
     check_renderer(renderer)
     number = _Numbers(fmt)
+    fit = _check_size(size)
+    named = _parameter_names(names)
     walk = _walk(root, depth)
+    _check_count(walk, max_nodes, depth)
+    return Drawing(_source(walk, style, rankdir, show_grad, number, color_by, named, fit), renderer)
+
+
+def _check_count(walk: _Walk, max_nodes: int | None, depth: int | None) -> None:
     if max_nodes is not None and len(walk.values) > max_nodes:
         raise ValueError(
             f"draw_dot: the graph has {len(walk.values)} values"
@@ -209,43 +300,127 @@ def draw_dot(
             + f", more than max_nodes={max_nodes}; pass max_nodes=None to draw them all "
             "(laying out thousands of nodes takes a while) or depth=k to draw only the last k levels before the root"
         )
+
+
+def _source(
+    walk: _Walk,
+    style: str,
+    rankdir: str,
+    show_grad: bool,
+    number: _Numbers,
+    color_by: str | None,
+    names: dict[int, tuple[str, str]],
+    size: tuple[float, float] | None,
+    view: FrameView | None = None,
+) -> str:
+    """The DOT text of a drawing (or of one player frame, when ``view`` is given)."""
+    graph_attr = {"rankdir": rankdir, "fontname": FONT, "bgcolor": "white"}
+    if size is not None:
+        graph_attr["size"] = f"{size[0]:g},{size[1]:g}"
     dot = graphviz.Digraph(
         "gradtrace",
-        graph_attr={"rankdir": rankdir, "fontname": FONT, "bgcolor": "white"},
+        graph_attr=graph_attr,
         node_attr={"fontname": FONT, "fontsize": "12"},
         edge_attr={"fontname": FONT, "fontsize": "11"},
     )
     drawer = _RecordDrawer if style == "record" else _LectureDrawer
-    drawer(dot, walk, number, show_grad, color_by).draw()
-    if color_by == "grad":
+    drawer(dot, walk, number, show_grad, color_by, names, view).draw()
+    if view is not None:
+        _caption(dot, view)
+    elif color_by == "grad":
         _legend(dot, {_grad_colors(walk.values[i].grad)[0] for i in range(len(walk.values))})
-    return Graph(dot.source, renderer)
+    return dot.source
+
+
+def _operand_order(value: Value, count: int) -> list[int]:
+    """Operand positions in drawing order: a dot node's w_i beside its x_i (w₀ x₀ w₁ x₁ … bias)."""
+    if value.op == "dot" and count >= 2:
+        n = count // 2
+        order = [k for i in range(n) for k in (i, n + i)]
+        return order + list(range(2 * n, count))
+    return list(range(count))
 
 
 class _Drawer:
-    def __init__(self, dot: graphviz.Digraph, walk: _Walk, number: _Numbers, show_grad: bool, color_by: str | None):
+    def __init__(
+        self,
+        dot: graphviz.Digraph,
+        walk: _Walk,
+        number: _Numbers,
+        show_grad: bool,
+        color_by: str | None,
+        names: dict[int, tuple[str, str]],
+        view: FrameView | None,
+    ):
         self.dot, self.walk, self.number = dot, walk, number
         self.show_grad, self.color_by = show_grad, color_by
+        self.names, self.view = names, view
         self.constants = 0
+        self.fresh: set[int] = set()  # a player frame's numbers just computed: drawn bold
+        if view is not None and view.node is not None:
+            if view.phase == "forward":
+                self.fresh.add(view.node)
+            else:
+                operands = walk.operands(view.node)
+                self.fresh.update(ref for i, k in view.edges for kind, ref in [operands[k]] if kind == "value")
 
-    def colors(self, value: Value) -> tuple[str | None, str, str]:
+    def colors(self, i: int, value: Value) -> tuple[str | None, str, str]:
         """(fill or None, text colour, gradient colour) of a value's drawing."""
+        if self.view is not None:
+            return (HIGHLIGHT if self.view.node == i else None), "black", GRAD_RED
         if self.color_by == "grad":
             fill, ink = _grad_colors(value.grad)
             return fill, ink, ink
         return None, "black", GRAD_RED
 
+    def label(self, value: Value) -> tuple[str, str]:
+        """(the name shown, a tooltip): a parameter's short name and full name, else the label and ""."""
+        return self.names.get(id(value), (value.label, ""))
+
+    def data_text(self, i: int, value: Value) -> str:
+        if self.view is not None:
+            text = _text(self.view.data[i]) or BLANK
+            return f"<b>{text}</b>" if i in self.fresh and self.view.phase == "forward" else text
+        return self.number(value.data)
+
+    def grad_text(self, i: int, value: Value) -> str:
+        if self.view is not None:
+            text = _text(self.view.grads[i]) or BLANK
+            return f"<b>{text}</b>" if i in self.fresh and self.view.phase == "backward" else text
+        return self.number(value.grad)
+
+    def cell_size(self, i: int) -> str:
+        """A player frame's number cells have one fixed size in every frame."""
+        if self.view is None:
+            return ""
+        return f' width="{self.view.cell_widths[i]:.0f}"'
+
+    def operand_edges(self, i: int, value: Value) -> list[tuple[int, str, object]]:
+        """(position, kind, ref) of values[i]'s operands, in drawing order."""
+        operands = self.walk.operands(i)
+        return [(k, *operands[k]) for k in _operand_order(value, len(operands))]
+
+    def edge_style(self, i: int, position: int) -> dict[str, str]:
+        if self.view is not None and (i, position) in self.view.edges:
+            return {"color": HIGHLIGHT_EDGE, "penwidth": "2.5", "class": "current"}
+        return {}
+
     def op_node(self, i: int, value: Value, shape: str) -> str:
         name = f"op{i}"
         cut = i in self.walk.cut
+        current = self.view is not None and self.view.node == i
+        extra = {"style": ("filled,dashed" if cut else "filled"), "fillcolor": HIGHLIGHT, "penwidth": "2",
+                 "class": "current"} if current else {"style": "dashed" if cut else "solid"}
+        if value.op == "dot":
+            extra["ordering"] = "in"  # keep each weight beside the input it multiplies
         self.dot.node(
             name,
             _html(_op_text(value)),
             shape=shape,
-            style="dashed" if cut else "solid",
             tooltip=f"inputs not drawn (depth limit): {value.op}" if cut else value.op,
             margin="0.04",
             fontsize="16",
+            **extra,
         )
         return name
 
@@ -264,8 +439,24 @@ class _Drawer:
         )
         return name
 
+    def node_class(self, i: int) -> dict[str, str]:
+        return {"class": "current"} if self.view is not None and self.view.node == i else {}
+
     def draw(self) -> None:
         raise NotImplementedError
+
+
+BLANK = "&#160;"
+
+
+def _wide(text: str, size: float, padding: float = 0.0) -> str:
+    """A cell's minimum width for text with Hangul, which the layout's metrics underestimate."""
+    return f' width="{text_width(text, size) + padding:.0f}"' if has_hangul(text) else ""
+
+
+def _wide_node(text: str, size: float) -> dict[str, str]:
+    """The same for a whole node (a plaintext name), in inches."""
+    return {"width": f"{(text_width(text, size) + 16) / 72:.2f}"} if has_hangul(text) else {}
 
 
 class _RecordDrawer(_Drawer):
@@ -274,13 +465,16 @@ class _RecordDrawer(_Drawer):
     def draw(self) -> None:
         dot = self.dot
         for i, value in enumerate(self.walk.values):
-            fill, ink, grad_ink = self.colors(value)
+            fill, ink, grad_ink = self.colors(i, value)
             cells = []
-            if value.label:
-                cells.append(f"<td><b>{_text(value.label)}</b></td>")
-            cells.append(f"<td>data {self.number(value.data)}</td>")
+            name, tooltip = self.label(value)
+            if name:
+                title = f' title="{_text(tooltip)}"' if tooltip else ""
+                cells.append(f"<td{title}{_wide(name, 12, 14)}><b>{_text(name)}</b></td>")
+            size = self.cell_size(i)
+            cells.append(f"<td{size}>data {self.data_text(i, value)}</td>")
             if self.show_grad:
-                cells.append(f'<td><font color="{grad_ink}">grad {self.number(value.grad)}</font></td>')
+                cells.append(f'<td{size}><font color="{grad_ink}">grad {self.grad_text(i, value)}</font></td>')
             background = f' bgcolor="{fill}"' if fill else ""
             table = (
                 f'<table border="0" cellborder="1" cellspacing="0" cellpadding="6"{background}>'
@@ -288,12 +482,12 @@ class _RecordDrawer(_Drawer):
             )
             if ink != "black":
                 table = f'<font color="{ink}">{table}</font>'
-            dot.node(f"v{i}", _html(table), shape="plain")
+            dot.node(f"v{i}", _html(table), shape="plain", **self.node_class(i))
             if value.op:
                 dot.edge(self.op_node(i, value, "ellipse"), f"v{i}")
-            for kind, ref in self.walk.operands(i):
+            for position, kind, ref in self.operand_edges(i, value):
                 source = f"v{ref}" if kind == "value" else self.constant_node(ref)
-                dot.edge(source, f"op{i}")
+                dot.edge(source, f"op{i}", **self.edge_style(i, position))
 
 
 class _LectureDrawer(_Drawer):
@@ -307,42 +501,60 @@ class _LectureDrawer(_Drawer):
                 source = self.op_node(i, value, "circle")
             else:
                 source = f"in{i}"
-                if value.label:
-                    dot.node(source, _html(f"<b>{_text(value.label)}</b>"), shape="plaintext")
+                name, tooltip = self.label(value)
+                if name:
+                    extra = {"tooltip": tooltip} if tooltip else {}
+                    extra.update(_wide_node(name, 12))
+                    dot.node(source, _html(f"<b>{_text(name)}</b>"), shape="plaintext", **extra)
                 else:
                     dot.node(source, "", shape="point", width="0.06")
-            dot.node(f"v{i}", _html(self.edge_table(value, labelled=bool(i and value.op and value.label))), shape="plain")
+            table = self.edge_table(i, value, labelled=bool(i and value.op and value.label))
+            dot.node(f"v{i}", _html(table), shape="plain", **self.node_class(i))
             dot.edge(source, f"v{i}", headport="w", arrowhead="none")
-            for kind, ref in self.walk.operands(i):
+            for position, kind, ref in self.operand_edges(i, value):
                 if kind == "value":
-                    dot.edge(f"v{ref}", f"op{i}", tailport="e")
+                    dot.edge(f"v{ref}", f"op{i}", tailport="e", **self.edge_style(i, position))
                 else:
                     dot.edge(self.constant_node(ref), f"op{i}")
         root = self.walk.values[0]
         if root.op:  # the result leaves to the right, named if it has a label
             if root.label:
-                dot.node("out", _html(f"<b>{_text(root.label)}</b>"), shape="plaintext")
+                dot.node("out", _html(f"<b>{_text(root.label)}</b>"), shape="plaintext", **_wide_node(root.label, 12))
             else:  # the arrow ends in the open, as in the lectures
                 dot.node("out", "", shape="none", width="0.1", height="0.1")
             dot.edge("v0", "out", tailport="e")
 
-    def edge_table(self, value: Value, labelled: bool) -> str:
+    def edge_table(self, i: int, value: Value, labelled: bool) -> str:
         """The value above a line and its gradient below: the line continues the edge.
 
         The rows above and below the line are the same height, so the line sits at the
         table's middle, where the edges attach (ports w and e)."""
-        fill, ink, grad_ink = self.colors(value)
+        fill, ink, grad_ink = self.colors(i, value)
         background = f' bgcolor="{fill}"' if fill else ""
-        blank = "&#160;"
-        grad = f'<font color="{grad_ink}">{self.number(value.grad)}</font>' if self.show_grad else blank
+        grad = f'<font color="{grad_ink}">{self.grad_text(i, value)}</font>' if self.show_grad else BLANK
+        size = self.cell_size(i)
         rows = [
-            f'<tr><td sides="B" border="1" cellpadding="2"><font color="{ink}">{self.number(value.data)}</font></td></tr>',
-            f'<tr><td cellpadding="2">{grad}</td></tr>',
+            f'<tr><td sides="B" border="1" cellpadding="2"{size}><font color="{ink}">{self.data_text(i, value)}</font></td></tr>',
+            f'<tr><td cellpadding="2"{size}>{grad}</td></tr>',
         ]
         if labelled:  # an intermediate value's name above, balanced by a blank row below
-            rows.insert(0, f'<tr><td cellpadding="1"><font color="{ink}" point-size="10"><i>{_text(value.label)}</i></font></td></tr>')
-            rows.append(f'<tr><td cellpadding="1"><font point-size="10">{blank}</font></td></tr>')
+            rows.insert(0, f'<tr><td cellpadding="1"{_wide(value.label, 10, 2)}><font color="{ink}" point-size="10"><i>{_text(value.label)}</i></font></td></tr>')
+            rows.append(f'<tr><td cellpadding="1"><font point-size="10">{BLANK}</font></td></tr>')
         return f'<table border="0" cellborder="0" cellspacing="0"{background}>{"".join(rows)}</table>'
+
+
+CAPTION_LINE = 17  # points per caption line (12 pt text)
+
+
+def _caption(dot: graphviz.Digraph, view: FrameView) -> None:
+    """A player frame's narration below the drawing, in a box of the same size in every frame."""
+    rows = "".join(
+        f'<tr><td align="left" width="{view.caption_width:.0f}" height="{CAPTION_LINE}">'
+        f"{_text(line) or BLANK}</td></tr>"
+        for line in view.caption
+    )
+    table = f'<table border="0" cellborder="0" cellspacing="0" cellpadding="0">{rows}</table>'
+    dot.attr(label=_html(table), labelloc="b", labeljust="l", fontsize="12")
 
 
 def _legend(dot: graphviz.Digraph, used: set[str]) -> None:

@@ -1,0 +1,162 @@
+"""The saved player page in a real browser: headless Chromium from the system's packages
+(/usr/bin/chromium with its chromedriver; .ci/run installs them), driven by selenium.
+Steps with the keyboard and with the buttons and checks what is shown."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from autograd import Value
+from viz import backprop_player
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver") or ("/usr/bin/chromedriver" if Path("/usr/bin/chromedriver").exists() else None)
+
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None or CHROMEDRIVER is None,
+    reason="no Chromium with chromedriver on this machine (Debian: apt-get install chromium chromium-driver)",
+)
+webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is in gradtrace's dev extra")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="gradtrace-chromium-")
+    options = Options()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--window-size=1200,800"):
+        options.add_argument(flag)
+    # the system's chromedriver, named explicitly: selenium never downloads one
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    apple, num, tax = Value(100, label="apple"), Value(2, label="apple_num"), Value(1.1, label="tax")
+    price = apple * num * tax
+    price.label = "price"
+    return backprop_player(price).save(tmp_path_factory.mktemp("player") / "apple.html")
+
+
+def ready(driver) -> None:
+    """Wait until the player's script has shown its first frame (an iframe's srcdoc loads late)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, 10).until(lambda d: d.execute_script("return document.body && document.body.dataset.frame"))
+
+
+def shown(driver) -> dict:
+    """What the page shows: the frame number, the lit node's titles, and every SVG text."""
+    return driver.execute_script(
+        """
+        const svg = document.querySelector('#frame svg');
+        const lit = [...svg.querySelectorAll('g.node.current > title')].map(t => t.textContent).sort();
+        const texts = [...svg.querySelectorAll('text')].map(t => t.textContent);
+        return {frame: Number(document.body.dataset.frame), lit: lit, texts: texts,
+                counter: document.getElementById('counter').textContent,
+                edges: svg.querySelectorAll('g.edge.current').length};
+        """
+    )
+
+
+def test_keyboard_and_buttons_step_through_the_frames(browser, page: Path) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    browser.get(page.as_uri())
+    ready(browser)
+    first = shown(browser)
+    assert first["frame"] == 0 and first["counter"] == "step 0 of 5"
+    assert first["lit"] == [] and "220" not in first["texts"]  # price not computed yet: blank
+    browser.find_element(By.ID, "frame").click()  # a reader clicks into the player, then uses the keys
+    body = browser.find_element(By.TAG_NAME, "body")
+    body.send_keys(Keys.ARROW_RIGHT)
+    after_one = shown(browser)
+    assert after_one["frame"] == 1 and after_one["lit"] == ["op1", "v1"] and after_one["edges"] == 2
+    assert "200" in after_one["texts"] and "220" not in after_one["texts"]
+    body.send_keys(Keys.ARROW_RIGHT, Keys.ARROW_RIGHT)  # the seed frame: ∂price/∂price = 1 only
+    seed = shown(browser)
+    assert seed["frame"] == 3 and "2.2" not in seed["texts"] and "110" not in seed["texts"]
+    browser.find_element(By.ID, "next").click()
+    browser.find_element(By.ID, "next").click()
+    last = shown(browser)
+    assert last["frame"] == 5 and last["lit"] == ["op1", "v1"] and last["edges"] == 2
+    assert {"2.2", "110", "200", "1.1"} <= set(last["texts"])
+    assert any("∂price/∂apple = 1.1 × 2 = 2.2" in t for t in last["texts"])
+    browser.find_element(By.ID, "next").click()  # past the end: stays on the last frame
+    assert shown(browser)["frame"] == 5
+    browser.find_element(By.ID, "prev").click()
+    back = shown(browser)
+    assert back["frame"] == 4 and back["lit"] == ["op0", "v0"] and "2.2" not in back["texts"]
+    body.send_keys(Keys.ARROW_LEFT)
+    assert shown(browser)["frame"] == 3
+
+
+def test_slider_and_play(browser, page: Path) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(page.as_uri())
+    ready(browser)
+    browser.execute_script(
+        "const s = document.getElementById('slider'); s.value = 4; s.dispatchEvent(new Event('input'));"
+    )
+    assert shown(browser)["frame"] == 4
+    browser.find_element(By.ID, "play").click()
+    WebDriverWait(browser, 10).until(lambda d: shown(d)["frame"] == 5)
+    assert "play" in browser.find_element(By.ID, "play").text  # stopped at the end
+    assert browser.execute_script("return document.querySelectorAll('script[src], link, img[src^=http]').length") == 0
+
+
+def test_screenshot_shows_the_player(browser, page: Path, tmp_path: Path) -> None:
+    browser.get(page.as_uri())
+    ready(browser)
+    browser.execute_script("document.getElementById('slider').value = 5; document.getElementById('slider').oninput()")
+    shot = tmp_path / "player.png"
+    assert browser.save_screenshot(str(shot))
+    from PIL import Image
+
+    with Image.open(shot) as image:
+        colors = {rgb[:3] for _, rgb in image.convert("RGB").getcolors(1 << 20)}
+    assert (0xFF, 0xD5, 0x4F) in colors  # the lit × node is painted on screen
+
+
+def test_the_inline_iframe_plays_inside_a_page(browser, tmp_path: Path) -> None:
+    """What Jupyter shows: the _repr_html_ iframe inside a host page, its script isolated."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    x = Value(0.5, label="x")
+    y = (x * x).tanh()
+    y.label = "y"
+    host = tmp_path / "notebook.html"
+    host.write_text(f"<!DOCTYPE html><html><body><h1>a notebook cell</h1>{backprop_player(y)._repr_html_()}</body></html>",
+                    encoding="utf-8")
+    browser.get(host.as_uri())
+    browser.switch_to.frame(browser.find_element(By.TAG_NAME, "iframe"))
+    try:
+        ready(browser)
+        assert shown(browser)["frame"] == 0
+        browser.find_element(By.ID, "frame").click()  # as a reader would: click into the player, then keys
+        ActionChains(browser).send_keys(Keys.ARROW_RIGHT, Keys.END).perform()
+        last = shown(browser)
+        assert last["counter"] == "step 5 of 5"  # inputs, ×, tanh; seed, tanh, ×
+        assert any("∂y/∂x += " in t for t in last["texts"])  # x is used twice: the paths add up
+    finally:
+        browser.switch_to.default_content()
+    assert browser.find_element(By.TAG_NAME, "h1").text == "a notebook cell"

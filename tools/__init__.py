@@ -1,0 +1,1 @@
+"""Maintenance scripts: `make notebooks` (notebooks.py) and `make figures` (figures.py)."""

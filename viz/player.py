@@ -1,0 +1,451 @@
+"""backprop_player: the forward pass, then the backward pass, one step at a time.
+
+Each frame is a drawing by :func:`viz.draw_dot`'s own drawers (same DOT, same renderer, same
+deterministic SVG), with the current node lit up, the edges whose local derivatives are being
+multiplied drawn thick and blue, and a caption that writes the product out. Numbers not yet
+computed are blank, not 0.
+
+The steps are replayed from the graph with the public op table (``autograd.OPS[op].backward``
+on each node's ``operands``/``params``), in the order ``Value.backward`` visits the nodes, so
+the last frame shows exactly the gradients ``backward()`` gives. The user's graph is only read:
+no ``.grad`` is touched. (Stepping ``Value._backward()`` node by node would give the same
+numbers, but it writes into the graph's ``.grad`` and says nothing of the local derivatives
+that the captions show; the op table gives both without writing anything.)
+
+>>> from autograd import Value
+>>> apple, num, tax = Value(100, label="apple"), Value(2, label="apple_num"), Value(1.1, label="tax")
+>>> price = apple * num * tax
+>>> player = backprop_player(price)
+>>> player
+<viz.Player: 6 frames (3 forward, 3 backward)>
+>>> player.steps[-1].caption[1]
+'∂((apple × apple_num) × tax)/∂apple = 1.1 × 2 = 2.2   [local ∂(apple × apple_num)/∂apple = 2]'
+
+Where it shows:
+
+- in Jupyter (JupyterLab, Notebook 7, VS Code): an ``<iframe srcdoc=...>`` holding the same
+  page as ``.save("x.html")``. The iframe isolates the player's script and styles from the
+  notebook page and needs nothing installed in the front end (no widget extension, no kernel
+  once drawn), so it works the same in every front end that shows trusted HTML output;
+- ``.save("x.html")``: one file, SVG frames and script inline, no URL at all;
+- ``.save("x.gif")``: an animated GIF (Pillow), frames rasterized from the same SVG.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from autograd import OPS, Value
+
+from ._atomic import atomic_open
+from .draw import (
+    RANKDIRS,
+    STYLES,
+    FrameView,
+    _Numbers,
+    _parameter_names,
+    _source,
+    _walk,
+)
+from .fonts import Drawing, text_width
+from .render import DEFAULT_RENDERER, RendererError, check_renderer
+
+__all__ = ["PLAYER_MAX_NODES", "Player", "Step", "backprop_player"]
+
+PLAYER_MAX_NODES = 100  # two frames per op, each a full drawing: larger graphs make heavy pages and slow GIFs
+MAX_OPERAND_LINES = 4  # a caption lists this many products of one node, then "… and k more"
+CHAR_WIDTH = 7.4  # points per character of 12 pt text: a bound on Helvetica's widths, with room
+GIF_MS = 1200  # how long each GIF frame shows; the first and last show longer
+
+
+@dataclass(frozen=True)
+class Step:
+    """One frame's content, before drawing.
+
+    Attributes:
+        phase: "forward" or "backward".
+        node: the place (in the drawing's walk; 0 is the root) of the value being computed or
+            differentiated, or None for the opening frame.
+        edges: (value, operand position) of the edges whose local derivatives are multiplied.
+        caption: the narration lines under the drawing.
+        data: per value, its value as shown ("" while not yet computed).
+        grads: per value, its gradient as shown ("" while not yet known; "2.2 + …" while
+            more contributions are to come).
+    """
+
+    phase: str
+    node: int | None
+    edges: frozenset[tuple[int, int]]
+    caption: tuple[str, ...]
+    data: tuple[str, ...]
+    grads: tuple[str, ...]
+
+
+def backprop_player(
+    root: Value,
+    style: str = "lecture",
+    rankdir: str = "LR",
+    fmt: str = ".4g",
+    max_nodes: int | None = PLAYER_MAX_NODES,
+    names: object = None,
+    renderer: str = DEFAULT_RENDERER,
+) -> Player:
+    """Play the forward and backward pass that made ``root``, one node at a time.
+
+    Args:
+        root: the result; its graph is read, never changed (no ``.grad`` is set).
+        style: "lecture" (the lectures' figure, the default) or "record", as in ``draw_dot``.
+        rankdir, fmt, names, renderer: as in :func:`viz.draw_dot`.
+        max_nodes: as in ``draw_dot`` (a larger graph raises ValueError saying what to pass),
+            100 by default: every step is a whole drawing, so a graph of 140 values already
+            makes 72 frames, an 18 MB page and a GIF of 2000 × 6000 pixels.
+
+    Returns:
+        a :class:`Player`: ``.frames`` (SVG per frame), ``.steps``, ``.save("x.html")``,
+        ``.save("x.gif")``; it shows itself in Jupyter with play/pause, previous/next, a
+        slider and the arrow keys.
+    """
+    if not isinstance(root, Value):
+        raise TypeError(f"backprop_player() plays a Value's graph; got {type(root).__name__} {root!r:.60}")
+    if style not in STYLES:
+        raise ValueError(f"backprop_player: style must be one of {STYLES}; got {style!r}")
+    if rankdir not in RANKDIRS:
+        raise ValueError(f"backprop_player: rankdir must be one of {RANKDIRS}; got {rankdir!r}")
+    number = _Numbers(fmt)
+    check_renderer(renderer)
+    named = _parameter_names(names)
+    walk = _walk(root, None)
+    if max_nodes is not None and (isinstance(max_nodes, bool) or not isinstance(max_nodes, int) or max_nodes < 1):
+        raise ValueError(f"backprop_player: max_nodes must be a positive int or None (no limit); got {max_nodes!r}")
+    if max_nodes is not None and len(walk.values) > max_nodes:
+        raise ValueError(
+            f"backprop_player: the graph has {len(walk.values)} values, more than max_nodes={max_nodes}; "
+            "pass max_nodes=None to play it all (each step is a whole drawing: the page and GIF grow with "
+            "steps × size), or play a smaller part of it"
+        )
+    steps = _Replay(walk.values, walk.index, named, number).steps()
+    widths = _cell_widths(steps, style, len(walk.values))
+    caption_lines = max(len(step.caption) for step in steps)
+    caption_width = max(text_width(line, 12) for step in steps for line in step.caption)
+    sources = []
+    for step in steps:
+        caption = step.caption + ("",) * (caption_lines - len(step.caption))
+        view = FrameView(step.phase, step.data, step.grads, step.node, step.edges, caption, widths, caption_width)
+        # _Numbers escapes the graph's own numbers; the view's texts are plain and escaped by draw
+        sources.append(_source(walk, style, rankdir, True, number, None, named, None, view))
+    return Player(steps, sources, renderer)
+
+
+def _cell_widths(steps: list[Step], style: str, count: int) -> tuple[float, ...]:
+    """Per value, a width its widest number in any frame fits: one layout for every frame."""
+    prefix = len("data ") if style == "record" else 0
+    longest = [1] * count
+    for step in steps:
+        for i in range(count):
+            longest[i] = max(longest[i], len(step.data[i]), len(step.grads[i]))
+    return tuple((n + prefix) * CHAR_WIDTH + 4 for n in longest)
+
+
+class _Replay:
+    """Forward and backward, node by node, with the op table: the frames' numbers and captions."""
+
+    def __init__(self, values: list[Value], index: dict[int, int], names: dict, number: _Numbers) -> None:
+        self.values, self.index, self.number = values, index, number
+        self.show = lambda x: format(x, number.fmt) if isinstance(x, float) else str(x)
+        self.order = self._post_order()
+        self.names = self._names(names)
+
+    def _post_order(self) -> list[int]:
+        """Op nodes, each after its operands, in the order Value.backward's walk emits them."""
+        values, index = self.values, self.index
+        order: list[int] = []
+        if not values[0].op:
+            return order
+        seen: set[int] = set()
+        stack: list[int | None] = [0]
+        while stack:
+            i = stack.pop()
+            if i is None:
+                order.append(stack.pop())  # type: ignore[arg-type]
+                continue
+            if i in seen:
+                continue
+            seen.add(i)
+            stack += [i, None]
+            for operand in values[i].operands:
+                if isinstance(operand, Value) and operand.op and index[id(operand)] not in seen:
+                    stack.append(index[id(operand)])
+        return order
+
+    def _names(self, names: dict) -> list[str]:
+        """What the captions call each value: its parameter name, its label, or its expression."""
+        result: list[str] = [""] * len(self.values)
+        for i, value in enumerate(self.values):
+            named = names.get(id(value))
+            if named or value.label:
+                result[i] = named[0] if named else value.label
+            elif not value.op:
+                result[i] = self.show(value.data)
+        for i in self.order:  # operands first, so their names are ready
+            if result[i]:
+                continue
+            value = self.values[i]
+            symbol = OPS[value.op].symbol
+            parts = [result[self.index[id(a)]] if isinstance(a, Value) else self.show(a) for a in value.operands]
+            if len(parts) == 2 and OPS[value.op].arity == 2:
+                text = f"({parts[0]} {symbol} {parts[1]})"
+            else:
+                text = f"{symbol}({', '.join(parts)})"
+            result[i] = text if len(text) <= 28 else f"{symbol} node"  # the frame lights it up
+        return result
+
+    def _operand_data(self, value: Value) -> list[float]:
+        return [a.data if isinstance(a, Value) else a for a in value.operands]
+
+    def _local(self, value: Value, g: float) -> list[float]:
+        """Each operand's share of ``g`` through this node, by the op table (g=1: the local derivatives)."""
+        op = OPS[value.op]
+        data = self._operand_data(value)
+        if op.arity == 1:
+            return [op.backward(g, value.data, data[0])]
+        if op.arity == 2:
+            return list(op.backward(g, value.data, data[0], data[1]))
+        return list(op.backward(g, value.data, data + list(value.params)))
+
+    def steps(self) -> list[Step]:
+        values, index, show, names = self.values, self.index, self.show, self.names
+        n = len(values)
+        known = [not v.op for v in values]
+        data = lambda: tuple(show(v.data) if known[i] else "" for i, v in enumerate(values))  # noqa: E731
+        blank = ("",) * n
+        leaves: dict[int, None] = {}  # in the order the forward pass first uses them
+        for i in self.order:
+            leaves.update((index[id(a)], None) for a in values[i].operands if isinstance(a, Value) and not a.op)
+        inputs = ", ".join(f"{names[i]} = {show(values[i].data)}" for i in leaves if names[i] != show(values[i].data))
+        steps = [Step("forward", None, frozenset(), (_cut(f"Forward pass: the inputs {inputs or 'are given'}."),), data(), blank)]
+        for k, i in enumerate(self.order, 1):
+            value = values[i]
+            op = OPS[value.op]
+            parts = [show(a.data) if isinstance(a, Value) else show(a) for a in value.operands]
+            expression = f"{parts[0]} {op.symbol} {parts[1]}" if op.arity == 2 else f"{op.symbol}({', '.join(parts[:4])}{', …' if len(parts) > 4 else ''})"
+            known[i] = True
+            edges = frozenset((i, p) for p, a in enumerate(value.operands) if isinstance(a, Value))
+            caption = (_cut(f"Forward {k}/{len(self.order)}: {names[i]} = {expression} = {show(value.data)}"),)
+            steps.append(Step("forward", i, edges, caption, data(), blank))
+        final = data()
+        if not self.order:  # a leaf alone: its gradient is the seed
+            steps.append(Step("backward", 0, frozenset(), (f"Backward: ∂{names[0]}/∂{names[0]} = 1.",), final, (show(1.0),)))
+            return steps
+
+        # how many contributions each value's gradient gathers (a value used twice gets two)
+        expected = [0] * n
+        for i in self.order:
+            for a in values[i].operands:
+                if isinstance(a, Value):
+                    expected[index[id(a)]] += 1
+        received = [0] * n
+        grads: list[float | None] = [None] * n
+        grads[0] = 1.0
+
+        def shown() -> tuple[str, ...]:
+            texts = []
+            for j, g in enumerate(grads):
+                if g is None:
+                    texts.append("")
+                else:
+                    texts.append(show(g) + (" + …" if received[j] < expected[j] else ""))
+            return tuple(texts)
+
+        root = names[0]
+        steps.append(Step("backward", 0, frozenset(), (f"Backward pass: start at {root} with ∂{root}/∂{root} = 1.",), final, shown()))
+        for k, i in enumerate(reversed(self.order), 1):
+            value = values[i]
+            g = grads[i]  # final: every user of values[i] came before it
+            assert g is not None  # noqa: S101 - for type checkers; the order guarantees it
+            shares, locals_ = self._local(value, g), self._local(value, 1.0)
+            lines = [_cut(f"Backward {k}/{len(self.order)}: through {OPS[value.op].symbol}, ∂{root}/∂{names[i]} = {show(g)}")]
+            edges = set()
+            for position, (operand, share, local) in enumerate(zip(value.operands, shares, locals_)):
+                if not isinstance(operand, Value):
+                    continue
+                j = index[id(operand)]
+                before = grads[j]
+                grads[j] = (0.0 if before is None else before) + share  # as Value.backward adds
+                received[j] += 1
+                edges.add((i, position))
+                if len(lines) > MAX_OPERAND_LINES:
+                    continue
+                line = f"∂{root}/∂{names[j]} {'+' if before is not None else ''}= {show(g)} × {show(local)} = {show(share)}"
+                if before is not None:
+                    line += f", total {show(grads[j])} (used again: the paths add up)"
+                lines.append(_cut(line + f"   [local ∂{names[i]}/∂{names[j]} = {show(local)}]"))
+            hidden = len(edges) - (len(lines) - 1)
+            if hidden > 0:
+                lines.append(f"… and {hidden} more operands")
+            steps.append(Step("backward", i, frozenset(edges), tuple(lines), final, shown()))
+        return steps
+
+
+def _cut(line: str, limit: int = 110) -> str:
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+class Player:
+    """The frames of a forward and backward pass, to show in Jupyter or save as HTML or GIF.
+
+    Attributes:
+        steps: per frame, what it shows (:class:`Step`).
+        sources: per frame, its DOT text.
+    """
+
+    def __init__(self, steps: list[Step], sources: list[str], renderer: str) -> None:
+        self.steps, self.sources, self.renderer = steps, sources, renderer
+        self._drawings = [Drawing(source, renderer) for source in sources]  # each renders once, on demand
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def __repr__(self) -> str:
+        forward = sum(step.phase == "forward" for step in self.steps)
+        return f"<viz.Player: {len(self)} frames ({forward} forward, {len(self) - forward} backward)>"
+
+    @property
+    def frames(self) -> list[str]:
+        """Each frame as SVG text, as draw_dot renders it (rendered once, then cached)."""
+        return [drawing.svg() for drawing in self._drawings]
+
+    def html(self) -> str:
+        """The player as one self-contained HTML page: frames, styles and script inline."""
+        frames = json.dumps(self.frames, ensure_ascii=False).replace("</", "<\\/")
+        captions = json.dumps([" ".join(step.caption) for step in self.steps], ensure_ascii=False).replace("</", "<\\/")
+        return _PAGE.replace("__FRAMES__", frames).replace("__CAPTIONS__", captions).replace(
+            "__LAST__", str(len(self) - 1)
+        )
+
+    def _repr_html_(self) -> str:
+        # the tallest frame, points → CSS pixels, plus the controls' row and the page's margins
+        height = max(_svg_height(svg) for svg in self.frames) * 96 / 72 + 64
+        return (
+            f'<iframe srcdoc="{html.escape(self.html(), quote=True)}" '
+            f'style="width: 100%; height: {height:.0f}px; border: 0" sandbox="allow-scripts"></iframe>'
+        )
+
+    def gif(self, ms: int = GIF_MS) -> bytes:
+        """The frames as an animated GIF that loops; the first and last frames show 3× longer."""
+        try:
+            from PIL import Image
+        except ImportError:
+            raise RendererError("backprop_player(...).save('x.gif') needs Pillow: pip install 'gradtrace[media]'") from None
+        # PNGs as draw_dot's drawings make them (graphviz-pure; resvg with NanumGothic for Hangul)
+        images = [Image.open(io.BytesIO(drawing.pipe("png"))).convert("RGB") for drawing in self._drawings]
+        width, height = max(im.width for im in images), max(im.height for im in images)
+        padded = []
+        for im in images:  # frames of one layout are one size; pad any stray pixel of difference
+            frame = Image.new("RGB", (width, height), "white")
+            frame.paste(im, (0, 0))
+            padded.append(frame)
+        # one palette for every frame, from the last (it has every colour: highlight, lit edges,
+        # gradients), so colours do not flicker between frames and each frame is mapped quickly
+        palette = padded[-1].quantize(colors=255, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
+        canvas = [im.quantize(palette=palette, dither=Image.Dither.NONE) for im in padded]
+        durations = [ms] * len(canvas)
+        durations[0] = durations[-1] = 3 * ms
+        out = io.BytesIO()
+        canvas[0].save(out, format="GIF", save_all=True, append_images=canvas[1:], duration=durations, loop=0)
+        return out.getvalue()
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write ``.html`` (one self-contained page) or ``.gif`` (animated); written atomically."""
+        target = Path(path)
+        suffix = target.suffix.lower()
+        if suffix == ".html":
+            data = self.html().encode("utf-8")
+        elif suffix == ".gif":
+            data = self.gif()
+        else:
+            raise ValueError(f"Player.save: writes .html or .gif; got {suffix or 'a file without a suffix'} ({target.name!r})")
+        with atomic_open(target, binary=True) as file:  # a failed write leaves the old file as it was
+            file.write(data)
+        return target
+
+
+def _svg_height(svg: str) -> float:
+    """The height in points that the SVG's root element declares."""
+    start = svg.find('height="')
+    try:
+        return float(svg[start + 8 : svg.index("pt", start)]) if start >= 0 else 300.0
+    except ValueError:
+        return 300.0
+
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>gradtrace: backprop, step by step</title>
+<style>
+body { font-family: Arimo, 'Liberation Sans', Helvetica, Arial, sans-serif; margin: 8px; background: white; }
+#controls { display: flex; align-items: center; gap: 6px; margin-bottom: 6px; }
+#controls button { font-size: 15px; min-width: 2.4em; }
+#slider { flex: 1; max-width: 420px; }
+#counter { font-variant-numeric: tabular-nums; color: #444; }
+#frame svg { display: block; width: auto; height: auto; max-width: 100%; }
+/* "fit": the whole frame, caption included, in view; a large graph scales down instead of scrolling */
+#frame.fit svg { max-height: calc(100vh - 56px); }
+</style></head>
+<body tabindex="0">
+<div id="controls">
+  <button id="prev" title="previous step (←)">&#9664;</button>
+  <button id="play" title="play / pause (space)">&#9654; play</button>
+  <button id="next" title="next step (→)">&#9654;&#9654;</button>
+  <input id="slider" type="range" min="0" max="__LAST__" value="0" aria-label="step">
+  <span id="counter"></span>
+  <button id="fit" title="fit the whole drawing in the window (f)">fit</button>
+</div>
+<div id="frame" role="img"></div>
+<p id="caption" hidden></p>
+<script>
+(function () {
+  const frames = __FRAMES__;
+  const captions = __CAPTIONS__;
+  const frame = document.getElementById("frame"), slider = document.getElementById("slider");
+  const counter = document.getElementById("counter"), play = document.getElementById("play");
+  const caption = document.getElementById("caption");
+  let current = 0, timer = null;
+  function show(i) {
+    current = Math.max(0, Math.min(frames.length - 1, i));
+    frame.innerHTML = frames[current];
+    frame.setAttribute("aria-label", captions[current]);
+    caption.textContent = captions[current];
+    slider.value = current;
+    counter.textContent = "step " + current + " of " + (frames.length - 1);
+    document.body.dataset.frame = current;
+  }
+  function stop() { if (timer !== null) { clearInterval(timer); timer = null; } play.innerHTML = "&#9654; play"; }
+  function start() {
+    if (current === frames.length - 1) show(0);
+    play.innerHTML = "&#10074;&#10074; pause";
+    timer = setInterval(function () { show(current + 1); if (current >= frames.length - 1) stop(); }, 1200);
+  }
+  document.getElementById("fit").onclick = function () { frame.classList.toggle("fit"); };
+  play.onclick = function () { if (timer === null) start(); else stop(); };
+  document.getElementById("prev").onclick = function () { stop(); show(current - 1); };
+  document.getElementById("next").onclick = function () { stop(); show(current + 1); };
+  slider.oninput = function () { stop(); show(parseInt(slider.value, 10)); };
+  document.addEventListener("keydown", function (e) {
+    if (e.target === slider) return;  // the slider handles its own arrows
+    if (e.key === "ArrowRight" || e.key === "ArrowDown") { stop(); show(current + 1); e.preventDefault(); }
+    else if (e.key === "ArrowLeft" || e.key === "ArrowUp") { stop(); show(current - 1); e.preventDefault(); }
+    else if (e.key === " ") { play.onclick(); e.preventDefault(); }
+    else if (e.key === "f") { frame.classList.toggle("fit"); }
+    else if (e.key === "Home") { stop(); show(0); e.preventDefault(); }
+    else if (e.key === "End") { stop(); show(frames.length - 1); e.preventDefault(); }
+  });
+  show(0);
+  document.body.focus();
+})();
+</script>
+</body></html>
+"""
