@@ -170,6 +170,8 @@ def header(size: str, engines: list[str], plan: dict[str, dict[str, Any]], start
 
 
 def targets_section(targets: list[Target]) -> list[str]:
+    if not targets:
+        return []
     rows = [[t.issue, t.goal, t.measured, "**met**" if t.met else "**missed**"] for t in targets]
     return [
         "## Targets",
