@@ -4,7 +4,9 @@ process, and benchmarks/RESULTS.md from what they report.
     python benchmarks/run.py                  # the full run (BENCH_QUICK=1: the quick one)
     python benchmarks/run.py --quick          # everything at small sizes, about a minute; the report
                                               # goes to the temporary directory, not RESULTS.md
-    python benchmarks/run.py --engines gradtrace,micrograd --workloads training --repeats 5 --out /tmp/r.md
+                                              # (so does a partial run's: some workloads or engines,
+                                              # or other repeats)
+    python benchmarks/run.py --engines gradtrace,micrograd --workloads training --repeats 5
 
 Why a process per measurement: micrograd leaves millions of nodes in reference
 cycles behind it, and a collector that has to scan them slows down whatever runs
@@ -230,8 +232,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workloads", help=f"comma-separated, from {','.join(everything)} (default: all)")
     parser.add_argument("--repeats", type=int, help="fresh processes per engine and setting (default: per workload)")
     parser.add_argument("--out", type=Path, help="where to write the report (default: benchmarks/RESULTS.md; "
-                        "for a quick or tiny run, a file in the temporary directory, so that it never replaces "
-                        "the full run's figures)")
+                        "for a quick, tiny or partial run, a file in the temporary directory, so that it never "
+                        "replaces the full run's figures)")
     args = parser.parse_args(argv)
     if args.repeats is not None and args.repeats < 1:
         parser.error(f"--repeats must be at least 1; got {args.repeats}")
@@ -247,7 +249,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parse(argv)
     size = args.size
     engines = choose_engines(args.engines.split(",") if args.engines else None)
-    out = args.out or (RESULTS if size == "full" else Path(tempfile.gettempdir()) / f"gradtrace-RESULTS-{size}.md")
+    complete = size == "full" and not (args.workloads or args.engines or args.repeats)
+    out = args.out or (RESULTS if complete else Path(tempfile.gettempdir()) / f"gradtrace-RESULTS-{size}.md")
 
     started, clock, cpu, start_load = datetime.datetime.now(datetime.timezone.utc), time.perf_counter(), children_cpu(), load()
     modules = {name: importlib.import_module(WORKLOADS[name]) for name in args.names if name in WORKLOADS}
