@@ -43,6 +43,7 @@ from pathlib import Path
 from autograd import OPS, Value
 
 from ._atomic import atomic_open
+from ._chain import walk as walk_chain
 from .draw import (
     RANKDIRS,
     STYLES,
@@ -157,30 +158,16 @@ class _Replay:
     def __init__(self, values: list[Value], index: dict[int, int], names: dict, number: _Numbers) -> None:
         self.values, self.index, self.number = values, index, number
         self.show = lambda x: format(x, number.fmt) if isinstance(x, float) else str(x)
+        self.chain = walk_chain(values[0], "backprop_player")
+        self.data = self.chain.stored_data()
         self.order = self._post_order()
         self.names = self._names(names)
 
     def _post_order(self) -> list[int]:
-        """Op nodes, each after its operands, in the order Value.backward's walk emits them."""
-        values, index = self.values, self.index
-        order: list[int] = []
-        if not values[0].op:
-            return order
-        seen: set[int] = set()
-        stack: list[int | None] = [0]
-        while stack:
-            i = stack.pop()
-            if i is None:
-                order.append(stack.pop())  # type: ignore[arg-type]
-                continue
-            if i in seen:
-                continue
-            seen.add(i)
-            stack += [i, None]
-            for operand in values[i].operands:
-                if isinstance(operand, Value) and operand.op and index[id(operand)] not in seen:
-                    stack.append(index[id(operand)])
-        return order
+        """Op nodes, each after its operands, in the order Value.backward applies their rules
+        (explain's walk, renumbered as the drawing numbers the values)."""
+        chain = self.chain
+        return [self.index[id(chain.nodes[c])] for c in reversed(chain.order) if chain.nodes[c].op]
 
     def _names(self, names: dict) -> list[str]:
         """What the captions call each value: its parameter name, its label, or its expression."""
@@ -204,18 +191,10 @@ class _Replay:
             result[i] = text if len(text) <= 28 else f"{symbol} node"  # the frame lights it up
         return result
 
-    def _operand_data(self, value: Value) -> list[float]:
-        return [a.data if isinstance(a, Value) else a for a in value.operands]
-
     def _local(self, value: Value, g: float) -> list[float]:
         """Each operand's share of ``g`` through this node, by the op table (g=1: the local derivatives)."""
-        op = OPS[value.op]
-        data = self._operand_data(value)
-        if op.arity == 1:
-            return [op.backward(g, value.data, data[0])]
-        if op.arity == 2:
-            return list(op.backward(g, value.data, data[0], data[1]))
-        return list(op.backward(g, value.data, data + list(value.params)))
+        chain = self.chain
+        return list(chain.backward_at(chain.index(value), g, self.data))  # type: ignore[arg-type]
 
     def steps(self) -> list[Step]:
         values, index, show, names = self.values, self.index, self.show, self.names
