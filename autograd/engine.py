@@ -225,7 +225,7 @@ class Value:
     def __int__(self) -> int:
         return int(self.data)
 
-    def __round__(self, ndigits: int | None = None) -> float:
+    def __round__(self, ndigits: int | None = None) -> int | float:
         return round(self.data, ndigits)
 
     def __trunc__(self) -> int:
