@@ -114,7 +114,7 @@ def fit(
             restored, as the caller had it, between steps and when fit ends, however
             it ends). gradtrace's graphs hold no reference cycles, so reference
             counting frees them; the collector's passes would only rescan live
-            objects (8-12% of a digits epoch: benchmarks/bench_fit_gc.py).
+            objects (7-12% of a digits epoch: benchmarks/bench_fit_gc.py).
     """
     samples = _rows(X, "X")
     targets = _targets(y)
