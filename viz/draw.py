@@ -159,20 +159,27 @@ class _Numbers:
 
 
 def _check_arguments(
-    root: object, style: str, rankdir: str, max_nodes: int | None, depth: int | None, color_by: str | None
+    root: object,
+    style: str,
+    rankdir: str,
+    max_nodes: int | None,
+    depth: int | None = None,
+    color_by: str | None = None,
+    caller: str = "draw_dot",
+    does: str = "draws",
 ) -> None:
     if not isinstance(root, Value):
-        raise TypeError(f"draw_dot() draws a Value's graph; got {type(root).__name__} {root!r:.60}")
+        raise TypeError(f"{caller}() {does} a Value's graph; got {type(root).__name__} {root!r:.60}")
     if style not in STYLES:
-        raise ValueError(f"draw_dot: style must be one of {STYLES}; got {style!r}")
+        raise ValueError(f"{caller}: style must be one of {STYLES}; got {style!r}")
     if rankdir not in RANKDIRS:
-        raise ValueError(f"draw_dot: rankdir must be one of {RANKDIRS}; got {rankdir!r}")
+        raise ValueError(f"{caller}: rankdir must be one of {RANKDIRS}; got {rankdir!r}")
     if max_nodes is not None and (isinstance(max_nodes, bool) or not isinstance(max_nodes, int) or max_nodes < 1):
-        raise ValueError(f"draw_dot: max_nodes must be a positive int or None (no limit); got {max_nodes!r}")
+        raise ValueError(f"{caller}: max_nodes must be a positive int or None (no limit); got {max_nodes!r}")
     if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int) or depth < 0):
-        raise ValueError(f"draw_dot: depth must be an int ≥ 0 (levels of ops before the root) or None; got {depth!r}")
+        raise ValueError(f"{caller}: depth must be an int ≥ 0 (levels of ops before the root) or None; got {depth!r}")
     if color_by not in (None, "grad"):
-        raise ValueError(f"draw_dot: color_by must be None or 'grad'; got {color_by!r}")
+        raise ValueError(f"{caller}: color_by must be None or 'grad'; got {color_by!r}")
 
 
 def _check_size(size: object) -> tuple[float, float] | None:
@@ -198,11 +205,14 @@ def _short_name(name: str) -> str:
     return parts[-1] or name
 
 
-def _parameter_names(names: object) -> dict[int, tuple[str, str]]:
-    """id(parameter) → (short name, full name), from a model, a mapping or (name, Value) pairs."""
+def _parameter_names(names: object, caller: str = "draw_dot") -> dict[int, tuple[str, str]]:
+    """id(parameter) → (short name, full name), from a model, a mapping or (name, Value) pairs.
+
+    The one reader of the ``names=`` argument of draw_dot, backprop_player, explain and nudge.
+    """
     if names is None:
         return {}
-    accepted = "a model with named_parameters() (an nn.Module), a mapping {name: Value} or (name, Value) pairs"
+    accepted = "a model with named_parameters(), a {name: Value} mapping or (name, Value) pairs"
     if callable(getattr(names, "named_parameters", None)):
         pairs: Iterable = names.named_parameters()  # type: ignore[attr-defined]
     elif isinstance(names, Mapping):
@@ -210,15 +220,18 @@ def _parameter_names(names: object) -> dict[int, tuple[str, str]]:
     elif isinstance(names, Iterable) and not isinstance(names, (str, bytes)):
         pairs = names
     else:
-        raise TypeError(f"draw_dot: names must be {accepted}; got {type(names).__name__} {names!r:.60}")
+        raise TypeError(f"{caller}: names must be {accepted}; got {type(names).__name__} {names!r:.60}")
     found: dict[int, tuple[str, str]] = {}
     for pair in pairs:
         try:
             name, value = pair
         except (TypeError, ValueError):
-            raise TypeError(f"draw_dot: names must be {accepted}; got the item {pair!r:.60}") from None
+            raise TypeError(f"{caller}: names must be {accepted}; got the item {pair!r:.60}") from None
         if not isinstance(name, str) or not isinstance(value, Value):
-            raise TypeError(f"draw_dot: names must pair a str with a Value; got ({name!r:.40}, {value!r:.40})")
+            raise TypeError(
+                f"{caller}: names must be {accepted}, and each must pair a str with a Value; "
+                f"got ({name!r:.40}, {value!r:.40})"
+            )
         found.setdefault(id(value), (_short_name(name), name))
     return found
 

@@ -29,13 +29,14 @@ paths is summarised in time proportional to the graph's size.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from autograd import OPS, Value
 
 from ._chain import Chain, walk
+from .draw import _parameter_names
 
 __all__ = ["Explanation", "Explanations", "Path", "explain"]
 
@@ -109,30 +110,9 @@ _INFIX = {"add": ("+", "+"), "sub": ("−", "-"), "mul": ("×", r"\times"), "div
 
 
 def given_names(names: object, caller: str) -> dict[int, str]:
-    """id(Value) → name, from a model (anything with ``named_parameters()``), a {name: Value}
-    mapping or (name, Value) pairs."""
-    if names is None:
-        return {}
-    if hasattr(names, "named_parameters"):
-        pairs = names.named_parameters()
-    elif isinstance(names, Mapping):
-        pairs = names.items()
-    else:
-        pairs = names
-    try:
-        items = list(pairs)  # type: ignore[call-overload]
-    except TypeError:
-        items = None
-    if items is None or not all(
-        isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str) and isinstance(item[1], Value)
-        for item in items
-    ):
-        raise TypeError(
-            f"{caller}: names must be a model with named_parameters(), a {{name: Value}} mapping or "
-            "(name, Value) pairs; "
-            f"got {type(names).__name__} {names!r:.60}"
-        )
-    return {id(value): name for name, value in items}
+    """id(Value) → its full name, from a model (anything with ``named_parameters()``), a
+    {name: Value} mapping or (name, Value) pairs (read as draw_dot reads them)."""
+    return {key: full for key, (_, full) in _parameter_names(names, caller).items()}
 
 
 class _Namer:

@@ -45,9 +45,8 @@ from autograd import OPS, Value
 from ._atomic import atomic_open
 from ._chain import walk as walk_chain
 from .draw import (
-    RANKDIRS,
-    STYLES,
     FrameView,
+    _check_arguments,
     _Numbers,
     _parameter_names,
     _source,
@@ -111,18 +110,11 @@ def backprop_player(
         ``.save("x.gif")``; it shows itself in Jupyter with play/pause, previous/next, a
         slider and the arrow keys.
     """
-    if not isinstance(root, Value):
-        raise TypeError(f"backprop_player() plays a Value's graph; got {type(root).__name__} {root!r:.60}")
-    if style not in STYLES:
-        raise ValueError(f"backprop_player: style must be one of {STYLES}; got {style!r}")
-    if rankdir not in RANKDIRS:
-        raise ValueError(f"backprop_player: rankdir must be one of {RANKDIRS}; got {rankdir!r}")
+    _check_arguments(root, style, rankdir, max_nodes, caller="backprop_player", does="plays")
     number = _Numbers(fmt)
     check_renderer(renderer)
-    named = _parameter_names(names)
+    named = _parameter_names(names, "backprop_player")
     walk = _walk(root, None)
-    if max_nodes is not None and (isinstance(max_nodes, bool) or not isinstance(max_nodes, int) or max_nodes < 1):
-        raise ValueError(f"backprop_player: max_nodes must be a positive int or None (no limit); got {max_nodes!r}")
     if max_nodes is not None and len(walk.values) > max_nodes:
         raise ValueError(
             f"backprop_player: the graph has {len(walk.values)} values, more than max_nodes={max_nodes}; "
