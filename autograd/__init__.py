@@ -8,25 +8,43 @@
 (220.0, 2.2, 110.0, 200.0)
 """
 
+from .custom import Primitive, primitive
 from .engine import Value, detect_anomaly, is_grad_enabled, no_grad
+from .functional import grad, hessian, jvp
+from .functions import cos, exp, log, relu, sigmoid, sin, softplus, sqrt, tanh, where
 from .gradcheck import GradcheckError, gradcheck
 from .nary import dot, log_softmax, logsumexp, maximum, mean, softmax, sum  # noqa: A004 - autograd.sum, as numpy.sum
 from .ops import OPS, Op
 
 __all__ = [
-    "OPS",
     "GradcheckError",
+    "OPS",
     "Op",
+    "Primitive",
     "Value",
+    "cos",
     "detect_anomaly",
     "dot",
+    "exp",
+    "grad",
     "gradcheck",
+    "hessian",
     "is_grad_enabled",
+    "jvp",
+    "log",
     "log_softmax",
     "logsumexp",
     "maximum",
     "mean",
     "no_grad",
+    "primitive",
+    "relu",
+    "sigmoid",
+    "sin",
     "softmax",
+    "softplus",
+    "sqrt",
     "sum",
+    "tanh",
+    "where",
 ]

@@ -13,14 +13,17 @@ from .ops import OPS, VARIADIC, Op
 __all__ = ["Value", "detect_anomaly", "is_grad_enabled", "no_grad"]
 
 # Thread-local mode, read once per op: 0 records the graph; bit 1 set = no_grad;
-# bit 2 set = detect_anomaly. One integer keeps the hot path to a single lookup.
+# bit 2 set = detect_anomaly; bit 4 set = an observer sees each new node (jvp's
+# tangents). One integer keeps the hot path to a single lookup.
 _NO_GRAD = 1
 _ANOMALY = 2
+_OBSERVED = 4
 
 
 class _Mode(threading.local):
     def __init__(self) -> None:
         self.state = 0
+        self.observer: Callable[[Value, Op, tuple], None] | None = None
 
 
 _mode = _Mode()
@@ -115,7 +118,7 @@ class Value:
 
     ``Value(data, label="")`` makes a leaf. Arithmetic (``+ - * / **``, unary ``-``,
     ``abs()``) and the methods ``exp``, ``log``, ``sigmoid``, ``tanh``, ``relu``,
-    ``leaky_relu``, ``elu``, ``softplus`` and ``step`` make new nodes that remember
+    ``leaky_relu``, ``elu``, ``softplus``, ``step``, ``sin``, ``cos`` and ``sqrt`` make new nodes that remember
     their operands, so that :meth:`backward` can apply the chain rule.
 
     A Value reads as a number where Python expects one: ``<``, ``<=``, ``>``, ``>=``
@@ -288,6 +291,9 @@ class Value:
     relu = _unary_method("relu", "max(x, 0); derivative 1 for x > 0, else 0 (relu'(0) = 0 as in PyTorch).")
     softplus = _unary_method("softplus", "log(1 + e^x), stable for any x; derivative sigmoid(x).")
     step = _unary_method("step", "Heaviside: 1 if x > 0 else 0; derivative 0 (the classic perceptron's).")
+    sin = _unary_method("sin", "sin x; derivative cos x.")
+    cos = _unary_method("cos", "cos x; derivative -sin x.")
+    sqrt = _unary_method("sqrt", "√x as one node; derivative 1 / (2√x) (inf at 0, nan below 0).")
     _leaky_relu = _binary_method("leaky_relu", "")
     _elu = _binary_method("elu", "")
 
@@ -535,6 +541,8 @@ def _record_unusual(out: Value, op: Op, args: tuple) -> None:
         raise FloatingPointError(
             f"detect_anomaly: {op.name} gave {out.data} from operands {_describe(args)}"
         )
+    if state & _OBSERVED and out._rule is not None:
+        _mode.observer(out, op, args)  # type: ignore[misc]
 
 
 def _check_gradients(node: Value) -> None:
@@ -566,6 +574,20 @@ def _mode_bit(bit: int) -> Iterator[None]:
         _mode.state = previous
         with _modes_lock:
             _modes_in_use -= 1
+
+
+@contextmanager
+def observe_nodes(observer: Callable[[Value, Op, tuple], None]) -> Iterator[None]:
+    """Within the block, in this thread, call ``observer(node, op, args)`` for each node
+    an op makes (not under no_grad). Forward mode (``autograd.jvp``) computes each
+    node's tangent this way, as the node is made; the usual path pays nothing for it."""
+    previous = _mode.observer
+    _mode.observer = observer
+    try:
+        with _mode_bit(_OBSERVED):
+            yield
+    finally:
+        _mode.observer = previous
 
 
 def no_grad() -> AbstractContextManager[None]:

@@ -1,0 +1,125 @@
+"""The array kit: the op table's rules on NumPy arrays, elementwise over a batch.
+
+Called with ``K=arrays``, a rule of :mod:`autograd.ops` gets one float64 array per
+operand (one entry per sample; plain floats broadcast) and returns arrays: the batch
+replay of a traced graph runs the same rules as the eager float path. ``K.where`` is
+``numpy.where`` here, which evaluates both branches: callers run the rules under
+``numpy.errstate(all="ignore")`` (:func:`quiet`), since a branch not taken may
+overflow or divide by zero harmlessly. An op's index parameter (the class a softmax
+output picks) may be a number or an integer array, one index per sample.
+
+NumPy's elementary functions are not always correctly rounded, and its sums are
+pairwise rather than exact: results may differ from the float kit's by a few ulps
+(``tests/test_rule_forms.py`` measures how many).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+
+import numpy as np
+
+__all__ = [
+    "cos", "div", "exp", "expm1", "is_finite", "is_zero", "isnan", "log", "log1p",
+    "max_of", "mean", "neg_g_a_over_b_squared", "pick", "pow", "quiet", "shifted_exps",
+    "shifted_minus", "sigmoid", "sin", "sqrt", "sum", "sum_except", "tanh", "where", "winner",
+]  # fmt: skip
+
+SCALAR = False  # the table gives this kit its rules as written, with K.where a call
+
+Array = np.ndarray
+where = np.where
+exp = np.exp
+expm1 = np.expm1
+log = np.log
+log1p = np.log1p
+tanh = np.tanh
+sin = np.sin
+cos = np.cos
+sqrt = np.sqrt
+pow = np.power  # noqa: A001 - the kit's name for a**b
+div = np.true_divide
+isnan = np.isnan
+is_finite = np.isfinite
+
+
+def quiet() -> AbstractContextManager[object]:
+    """A context in which the rules may overflow and divide by zero without warnings, as floats do."""
+    return np.errstate(all="ignore")
+
+
+def is_zero(x: Array) -> Array:
+    """x is ±0."""
+    return np.asarray(x) == 0.0
+
+
+def sigmoid(x: Array) -> Array:
+    """1 / (1 + e^-x) without overflow: e^-|x| in both branches."""
+    z = np.exp(-np.abs(x))
+    return np.where(np.asarray(x) >= 0.0, 1.0 / (1.0 + z), z / (1.0 + z))
+
+
+def neg_g_a_over_b_squared(g: Array, a: Array, b: Array, out: Array) -> Array:
+    """-g·(out/b): the divisor's gradient of out = a/b (the float kit also handles out/b overflowing)."""
+    return -g * (out / b)
+
+
+def _stacked(xs: Sequence[Array | float]) -> Array:
+    """The operands as rows of one 2-D array (numbers broadcast to the batch)."""
+    return np.stack(np.broadcast_arrays(*[np.asarray(x, dtype=np.float64) for x in xs]))
+
+
+def sum(xs: Sequence[Array | float]) -> Array:  # noqa: A001 - the kit's name, as numpy.sum
+    """Σ xs per sample (pairwise: within a few ulps of the float kit's correctly rounded sum)."""
+    return _stacked(xs).sum(axis=0)
+
+
+def mean(xs: Sequence[Array | float]) -> Array:
+    """The mean of xs per sample."""
+    return sum(xs) / len(xs)
+
+
+def sum_except(xs: Sequence[Array | float], i: Array | float) -> Array:
+    """Σ_{j≠i} xs_j per sample; i a number or one index per sample."""
+    rows = _stacked(xs)
+    keep = np.arange(len(xs))[:, None] != np.asarray(i, dtype=np.int64)
+    return np.where(keep, rows, 0.0).sum(axis=0)
+
+
+def max_of(xs: Sequence[Array | float]) -> Array:
+    """The largest per sample; nan wins."""
+    return _stacked(xs).max(axis=0)
+
+
+def winner(xs: Sequence[Array | float]) -> Array:
+    """Per sample, the index of the operand max_of gives: the first nan, else the first maximal one."""
+    return _stacked(xs).argmax(axis=0)  # argmax takes the first nan, as the float kit does
+
+
+def pick(xs: Sequence[Array | float], i: Array | float) -> Array:
+    """xs[i] per sample; i a number or one index per sample."""
+    if np.ndim(i) == 0:
+        return np.asarray(xs[int(i)], dtype=np.float64)
+    rows = _stacked(xs)
+    return np.take_along_axis(rows, np.asarray(i, dtype=np.int64)[None, :], axis=0)[0]
+
+
+def shifted_exps(xs: Sequence[Array | float], m: Array) -> list[Array]:
+    """e^(x - m) for each x, with the rounding of x - m put back as in the float kit."""
+    es = []
+    for x in xs:
+        d = x - m
+        e = np.exp(d)
+        x_part = d + m
+        lo = (x - x_part) - (m + (d - x_part))
+        es.append(np.where((e != 0.0) & (d != 0.0) & np.isfinite(e), e + e * lo, e))
+    return es
+
+
+def shifted_minus(x: Array, m: Array, c: Array) -> Array:
+    """(x - m) - c with the rounding of x - m put back (TwoSum), as in the float kit."""
+    d = x - m
+    x_part = d + m
+    lo = (x - x_part) - (m + (d - x_part))
+    return np.where(np.isfinite(d), (d - c) + lo, d - c)

@@ -1,0 +1,142 @@
+"""The Value kit: the op table's rules on Values, so that a derivative is itself a graph.
+
+Called with ``K=values``, a rule of :mod:`autograd.ops` gets Values (and plain floats
+for constant operands) and builds its derivative out of the table's own ops: tanh's
+``g * (1.0 - out * out)`` becomes a sub node and two mul nodes over the tanh node
+itself, which :func:`autograd.grad` can differentiate again and ``viz.draw_dot`` can
+draw. Each function here makes the node of the op it names when an argument is a
+Value, and falls back to the float kit when all are plain numbers.
+
+Quantities a rule only uses to choose a formula (the largest logit ``m`` that the
+softmax family shifts by, which operand won a maximum, whether a number is zero) are
+read from the data and stay constants: the results do not depend on them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TypeVar
+
+from . import floats, nary
+from .engine import Value
+
+__all__ = [
+    "cos", "div", "exp", "expm1", "is_finite", "is_zero", "isnan", "log", "log1p",
+    "max_of", "mean", "neg_g_a_over_b_squared", "pick", "pow", "shifted_exps",
+    "shifted_minus", "sigmoid", "sin", "sqrt", "sum", "sum_except", "tanh", "where", "winner",
+]  # fmt: skip
+
+Number = Value | float
+T = TypeVar("T")
+where = floats.where
+
+
+def _data(x: Number) -> float:
+    return x.data if x.__class__ is Value else x  # type: ignore[union-attr, return-value]
+
+
+def _unary(method: str, on_floats):  # type: ignore[no-untyped-def]
+    def apply(x: Number) -> Number:
+        return getattr(x, method)() if x.__class__ is Value else on_floats(x)
+
+    apply.__name__ = apply.__qualname__ = method
+    apply.__doc__ = f"The {method} node of a Value; floats.{on_floats.__name__} of a number."
+    return apply
+
+
+exp = _unary("exp", floats.exp)
+log = _unary("log", floats.log)
+tanh = _unary("tanh", floats.tanh)
+sigmoid = _unary("sigmoid", floats.sigmoid)
+sin = _unary("sin", floats.sin)
+cos = _unary("cos", floats.cos)
+sqrt = _unary("sqrt", floats.sqrt)
+
+
+def expm1(x: Number) -> Number:
+    """e^x - 1 (as exp(x) - 1: there is no expm1 node; the float kit's is exact near 0)."""
+    return x.exp() - 1.0 if x.__class__ is Value else floats.expm1(x)  # type: ignore[union-attr, arg-type]
+
+
+def log1p(x: Number) -> Number:
+    """ln(1 + x) (as log(1 + x) on a Value)."""
+    return (1.0 + x).log() if x.__class__ is Value else floats.log1p(x)  # type: ignore[union-attr, arg-type]
+
+
+def div(a: Number, b: Number) -> Number:
+    """a / b: a div node when either is a Value."""
+    if a.__class__ is Value or b.__class__ is Value:
+        return a / b
+    return floats.div(a, b)  # type: ignore[arg-type]
+
+
+def pow(a: Number, b: Number) -> Number:  # noqa: A001 - the kit's name for a**b
+    """a ** b: a pow node when either is a Value."""
+    if a.__class__ is Value or b.__class__ is Value:
+        return a**b
+    return floats.pow(a, b)  # type: ignore[arg-type]
+
+
+def neg_g_a_over_b_squared(g: Number, a: Number, b: Number, out: Number) -> Number:
+    """-g·(out/b): the divisor's gradient of out = a/b, as a graph."""
+    return -g * div(out, b)
+
+
+def isnan(x: Number) -> bool:
+    """The data is nan."""
+    return floats.isnan(_data(x))
+
+
+def is_zero(x: Number) -> bool:
+    """The data is ±0."""
+    return floats.is_zero(_data(x))
+
+
+def is_finite(x: Number) -> bool:
+    """The data is finite."""
+    return floats.is_finite(_data(x))
+
+
+def sum(xs: Sequence[Number]) -> Number:  # noqa: A001 - the kit's name, as numpy.sum
+    """Σ xs as one sum node (floats alone: their correctly rounded sum)."""
+    if any(x.__class__ is Value for x in xs):
+        return nary.sum(xs)
+    return floats.sum(xs)  # type: ignore[arg-type]
+
+
+def mean(xs: Sequence[Number]) -> Number:
+    """The mean of xs as one mean node."""
+    if any(x.__class__ is Value for x in xs):
+        return nary.mean(xs)
+    return floats.mean(xs)  # type: ignore[arg-type]
+
+
+def sum_except(xs: Sequence[Number], i: float) -> Number:
+    """Σ_{j≠i} xs_j as one sum node."""
+    k = int(i)
+    return sum([*xs[:k], *xs[k + 1 :]])
+
+
+def max_of(xs: Sequence[Number]) -> float:
+    """The largest data (nan wins): a constant."""
+    return floats.max_of([_data(x) for x in xs])
+
+
+def winner(xs: Sequence[Number]) -> int:
+    """The index of the operand that gives max_of: the first nan, else the first maximal one."""
+    return floats.winner([_data(x) for x in xs])
+
+
+def pick(xs: Sequence[T], i: float) -> T:
+    """xs[i], i an op's index parameter."""
+    return xs[int(i)]
+
+
+def shifted_exps(xs: Sequence[Number], m: float) -> list[Number]:
+    """e^(x - m) for each x, as nodes (m is a constant)."""
+    return [exp(x - m) for x in xs]
+
+
+def shifted_minus(x: Number, m: float, c: Number) -> Number:
+    """(x - m) - c as nodes."""
+    return (x - m) - c
