@@ -62,6 +62,7 @@ WORKLOADS = {  # name: module in benchmarks/, in the order of RESULTS.md
     "training": "bench_training",
     "scalar": "bench_engine",
     "graph": "bench_graph",
+    "create_graph": "bench_create_graph",
 }
 SECTIONS = {  # name: module that measures itself (its own processes) and returns Markdown
     "fit_gc": "bench_fit_gc",

@@ -54,6 +54,16 @@ def test_tiny_run_writes_a_well_formed_report(tmp_path: Path) -> None:
     parity = re.search(r"^\| 3 \| demo losses within 1e-09 .+ \| (\S+) \| \*\*met\*\* \|$", text, re.M)
     assert parity and float(parity.group(1)) < 1e-12
     assert "| gradtrace | True |" in text  # the scalar root matches to the bit
+    # create_graph's cost: every gradient phase has its ratio to backward() in both settings,
+    # and every way of taking the gradient agrees with the exact referee
+    assert "## The cost of `create_graph=True` on the demo step" in text
+    for setting in ("on (Python's default)", "off"):
+        for phase in ("grad", "create_graph", "penalty"):
+            assert re.search(rf"^\| {re.escape(setting)} \| {phase} \| [\d.]+ \| \S*\d+\.\d+×\S* \| \d", text, re.M), text
+    section = text.split("## The cost of `create_graph=True`")[1]
+    errors = re.search(r"^\| gradtrace \| (\S+) \| (\S+) \| (\S+) \| (\S+) \|$", section, re.M)
+    assert errors and all(float(e) < 1e-14 for e in errors.groups()), section
+    assert re.search(r"`create_graph=True` adds [\d,]+ \(", section)
 
 
 def test_bad_arguments_are_refused_with_what_is_accepted(tmp_path: Path) -> None:
