@@ -332,7 +332,7 @@ def _graph_sizes(results: Results) -> list[str]:
         "run on floats, while `create_graph` runs the same rules on Values (`autograd.values`), one node per "
         "operation of each local derivative (a `dot` node's gradient is a mul node per operand). "
         f"{sizes['zeros']:,} of the new nodes hold 0: below each ReLU that is off, the rule's 0·g (a node, so "
-        "that nan or inf in g would stay visible) and every derivative built on it."
+        "that a g that is not finite would show) and every derivative built on it."
     ]
 
 
