@@ -329,6 +329,16 @@ def test_grad_outputs_seed_and_several_outputs_add() -> None:
     assert grad(g, [seed, x]) == [0.6, 8.0]  # ∂(s·2x)/∂s = 2x, ∂/∂x = 2s
 
 
+def test_grad_outputs_may_be_numpy_numbers_and_inputs_may_repeat() -> None:
+    np = pytest.importorskip("numpy")
+    x = Value(1.5)
+    y = x * x
+    assert grad(y, [x], grad_outputs=np.float64(2.0)) == [6.0]
+    assert grad(y, [x], grad_outputs=np.array(2.0)) == [6.0]  # a 0-d array is one seed
+    assert grad(y, [x, x]) == [3.0, 3.0]
+    assert grad([y, y], [x]) == [6.0]  # an output given twice counts twice
+
+
 def test_grad_with_respect_to_an_intermediate_node() -> None:
     x = Value(0.9)
     mid = x * x
@@ -592,6 +602,10 @@ def test_jvp_errors_name_what_was_given() -> None:
         jvp(lambda x: x, [1.0], ["a"])
     with pytest.raises(TypeError, match=r"jvp\(\): xs must be a list of numbers; got float"):
         jvp(lambda x: x, 1.0, [1.0])
+    for tangents in (1.0, None, "a"):
+        kind = type(tangents).__name__
+        with pytest.raises(TypeError, match=rf"jvp\(\): tangents must be a list of numbers, one per input; got {kind}"):
+            jvp(lambda x: x, [1.0], tangents)
 
 
 def test_hessian_errors_name_what_was_given() -> None:
