@@ -209,6 +209,41 @@ def test_second_derivatives_match_central_differences_of_the_first(op: Op) -> No
     check()
 
 
+def second_derivatives(op: Op, point: Sequence[float]) -> list[list[float]]:
+    n = len(point) - op.n_params
+    leaves = [Value(v) for v in point]
+    first = grad(build(op, leaves), leaves[:n], create_graph=True)
+    return [grad(g, leaves[:n]) for g in first]
+
+
+@pytest.mark.parametrize("op", BUILT_INS, ids=lambda op: op.name)
+def test_third_derivatives_match_central_differences_of_the_second(op: Op) -> None:
+    """grad three times: ∂³f/∂x_i∂x_j∂x_k against (H_ij(x + h e_k) − H_ij(x − h e_k)) / 2h."""
+    h = 1e-4
+
+    @settings(max_examples=10, deadline=None, derandomize=True, database=None)
+    @given(operands(op).filter(lambda point: len(point) - op.n_params <= 3))
+    def check(point: list[float]) -> None:
+        n = len(point) - op.n_params
+        assume(away_from_kinks(op, point[:n]))
+        if op.name == "maximum":
+            ordered = sorted(point)
+            assume(len(ordered) == 1 or ordered[-1] - ordered[-2] > 1e-2)
+        leaves = [Value(v) for v in point]
+        first = grad(build(op, leaves), leaves[:n], create_graph=True)
+        second = [grad(g, leaves[:n], create_graph=True) for g in first]
+        for k in range(n):
+            plus = second_derivatives(op, [*point[:k], point[k] + h, *point[k + 1 :]])
+            minus = second_derivatives(op, [*point[:k], point[k] - h, *point[k + 1 :]])
+            for i in range(n):
+                for j in range(n):
+                    [third] = grad(second[i][j], [leaves[k]])
+                    numeric = (plus[i][j] - minus[i][j]) / (2 * h)
+                    assert close(third, numeric, 1e-4, 1e-6), (op.name, (i, j, k), point, third, numeric)
+
+    check()
+
+
 def near_zero_too(low: float, high: float) -> st.SearchStrategy[float]:
     """Floats in [low, high], and tiny ones where the interval holds 0 (where e^x − 1 and
     the like cancel)."""
