@@ -586,6 +586,40 @@ def test_create_graph_keeps_the_conventions_at_kinks() -> None:
     assert grad(d1, [x]) == [2.0]
 
 
+# The conventions at 0, by hand (operands after the first: their values in the point).
+AT_KINK: dict[str, Callable[[list[float]], list[float]]] = {
+    "relu": lambda p: [0.0],
+    "abs": lambda p: [0.0],
+    "step": lambda p: [0.0],
+    "leaky_relu": lambda p: [p[1], 0.0],  # the slope; d/dslope = x = 0
+    "elu": lambda p: [p[1], 0.0],  # alpha·e⁰; d/dalpha = e⁰ − 1 = 0
+    "maximum": lambda p: [1.0, 0.0, 0.0],  # the first of the tied operands
+}
+
+
+@pytest.mark.parametrize("op", [op for op in BUILT_INS if op.kinks], ids=lambda op: op.name)
+def test_create_graph_and_jvp_use_the_float_rules_conventions_at_every_kink(op: Op) -> None:
+    """At a kink, grad(create_graph=True) and jvp pick the same one-sided derivative as
+    backward (relu'(0) = abs'(0) = 0, leaky_relu'(0) = slope, elu'(0) = alpha, the first
+    maximal operand of maximum)."""
+    for kink in op.kinks:
+        if op.arity == VARIADIC:
+            point = [kink, kink, kink - 1.0]  # a tie for the largest
+        else:
+            point = [kink] + [low + 0.4 * (high - low) for low, high in op.domain[1:]]
+        leaves = [Value(v) for v in point]
+        out = build(op, leaves)
+        out.backward()
+        as_floats = grad(out, leaves)
+        as_values = grad(out, leaves, create_graph=True)
+        assert [leaf.grad for leaf in leaves] == as_floats == [v.data for v in as_values]
+        if op.name in AT_KINK:
+            assert as_floats == AT_KINK[op.name](point), (op.name, point)
+        for k in range(len(point)):
+            tangents = [1.0 if j == k else 0.0 for j in range(len(point))]
+            assert jvp(lambda *xs: build(op, xs), point, tangents)[1] == as_floats[k]
+
+
 # --- 6. jvp ----------------------------------------------------------------------------------
 
 
@@ -604,6 +638,27 @@ def test_jvp_agrees_with_grad_dotted_with_the_tangents(op: Op, seed: int) -> Non
     assert all(g != 0.0 for g in gs)  # the output depends on every input
     reference = math.fsum(g * t for g, t in zip(gs, tangents))
     assert close(directional, reference, 1e-12), (op.name, seed, directional, reference)
+
+
+@pytest.mark.parametrize("seed", range(2))
+@pytest.mark.parametrize("op", BUILT_INS, ids=lambda op: op.name)
+def test_jvp_of_a_gradient_is_the_hessian_times_the_tangents(op: Op, seed: int) -> None:
+    """Forward over reverse: the nodes grad(..., create_graph=True) makes carry tangents too."""
+    fn = random_program(f"{op.name} {seed}", op, BUILT_INS, n_ops=5)
+    xs = random_point(seed, 3)
+    rng = random.Random(seed)
+    tangents = [rng.uniform(-1.0, 1.0) for _ in xs]
+    h = hessian(fn, xs)
+    for k in range(3):
+        def gradient_k(*leaves: Value, k: int = k) -> Value:
+            return grad(fn(*leaves), list(leaves), create_graph=True)[k]
+
+        value, directional = jvp(gradient_k, xs, tangents)
+        leaves = [Value(v) for v in xs]
+        assert close(value, grad(fn(*leaves), leaves)[k], 1e-12, 1e-300)
+        terms = [h[k][j] * tangents[j] for j in range(3)]
+        scale = math.fsum(map(abs, terms))
+        assert abs(directional - math.fsum(terms)) <= 1e-12 * scale, (op.name, seed, k, directional, terms)
 
 
 def test_jvp_along_each_axis_is_the_gradient() -> None:
