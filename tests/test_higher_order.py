@@ -333,6 +333,13 @@ def random_point(seed: int, n: int) -> list[float]:
 GRAPH_SEEDS = range(4)
 
 
+def random_case(op: Op, seed: int, n_ops: int) -> tuple[Callable[..., Value], list[float], list[float]]:
+    """A random graph that uses ``op`` and ``n_ops`` other ops, a point and tangents."""
+    rng = random.Random(seed)
+    tangents = [rng.uniform(-1.0, 1.0) for _ in range(3)]
+    return random_program(f"{op.name} {seed}", op, BUILT_INS, n_ops), random_point(seed, 3), tangents
+
+
 # --- 4b. mixed partials are symmetric on random graphs of binary and variadic ops -------
 
 
@@ -465,8 +472,7 @@ def test_second_derivative_graph_of_a_variadic_op_draws() -> None:
 @pytest.mark.parametrize("seed", GRAPH_SEEDS)
 @pytest.mark.parametrize("op", BUILT_INS, ids=lambda op: op.name)
 def test_grad_agrees_with_backward_and_create_graph_agrees_in_value(op: Op, seed: int) -> None:
-    fn = random_program(f"{op.name} {seed}", op, BUILT_INS, n_ops=5)
-    xs = random_point(seed, 3)
+    fn, xs, _ = random_case(op, seed, n_ops=5)
     leaves = [Value(v) for v in xs]
     out = fn(*leaves)
     floats = grad(out, leaves)
@@ -622,10 +628,7 @@ def test_create_graph_and_jvp_use_the_float_rules_conventions_at_every_kink(op: 
 @pytest.mark.parametrize("seed", GRAPH_SEEDS)
 @pytest.mark.parametrize("op", BUILT_INS, ids=lambda op: op.name)
 def test_jvp_agrees_with_grad_dotted_with_the_tangents(op: Op, seed: int) -> None:
-    fn = random_program(f"{op.name} {seed}", op, BUILT_INS, n_ops=6)
-    xs = random_point(seed, 3)
-    rng = random.Random(seed)
-    tangents = [rng.uniform(-1.0, 1.0) for _ in xs]
+    fn, xs, tangents = random_case(op, seed, n_ops=6)
     value, directional = jvp(fn, xs, tangents)
     leaves = [Value(v) for v in xs]
     out = fn(*leaves)
@@ -640,10 +643,7 @@ def test_jvp_agrees_with_grad_dotted_with_the_tangents(op: Op, seed: int) -> Non
 @pytest.mark.parametrize("op", BUILT_INS, ids=lambda op: op.name)
 def test_jvp_of_a_gradient_is_the_hessian_times_the_tangents(op: Op, seed: int) -> None:
     """Forward over reverse: the nodes grad(..., create_graph=True) makes carry tangents too."""
-    fn = random_program(f"{op.name} {seed}", op, BUILT_INS, n_ops=5)
-    xs = random_point(seed, 3)
-    rng = random.Random(seed)
-    tangents = [rng.uniform(-1.0, 1.0) for _ in xs]
+    fn, xs, tangents = random_case(op, seed, n_ops=5)
     h = hessian(fn, xs)
     for k in range(3):
         def gradient_k(*leaves: Value, k: int = k) -> Value:
