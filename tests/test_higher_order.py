@@ -485,6 +485,24 @@ def test_grad_agrees_with_backward_and_create_graph_agrees_in_value(op: Op, seed
         assert abs(node.data - g) <= 1e-12 * scale, (op.name, seed, node.data, g)
 
 
+def test_deep_graphs_need_no_recursion() -> None:
+    """y = x + n·x² as a chain of n adds, deeper than Python's recursion limit:
+    y' = 1 + 2nx and y'' = 2n from grad twice, and y' again from jvp."""
+    n, x0 = 1500, 0.25
+
+    def chain(x: Value) -> Value:
+        y = x
+        for _ in range(n):
+            y = y + x * x
+        return y
+
+    x = Value(x0)
+    [d1] = grad(chain(x), [x], create_graph=True)
+    assert d1.data == 1 + 2 * n * x0
+    assert grad(d1, [x]) == [2.0 * n]
+    assert jvp(chain, [x0], [1.0])[1] == 1 + 2 * n * x0
+
+
 # --- 5b. create_graph through the n-ary ops, against closed forms ------------------------
 
 
