@@ -54,8 +54,15 @@ sqrt = _unary("sqrt", floats.sqrt)
 
 
 def expm1(x: Number) -> Number:
-    """e^x - 1 (as exp(x) - 1: there is no expm1 node; the float kit's is exact near 0)."""
-    return x.exp() - 1.0 if x.__class__ is Value else floats.expm1(x)  # type: ignore[union-attr, arg-type]
+    """e^x - 1 as nodes (there is no expm1 node): exp(x) - 1 for |x| >= 1; nearer 0, where
+    that cancels (relative error 2e-5 at x = -1e-12), 2t/(1 - t) with t = tanh(x/2),
+    accurate to a few ulps and differentiable again. Numbers: the float kit's."""
+    if x.__class__ is not Value:
+        return floats.expm1(x)  # type: ignore[arg-type]
+    if abs(x.data) < 1.0:  # type: ignore[union-attr]
+        t = (x * 0.5).tanh()  # type: ignore[operator]
+        return 2.0 * t / (1.0 - t)
+    return x.exp() - 1.0  # type: ignore[union-attr]
 
 
 def log1p(x: Number) -> Number:
