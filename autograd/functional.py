@@ -199,7 +199,7 @@ def jvp(
     if isinstance(out, (list, tuple)):
         outs = [_checked_output(o, "jvp", f"fn's output [{k}] must be a Value") for k, o in enumerate(out)]
         return [o.data for o in outs], [tangent_of.get(o, 0.0) for o in outs]
-    out = _checked_output(out, "jvp", "fn must return a Value or a list of Values")
+    out = _checked_output(out, "jvp", "fn must return a Value", "; a list or tuple of Values is accepted too")
     return out.data, tangent_of.get(out, 0.0)
 
 
@@ -213,9 +213,9 @@ def _called(fn: Callable[..., Value], leaves: list[Value], caller: str) -> Value
     return _checked_output(fn(*leaves), caller)
 
 
-def _checked_output(out: object, caller: str, what: str = "fn must return a Value") -> Value:
+def _checked_output(out: object, caller: str, what: str = "fn must return a Value", hint: str = "") -> Value:
     if out.__class__ is not Value:
-        raise TypeError(f"{caller}(): {what}; got {type(out).__name__} {out!r:.60}")
+        raise TypeError(f"{caller}(): {what}; got {type(out).__name__} {out!r:.60}{hint}")
     return out  # type: ignore[return-value]
 
 

@@ -47,5 +47,5 @@ def test_one_output_still_gives_floats() -> None:
 def test_an_output_that_is_not_a_value_is_named() -> None:
     with pytest.raises(TypeError, match=r"output \[1\] must be a Value; got float 2.0"):
         autograd.jvp(lambda x: [x, 2.0], [1.0], [1.0])
-    with pytest.raises(TypeError, match="a Value or a list of Values; got str"):
+    with pytest.raises(TypeError, match="fn must return a Value; got str 'x'; a list or tuple of Values is accepted"):
         autograd.jvp(lambda x: "x", [1.0], [1.0])
