@@ -8,8 +8,8 @@ replay of a traced graph runs the same rules as the eager float path. ``K.where`
 overflow or divide by zero harmlessly. An op's index parameter (the class a softmax
 output picks) may be a number or an integer array, one index per sample.
 
-NumPy's elementary functions are not always correctly rounded, and its sums are
-pairwise rather than exact: results may differ from the float kit's by a few ulps
+NumPy's elementary functions are not always correctly rounded, and its sums here are
+compensated rather than exact: results may differ from the float kit's by a few ulps
 (``tests/test_rule_forms.py`` measures how many).
 """
 
@@ -71,8 +71,22 @@ def _stacked(xs: Sequence[Array | float]) -> Array:
 
 
 def sum(xs: Sequence[Array | float]) -> Array:  # noqa: A001 - the kit's name, as numpy.sum
-    """Σ xs per sample (pairwise: within a few ulps of the float kit's correctly rounded sum)."""
-    return _stacked(xs).sum(axis=0)
+    """Σ xs per sample, compensated (Neumaier): as if summed in twice the precision and
+    rounded once, so it agrees with the float kit's correctly rounded sum (a plain
+    sum of [5, 1e300, -1e300] gives 0, this one 5)."""
+    return _compensated_sum(_stacked(xs))
+
+
+def _compensated_sum(rows: Array) -> Array:
+    """The rows' sum, with each addition's rounding error (TwoSum) collected apart and added last."""
+    total = rows[0]
+    error = np.zeros_like(total)
+    for row in rows[1:]:
+        partial = total + row
+        error += np.where(np.abs(total) >= np.abs(row), (total - partial) + row, (row - partial) + total)
+        total = partial
+    # a non-finite total is inf or nan already; its error terms are nan, not a correction
+    return np.where(np.isfinite(total), total + error, total)
 
 
 def mean(xs: Sequence[Array | float]) -> Array:
@@ -84,12 +98,14 @@ def sum_except(xs: Sequence[Array | float], i: Array | float) -> Array:
     """Σ_{j≠i} xs_j per sample; i a number or one index per sample."""
     rows = _stacked(xs)
     keep = np.arange(len(xs))[:, None] != np.asarray(i, dtype=np.int64)
-    return np.where(keep, rows, 0.0).sum(axis=0)
+    return _compensated_sum(np.where(keep, rows, 0.0))
 
 
 def max_of(xs: Sequence[Array | float]) -> Array:
-    """The largest per sample; nan wins."""
-    return _stacked(xs).max(axis=0)
+    """The largest per sample; nan wins. Of equal largest operands, the first (the one
+    ``winner`` names, as in the float kit): max(0.0, -0.0) is 0.0, where ndarray.max gives -0.0."""
+    rows = _stacked(xs)
+    return np.take_along_axis(rows, rows.argmax(axis=0)[None], axis=0)[0]
 
 
 def winner(xs: Sequence[Array | float]) -> Array:

@@ -54,8 +54,13 @@ sqrt = _unary("sqrt", floats.sqrt)
 
 
 def expm1(x: Number) -> Number:
-    """e^x - 1 (as exp(x) - 1: there is no expm1 node; the float kit's is exact near 0)."""
-    return x.exp() - 1.0 if x.__class__ is Value else floats.expm1(x)  # type: ignore[union-attr, arg-type]
+    """e^x - 1. On a Value at x <= 0, where the table's rules use it, an ELU node with
+    alpha 1: elu(x, 1) is expm1(x) there, computed exactly near 0, where exp(x) - 1
+    cancels (it gave +0 for expm1(-0.0) and 8e-8 relative error at -1e-10); its
+    derivative e^x is expm1's. Elsewhere exp(x) - 1."""
+    if x.__class__ is Value:
+        return x._elu(1.0) if x.data <= 0.0 else x.exp() - 1.0  # type: ignore[union-attr]
+    return floats.expm1(x)  # type: ignore[arg-type]
 
 
 def log1p(x: Number) -> Number:
@@ -133,8 +138,22 @@ def pick(xs: Sequence[T], i: float) -> T:
 
 
 def shifted_exps(xs: Sequence[Number], m: float) -> list[Number]:
-    """e^(x - m) for each x, as nodes (m is a constant)."""
-    return [exp(x - m) for x in xs]
+    """e^(x - m) for each x, as nodes (m is a constant), with the rounding of x - m put
+    back as in the float kit: e + e·lo, lo a constant. Without it the softmax family's
+    Value derivatives were up to 16 ulps off the float ones for logits in [-10, 10],
+    and up to about 250 at wider ranges."""
+    es = []
+    for x in xs:
+        e = exp(x - m)
+        x_data, e_data = _data(x), _data(e)
+        d = x_data - m
+        if e_data and d and e_data - e_data == 0.0:
+            x_part = d + m  # TwoSum, as in floats.shifted_exps
+            lo = (x_data - x_part) - (m + (d - x_part))
+            if lo:
+                e = e + e * lo
+        es.append(e)
+    return es
 
 
 def shifted_minus(x: Number, m: float, c: Number) -> Number:
