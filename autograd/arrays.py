@@ -71,20 +71,27 @@ def _stacked(xs: Sequence[Array | float]) -> Array:
 
 
 def sum(xs: Sequence[Array | float]) -> Array:  # noqa: A001 - the kit's name, as numpy.sum
-    """Σ xs per sample, compensated (Neumaier): as if summed in twice the precision and
-    rounded once, so it agrees with the float kit's correctly rounded sum (a plain
-    sum of [5, 1e300, -1e300] gives 0, this one 5)."""
+    """Σ xs per sample, compensated: as if summed in twice the precision and rounded
+    once, so it agrees with the float kit's correctly rounded sum (a plain sum of
+    [5, 1e300, -1e300] gives 0, this one 5)."""
     return _compensated_sum(_stacked(xs))
 
 
 def _compensated_sum(rows: Array) -> Array:
-    """The rows' sum, with each addition's rounding error (TwoSum) collected apart and added last."""
-    total = rows[0]
+    """The rows' sum, each addition's rounding error (Knuth's TwoSum, exact) collected
+    apart and added last. In place, branch-free: about 4 times a plain sum's time."""
+    total = rows[0].copy()
     error = np.zeros_like(total)
+    partial, b_part, scratch = np.empty_like(total), np.empty_like(total), np.empty_like(total)
     for row in rows[1:]:
-        partial = total + row
-        error += np.where(np.abs(total) >= np.abs(row), (total - partial) + row, (row - partial) + total)
-        total = partial
+        np.add(total, row, out=partial)
+        np.subtract(partial, total, out=b_part)  # the part of row that made it into partial
+        np.subtract(partial, b_part, out=scratch)
+        np.subtract(total, scratch, out=scratch)  # what total lost ...
+        error += scratch
+        np.subtract(row, b_part, out=scratch)  # ... and what row lost
+        error += scratch
+        total, partial = partial, total
     # a non-finite total is inf or nan already; its error terms are nan, not a correction
     return np.where(np.isfinite(total), total + error, total)
 
