@@ -130,7 +130,8 @@ def _values_list(x: object, name: str) -> list[Value]:
 def _seeds(grad_outputs: object, n: int, create_graph: bool) -> list[Number]:
     if grad_outputs is None:
         return [1.0] * n
-    items = [grad_outputs] if grad_outputs.__class__ is Value or not hasattr(grad_outputs, "__iter__") else list(grad_outputs)  # type: ignore[call-overload]
+    one = grad_outputs.__class__ is Value or not hasattr(grad_outputs, "__iter__") or getattr(grad_outputs, "ndim", None) == 0
+    items = [grad_outputs] if one else list(grad_outputs)  # type: ignore[call-overload]
     if len(items) != n:
         raise ValueError(f"grad(): grad_outputs has {len(items)} entries for {n} outputs; give one per output")
     seeds: list[Number] = []
@@ -171,6 +172,8 @@ def jvp(fn: Callable[..., Value], xs: Sequence[float], tangents: Sequence[float]
     (6.0, 2.0)
     """
     leaves = _leaves(xs, "jvp")
+    if isinstance(tangents, (str, bytes)) or not hasattr(tangents, "__iter__"):
+        raise TypeError(f"jvp(): tangents must be a list of numbers, one per input; got {type(tangents).__name__}")
     ts = [_number(t, "jvp() tangents") for t in tangents]
     if len(ts) != len(leaves):
         raise ValueError(f"jvp(): {len(ts)} tangents for {len(leaves)} inputs; give one per input")

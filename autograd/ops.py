@@ -37,13 +37,14 @@ into the operand nodes, which saves building lists for every node.
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
+import linecache
 import operator
-import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from types import ModuleType
+from types import CodeType, ModuleType
 from typing import Any
 
 from . import floats
@@ -139,31 +140,49 @@ def _scalar_form(rule: Callable[..., Any]) -> Callable[..., Any]:
     exact for both, evaluates only the branch it takes (no nodes made for the other)
     and costs no call: the float rules run as fast as hand-written ones. The rule's
     source is compiled again with its own file name and line numbers, so tracebacks
-    point at it. A rule without ``K.where``, or without source (a builtin, a lambda
-    typed at a prompt), is returned as it is.
+    point at it. A rule without ``K.where``, or without source (a builtin, a lambda,
+    a closure), is returned as it is.
     """
     code = getattr(rule, "__code__", None)
     if code is None or code.co_freevars or rule.__name__ == "<lambda>":
         return rule
-    try:
-        source = textwrap.dedent(inspect.getsource(rule))
-    except (OSError, TypeError):
+    if not _names_where(code):
         return rule
-    if "K.where" not in source:
+    definition = _definitions(code.co_filename).get((code.co_firstlineno, rule.__name__))
+    if definition is None:
         return rule
-    tree = ast.parse(source)
-    definition = tree.body[0]
-    if not isinstance(definition, ast.FunctionDef):
-        return rule
-    definition.decorator_list = []
-    tree = ast.fix_missing_locations(_InlineWhere().visit(tree))
-    ast.increment_lineno(tree, code.co_firstlineno - 1)
+    # rewriting in place is fine: a rewritten definition has no K.where left to rewrite
+    tree = ast.Module(body=[_InlineWhere().visit(definition)], type_ignores=[])
+    ast.fix_missing_locations(tree)
     namespace: dict[str, Any] = {}
     exec(compile(tree, code.co_filename, "exec"), rule.__globals__, namespace)  # noqa: S102 - our own rule's source
-    compiled = namespace[definition.name]
+    compiled = namespace[rule.__name__]
     compiled.__qualname__ = rule.__qualname__
     compiled.__module__ = rule.__module__
+    compiled.__doc__ = rule.__doc__
     return compiled
+
+
+def _names_where(code: CodeType) -> bool:
+    """The code, or a comprehension inside it, reads an attribute named ``where``."""
+    return "where" in code.co_names or any(isinstance(c, CodeType) and _names_where(c) for c in code.co_consts)
+
+
+@functools.cache
+def _definitions(filename: str) -> dict[tuple[int, str], ast.FunctionDef]:
+    """The module-level functions of a source file by (first line, name), decorators stripped: parsed once per file."""
+    try:
+        source = "".join(linecache.getlines(filename))
+        tree = ast.parse(source) if source else None
+    except SyntaxError:
+        tree = None
+    found = {}
+    for node in tree.body if tree is not None else ():
+        if isinstance(node, ast.FunctionDef):
+            first = node.decorator_list[0].lineno if node.decorator_list else node.lineno  # co_firstlineno
+            node.decorator_list = []
+            found[(first, node.name)] = node
+    return found
 
 
 # --- unary rules ----------------------------------------------------------------------
@@ -301,9 +320,14 @@ def _pow_fwd(a: N, b: N, K: Kit = floats) -> N:
 
 
 def _pow_bwd(g: N, out: N, a: N, b: N, K: Kit = floats) -> tuple[N, N]:
-    # d(a**b)/da = b·a**(b-1) (0 where b == 0); d(a**b)/db = a**b·ln a (0 where a == 0 and b >= 0)
-    ga = K.where(K.is_zero(b), 0.0 * g, g * b * K.pow(a, b - 1.0))
-    gb = K.where(K.is_zero(a) & (b >= 0.0), 0.0 * g, g * out * K.log(a))
+    # d(a**b)/da = b·a**(b-1) (0 where b == 0 and a is 0 or nan: not 0·inf, nan);
+    # d(a**b)/db = a**b·ln a (0 where a == 0 and b >= 0; nan where a < 0, made as a
+    # constant: no log node of a negative number, which detect_anomaly would stop at,
+    # when create_graph builds the gradient of a constant exponent, as in x**2).
+    # b == 0 with other a keeps the formula: it is 0, and its derivative in b, a**(b-1),
+    # is what create_graph needs for the mixed partial.
+    ga = K.where(K.is_zero(b) & (K.is_zero(a) | K.isnan(a)), 0.0 * g, g * b * K.pow(a, b - 1.0))
+    gb = K.where(K.is_zero(a) & (b >= 0.0), 0.0 * g, K.where(a < 0.0, NAN, g * out * K.log(a)))
     return ga, gb
 
 
