@@ -27,6 +27,8 @@ __all__ = [
 ]  # fmt: skip
 
 SCALAR = False  # the table gives this kit its rules as written, with K.where a call
+_TINY = np.finfo(np.float64).tiny  # the smallest normal float
+_HUGE = np.finfo(np.float64).max
 
 Array = np.ndarray
 where = np.where
@@ -61,8 +63,20 @@ def sigmoid(x: Array) -> Array:
 
 
 def neg_g_a_over_b_squared(g: Array, a: Array, b: Array, out: Array) -> Array:
-    """-g·(out/b): the divisor's gradient of out = a/b (the float kit also handles out/b overflowing)."""
-    return -g * (out / b)
+    """-g·(out/b), the divisor's gradient of out = a/b, as the float kit computes it: where
+    out or out/b is not a normal float (a step overflowed or lost bits) and g, a, b are
+    finite and nonzero, -g·a/b² is redone on mantissas and exponents apart (at g = 1e-300,
+    a = 1, b = 1e-200: -1e100, where -g·(out/b) gives -inf)."""
+    r = out / b
+    plain = -g * r
+    normal = (np.abs(r) >= _TINY) & (np.abs(r) <= _HUGE) & (np.abs(out) >= _TINY)
+    ordinary = (g != 0.0) & (a != 0.0) & (b != 0.0) & np.isfinite(g) & np.isfinite(a) & np.isfinite(b)
+    redo = ~normal & ordinary
+    if not np.any(redo):  # the usual case: one test over the batch
+        return plain
+    (mg, eg), (ma, ea), (mb, eb) = np.frexp(g), np.frexp(a), np.frexp(b)
+    careful = np.ldexp(-mg * ma / mb / mb, eg + ea - 2 * eb)  # each |m| in [0.5, 1): no overflow here
+    return np.where(redo, careful, plain)
 
 
 def _stacked(xs: Sequence[Array | float]) -> Array:
