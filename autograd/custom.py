@@ -90,6 +90,8 @@ class Primitive:
             if given is not None and (not isinstance(given, str) or not given):
                 raise TypeError(f"primitive(): {what} must be a non-empty string; got {type(given).__name__} {given!r:.60}")
         self.name = name or forward.__name__
+        if self.name == "<lambda>":  # two such ops would replace each other in autograd.OPS
+            raise TypeError("primitive(): a lambda has no name; give the op one with name=...")
         if self.name in _BUILT_IN:
             raise ValueError(f"primitive(): {self.name!r} is a built-in op; give your op another name (name=...)")
         self.symbol = symbol or self.name

@@ -360,7 +360,7 @@ def test_the_wrong_number_of_operands() -> None:
     with pytest.raises(TypeError, match=r"times accepts a Value, int, float or NumPy real scalar; got str"):
         times(Value(1.0), "2")
     with pytest.raises(TypeError, match=r"takes 3 parameters; an op takes 1 or 2 operands, or \*operands"):
-        autograd.primitive(lambda x, y, z: x)
+        autograd.primitive(lambda x, y, z: x, name="first")
 
 
 def test_calling_before_the_derivative_is_given() -> None:
@@ -378,6 +378,13 @@ def test_bad_arguments_to_primitive() -> None:
         autograd.primitive(3)
     with pytest.raises(TypeError, match="name must be a non-empty string; got int 7"):
         autograd.primitive(lambda x: x, name=7)
+    with pytest.raises(TypeError, match="a lambda has no name; give the op one with name="):
+        autograd.primitive(lambda x: x)
+    square = autograd.primitive(lambda x: x * x, name="square")
+    square.derivative(lambda g, out, x: 2.0 * g * x)
+    # a lambda with a name is fine
+    x = Value(3.0)
+    assert autograd.grad(square(x), [x]) == [6.0]
     times = define_times()
     with pytest.raises(TypeError, match="times.derivative takes a function; got str"):
         times.derivative("g * y")
