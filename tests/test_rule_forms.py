@@ -15,9 +15,10 @@ What they must agree on:
   float kit does; where it once used plainer formulas (exp(x) - 1 for expm1: +0 at -0
   and 8e-8 relative error at -1e-10; e^(x - m) without the rounding of x - m put back:
   up to 16 ulps in the softmax family) it now does not. One gap remains outside these
-  points: div's divisor gradient where out/b overflows or out is subnormal (|b| below
-  about 1e-150, or |a/b| below 1e-308), which the float and array kits redo on
-  mantissas and exponents and the Value kit does not (see the last test).
+  points: div's divisor gradient -g·a/b² where out = a/b or out/b overflows or is
+  subnormal while the gradient need not be (g = 1e-300, a = 1, b = 1e-200), which the
+  float and array kits redo on mantissas and exponents and the Value kit does not (see
+  the last test).
 * Arrays against floats: within ``MAX_ULPS`` (NumPy's exp, log, tanh, power are not
   always C's; the table below says how far, and why tanh's derivative goes further),
   and of the same kind at special points: nan for nan, the same infinity, zeros of the
