@@ -86,7 +86,12 @@ class Primitive:
     ) -> None:
         if not callable(forward):
             raise TypeError(f"primitive() takes a function; got {type(forward).__name__} {forward!r:.60}")
+        for what, given in (("name", name), ("symbol", symbol)):
+            if given is not None and (not isinstance(given, str) or not given):
+                raise TypeError(f"primitive(): {what} must be a non-empty string; got {type(given).__name__} {given!r:.60}")
         self.name = name or forward.__name__
+        if self.name == "<lambda>":  # two such ops would replace each other in autograd.OPS
+            raise TypeError("primitive(): a lambda has no name; give the op one with name=...")
         if self.name in _BUILT_IN:
             raise ValueError(f"primitive(): {self.name!r} is a built-in op; give your op another name (name=...)")
         self.symbol = symbol or self.name
@@ -141,16 +146,23 @@ def _arity(forward: Callable[..., Any], name: str) -> int:
     return len(positional)
 
 
-def _as_result(x: object, what: str, name: str) -> Any:
-    """A float for a plain number; a Value or an array as it is; else a TypeError naming the op."""
-    if x.__class__ is float or x.__class__ is Value:
+def _as_result(x: object, what: str, name: str, values_ok: bool = False) -> Any:
+    """A float for a plain number; a Value (where ``values_ok``) or an array as it is;
+    else a TypeError naming the op."""
+    if x.__class__ is float or (values_ok and x.__class__ is Value):
         return x
     if getattr(x, "ndim", 0):  # an array: the batch kind
         return x
+    if x.__class__ is Value:  # .grad must stay a float: backward() adds this into it
+        raise TypeError(
+            f"op {name!r}: its {what} gave a Value ({x!r:.60}) from numbers; given numbers it must give "
+            "numbers (does it use a Value that is not one of its arguments?)"
+        )
     try:
         return _number(x, "")
     except (TypeError, ValueError):
-        raise TypeError(f"op {name!r}: its {what} gave {type(x).__name__} {x!r:.60}; a number or a Value is accepted") from None
+        accepted = "a number or a Value is accepted" if values_ok else "a number is accepted"
+        raise TypeError(f"op {name!r}: its {what} gave {type(x).__name__} {x!r:.60}; {accepted}") from None
 
 
 def _checked_forward(p: Primitive) -> Callable[..., Any]:
@@ -166,12 +178,13 @@ def _checked_backward(p: Primitive, fn: Callable[..., Any]) -> Callable[..., Any
     def backward(g: Any, out: Any, *operands: Any) -> Any:
         xs = operands[0] if arity == VARIADIC else operands
         grads = fn(g, out, *xs)
+        values_ok = g.__class__ is Value or out.__class__ is Value  # under grad(..., create_graph=True)
         if arity == 1:
             if isinstance(grads, (tuple, list)):
                 if len(grads) != 1:
                     raise ValueError(f"op {name!r}: its derivative gave {len(grads)} gradients for 1 operand")
                 grads = grads[0]
-            return _as_result(grads, "derivative", name)
+            return _as_result(grads, "derivative", name, values_ok)
         if not isinstance(grads, (tuple, list)):
             raise ValueError(
                 f"op {name!r}: its derivative gave {type(grads).__name__} {grads!r:.60}; "
@@ -179,7 +192,7 @@ def _checked_backward(p: Primitive, fn: Callable[..., Any]) -> Callable[..., Any
             )
         if len(grads) != len(xs):
             raise ValueError(f"op {name!r}: its derivative gave {len(grads)} gradients for {len(xs)} operands")
-        checked = [_as_result(gk, "derivative", name) for gk in grads]
+        checked = [_as_result(gk, "derivative", name, values_ok) for gk in grads]
         return tuple(checked) if arity == 2 else checked
 
     return backward

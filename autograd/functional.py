@@ -130,7 +130,8 @@ def _values_list(x: object, name: str) -> list[Value]:
 def _seeds(grad_outputs: object, n: int, create_graph: bool) -> list[Number]:
     if grad_outputs is None:
         return [1.0] * n
-    items = [grad_outputs] if grad_outputs.__class__ is Value or not hasattr(grad_outputs, "__iter__") else list(grad_outputs)  # type: ignore[call-overload]
+    one = grad_outputs.__class__ is Value or not hasattr(grad_outputs, "__iter__") or getattr(grad_outputs, "ndim", None) == 0
+    items = [grad_outputs] if one else list(grad_outputs)  # type: ignore[call-overload]
     if len(items) != n:
         raise ValueError(f"grad(): grad_outputs has {len(items)} entries for {n} outputs; give one per output")
     seeds: list[Number] = []
@@ -158,7 +159,9 @@ def hessian(fn: Callable[..., Value], xs: Sequence[float]) -> list[list[float]]:
     return [grad(g, leaves) for g in first]
 
 
-def jvp(fn: Callable[..., Value], xs: Sequence[float], tangents: Sequence[float]) -> tuple[float, float]:
+def jvp(
+    fn: Callable[..., Value | Sequence[Value]], xs: Sequence[float], tangents: Sequence[float]
+) -> tuple[float, float] | tuple[list[float], list[float]]:
     """Forward mode: ``(fn(xs), the derivative of fn at xs in the direction tangents)``, as floats.
 
     ``fn`` runs once on leaf Values, and every node it makes carries its tangent
@@ -166,11 +169,19 @@ def jvp(fn: Callable[..., Value], xs: Sequence[float], tangents: Sequence[float]
     as it is made. One pass gives one directional derivative, whatever the number of
     inputs; reverse mode gives every input's derivative of one output per pass.
 
+    When ``fn`` returns a list or tuple of Values, the result is two lists, the outputs'
+    values and their derivatives, from the same one pass: with a unit tangent that is
+    one column of the Jacobian.
+
     >>> from autograd import jvp
     >>> jvp(lambda x, y: x * y, [3.0, 2.0], [1.0, 0.0])  # ∂(xy)/∂x = y
     (6.0, 2.0)
+    >>> jvp(lambda x, y: [x * y, x + y], [3.0, 2.0], [1.0, 0.0])  # a column: ∂(xy)/∂x, ∂(x + y)/∂x
+    ([6.0, 5.0], [2.0, 1.0])
     """
     leaves = _leaves(xs, "jvp")
+    if isinstance(tangents, (str, bytes)) or not hasattr(tangents, "__iter__"):
+        raise TypeError(f"jvp(): tangents must be a list of numbers, one per input; got {type(tangents).__name__}")
     ts = [_number(t, "jvp() tangents") for t in tangents]
     if len(ts) != len(leaves):
         raise ValueError(f"jvp(): {len(ts)} tangents for {len(leaves)} inputs; give one per input")
@@ -187,7 +198,11 @@ def jvp(fn: Callable[..., Value], xs: Sequence[float], tangents: Sequence[float]
         )
 
     with observe_nodes(carry_tangent):
-        out = _called(fn, leaves, "jvp")
+        out = fn(*leaves)
+    if isinstance(out, (list, tuple)):
+        outs = [_checked_output(o, "jvp", f"fn's output [{k}] must be a Value") for k, o in enumerate(out)]
+        return [o.data for o in outs], [tangent_of.get(o, 0.0) for o in outs]
+    out = _checked_output(out, "jvp", "fn must return a Value", "; a list or tuple of Values is accepted too")
     return out.data, tangent_of.get(out, 0.0)
 
 
@@ -198,9 +213,12 @@ def _leaves(xs: Sequence[float], caller: str) -> list[Value]:
 
 
 def _called(fn: Callable[..., Value], leaves: list[Value], caller: str) -> Value:
-    out = fn(*leaves)
+    return _checked_output(fn(*leaves), caller)
+
+
+def _checked_output(out: object, caller: str, what: str = "fn must return a Value", hint: str = "") -> Value:
     if out.__class__ is not Value:
-        raise TypeError(f"{caller}(): fn must return a Value; got {type(out).__name__} {out!r:.60}")
-    return out
+        raise TypeError(f"{caller}(): {what}; got {type(out).__name__} {out!r:.60}{hint}")
+    return out  # type: ignore[return-value]
 
 

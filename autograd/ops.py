@@ -330,9 +330,14 @@ def _pow_fwd(a: N, b: N, K: Kit = floats) -> N:
 
 
 def _pow_bwd(g: N, out: N, a: N, b: N, K: Kit = floats) -> tuple[N, N]:
-    # d(a**b)/da = b·a**(b-1) (0 where b == 0); d(a**b)/db = a**b·ln a (0 where a == 0 and b >= 0)
-    ga = K.where(K.is_zero(b), 0.0 * g, g * b * K.pow(a, b - 1.0))
-    gb = K.where(K.is_zero(a) & (b >= 0.0), 0.0 * g, g * out * K.log(a))
+    # d(a**b)/da = b·a**(b-1) (0 where b == 0 and a is 0 or nan: not 0·inf, nan);
+    # d(a**b)/db = a**b·ln a (0 where a == 0 and b >= 0; nan where a < 0, made as a
+    # constant: no log node of a negative number, which detect_anomaly would stop at,
+    # when create_graph builds the gradient of a constant exponent, as in x**2).
+    # b == 0 with other a keeps the formula: it is 0, and its derivative in b, a**(b-1),
+    # is what create_graph needs for the mixed partial.
+    ga = K.where(K.is_zero(b) & (K.is_zero(a) | K.isnan(a)), 0.0 * g, g * b * K.pow(a, b - 1.0))
+    gb = K.where(K.is_zero(a) & (b >= 0.0), 0.0 * g, K.where(a < 0.0, NAN, g * out * K.log(a)))
     return ga, gb
 
 

@@ -54,8 +54,19 @@ sqrt = _unary("sqrt", floats.sqrt)
 
 
 def expm1(x: Number) -> Number:
-    """e^x - 1 (as exp(x) - 1: there is no expm1 node; the float kit's is exact near 0)."""
-    return x.exp() - 1.0 if x.__class__ is Value else floats.expm1(x)  # type: ignore[union-attr, arg-type]
+    """e^x - 1 as nodes (there is no expm1 node). At x <= 0, where the table's rules use
+    it (elu's), an ELU node with alpha 1: elu(x, 1) is expm1(x) there, the float kit's
+    to the bit (-0 included), and its derivative is e^x. For 0 < x < 1, where exp(x) - 1
+    cancels (relative error 2e-5 at x = 1e-12), 2t/(1 - t) with t = tanh(x/2), accurate
+    to a few ulps and differentiable again; beyond, exp(x) - 1. Numbers: the float kit's."""
+    if x.__class__ is not Value:
+        return floats.expm1(x)  # type: ignore[arg-type]
+    if not x.data > 0.0:  # type: ignore[union-attr]  # nan too: elu gives nan
+        return x._elu(1.0)  # type: ignore[union-attr]
+    if x.data < 1.0:  # type: ignore[union-attr]
+        t = (x * 0.5).tanh()  # type: ignore[operator]
+        return 2.0 * t / (1.0 - t)
+    return x.exp() - 1.0  # type: ignore[union-attr]
 
 
 def log1p(x: Number) -> Number:
@@ -133,8 +144,22 @@ def pick(xs: Sequence[T], i: float) -> T:
 
 
 def shifted_exps(xs: Sequence[Number], m: float) -> list[Number]:
-    """e^(x - m) for each x, as nodes (m is a constant)."""
-    return [exp(x - m) for x in xs]
+    """e^(x - m) for each x, as nodes (m is a constant), with the rounding of x - m put
+    back as in the float kit: e + e·lo, lo a constant. Without it the softmax family's
+    Value derivatives were up to 16 ulps off the float ones for logits in [-10, 10],
+    and up to about 250 at wider ranges."""
+    es = []
+    for x in xs:
+        e = exp(x - m)
+        x_data, e_data = _data(x), _data(e)
+        d = x_data - m
+        if e_data and d and e_data - e_data == 0.0:
+            x_part = d + m  # TwoSum, as in floats.shifted_exps
+            lo = (x_data - x_part) - (m + (d - x_part))
+            if lo:
+                e = e + e * lo
+        es.append(e)
+    return es
 
 
 def shifted_minus(x: Number, m: float, c: Number) -> Number:
