@@ -21,6 +21,10 @@ data) the table compiles each ``K.where`` into Python's ``a if condition else b`
 the float path costs what a hand-written float rule costs (see :func:`_scalar_form`).
 A Value's ``==`` is identity, so rules test ``K.is_zero(x)`` and ``K.isnan(x)``.
 
+A forward that is one of the float kit's functions (``floats.exp``, ``floats.pow``,
+``floats.sum``, ...) stands for the function of that name in every kit: the float path
+calls it with no rule's frame around it, as fast as before the kits.
+
 Signatures by arity:
 
 * unary:    ``forward(x) -> out``;        ``backward(g, out, x) -> gx``
@@ -65,7 +69,8 @@ class Op:
         name: the name recorded on result nodes (``Value.op``).
         symbol: a short symbol for drawings (``×`` for mul).
         arity: 1, 2 or ``VARIADIC``.
-        forward: computes the result from the operand values (floats unless given ``K=``).
+        forward: computes the result from the operand values (floats unless given ``K=``;
+            a function of the float kit stands for its namesake in each kit).
         backward: computes each operand's gradient from ``g``, the result and the operands.
         domain: per operand, the ``(low, high)`` interval on which the derivative is
             tested against central differences (variadic ops: per element).
@@ -115,9 +120,19 @@ class Op:
         if bound is None:
             scalar = getattr(kit, "SCALAR", True)
             rules = (self.forward, self.backward) if scalar else self._generic
-            bound = tuple(partial(rule, K=kit) if _takes_kit(rule) else rule for rule in rules)  # type: ignore[assignment]
+            bound = tuple(_bind(rule, kit) for rule in rules)  # type: ignore[assignment]
             self._bound[kit] = bound  # type: ignore[index]
         return bound  # type: ignore[return-value]
+
+
+def _bind(rule: Callable[..., Any], kit: ModuleType) -> Callable[..., Any]:
+    """The rule for the numbers of ``kit``: the kit's own function where the rule is the
+    float kit's function of that name (``floats.exp`` → ``values.exp``), else the rule
+    given ``K=kit``, or as it is when it takes no kit."""
+    name = getattr(rule, "__name__", "")
+    if getattr(floats, name, None) is rule and hasattr(kit, name):
+        return getattr(kit, name)  # type: ignore[no-any-return]
+    return partial(rule, K=kit) if _takes_kit(rule) else rule
 
 
 def _takes_kit(rule: Callable[..., Any]) -> bool:
@@ -217,32 +232,16 @@ def _abs_bwd(g: N, out: N, x: N, K: Kit = floats) -> N:
     return K.where(x > 0.0, g, K.where(x < 0.0, -g, 0.0 * g))
 
 
-def _exp_fwd(x: N, K: Kit = floats) -> N:
-    return K.exp(x)
-
-
 def _exp_bwd(g: N, out: N, x: N, K: Kit = floats) -> N:
     return g * out
-
-
-def _log_fwd(x: N, K: Kit = floats) -> N:
-    return K.log(x)
 
 
 def _log_bwd(g: N, out: N, x: N, K: Kit = floats) -> N:
     return K.div(g, x)
 
 
-def _sigmoid_fwd(x: N, K: Kit = floats) -> N:
-    return K.sigmoid(x)
-
-
 def _sigmoid_bwd(g: N, out: N, x: N, K: Kit = floats) -> N:
     return g * out * (1.0 - out)
-
-
-def _tanh_fwd(x: N, K: Kit = floats) -> N:
-    return K.tanh(x)
 
 
 def _tanh_bwd(g: N, out: N, x: N, K: Kit = floats) -> N:
@@ -275,24 +274,12 @@ def _step_bwd(g: N, out: N, x: N, K: Kit = floats) -> N:
     return 0.0 * g
 
 
-def _sin_fwd(x: N, K: Kit = floats) -> N:
-    return K.sin(x)
-
-
 def _sin_bwd(g: N, out: N, x: N, K: Kit = floats) -> N:
     return g * K.cos(x)
 
 
-def _cos_fwd(x: N, K: Kit = floats) -> N:
-    return K.cos(x)
-
-
 def _cos_bwd(g: N, out: N, x: N, K: Kit = floats) -> N:
     return -g * K.sin(x)
-
-
-def _sqrt_fwd(x: N, K: Kit = floats) -> N:
-    return K.sqrt(x)
 
 
 def _sqrt_bwd(g: N, out: N, x: N, K: Kit = floats) -> N:
@@ -316,17 +303,9 @@ def _mul_bwd(g: N, out: N, a: N, b: N, K: Kit = floats) -> tuple[N, N]:
     return g * b, g * a
 
 
-def _div_fwd(a: N, b: N, K: Kit = floats) -> N:
-    return K.div(a, b)
-
-
 def _div_bwd(g: N, out: N, a: N, b: N, K: Kit = floats) -> tuple[N, N]:
     # d(a/b)/da = 1/b;  d(a/b)/db = -a/b² = -out/b
     return K.div(g, b), K.neg_g_a_over_b_squared(g, a, b, out)
-
-
-def _pow_fwd(a: N, b: N, K: Kit = floats) -> N:
-    return K.pow(a, b)
 
 
 def _pow_bwd(g: N, out: N, a: N, b: N, K: Kit = floats) -> tuple[N, N]:
@@ -362,16 +341,8 @@ def _elu_bwd(g: N, out: N, x: N, alpha: N, K: Kit = floats) -> tuple[N, N]:
 # --- variadic rules -------------------------------------------------------------------
 
 
-def _sum_fwd(xs: Sequence[N], K: Kit = floats) -> N:
-    return K.sum(xs)
-
-
 def _sum_bwd(g: N, out: N, xs: Sequence[N], K: Kit = floats) -> list[N]:
     return [g] * len(xs)
-
-
-def _mean_fwd(xs: Sequence[N], K: Kit = floats) -> N:
-    return K.mean(xs)
 
 
 def _mean_bwd(g: N, out: N, xs: Sequence[N], K: Kit = floats) -> list[N]:
@@ -515,24 +486,24 @@ _TABLE = (
     Op("add", "+", 2, operator.add, _add_bwd, (_REAL, _REAL), short="+"),
     Op("sub", "−", 2, operator.sub, _sub_bwd, (_REAL, _REAL), short="-"),
     Op("mul", "×", 2, operator.mul, _mul_bwd, (_REAL, _REAL), short="*"),
-    Op("div", "÷", 2, _div_fwd, _div_bwd, (_REAL, (0.2, 5.0)), short="/"),
-    Op("pow", "^", 2, _pow_fwd, _pow_bwd, ((0.1, 5.0), (-3.0, 3.0)), short="**"),
+    Op("div", "÷", 2, floats.div, _div_bwd, (_REAL, (0.2, 5.0)), short="/"),
+    Op("pow", "^", 2, floats.pow, _pow_bwd, ((0.1, 5.0), (-3.0, 3.0)), short="**"),
     Op("neg", "−", 1, _neg_fwd, _neg_bwd, (_REAL,)),
     Op("abs", "|x|", 1, _abs_fwd, _abs_bwd, (_REAL,), kinks=(0.0,)),
-    Op("exp", "exp", 1, _exp_fwd, _exp_bwd, (_REAL,)),
-    Op("log", "log", 1, _log_fwd, _log_bwd, (_POSITIVE,)),
-    Op("sigmoid", "σ", 1, _sigmoid_fwd, _sigmoid_bwd, ((-10.0, 10.0),)),
-    Op("tanh", "tanh", 1, _tanh_fwd, _tanh_bwd, (_REAL,)),
+    Op("exp", "exp", 1, floats.exp, _exp_bwd, (_REAL,)),
+    Op("log", "log", 1, floats.log, _log_bwd, (_POSITIVE,)),
+    Op("sigmoid", "σ", 1, floats.sigmoid, _sigmoid_bwd, ((-10.0, 10.0),)),
+    Op("tanh", "tanh", 1, floats.tanh, _tanh_bwd, (_REAL,)),
     Op("relu", "ReLU", 1, _relu_fwd, _relu_bwd, (_REAL,), kinks=(0.0,), short="ReLU"),
     Op("softplus", "softplus", 1, _softplus_fwd, _softplus_bwd, ((-20.0, 20.0),)),
     Op("step", "step", 1, _step_fwd, _step_bwd, (_REAL,), kinks=(0.0,)),
-    Op("sin", "sin", 1, _sin_fwd, _sin_bwd, ((-10.0, 10.0),)),
-    Op("cos", "cos", 1, _cos_fwd, _cos_bwd, ((-10.0, 10.0),)),
-    Op("sqrt", "√", 1, _sqrt_fwd, _sqrt_bwd, (_POSITIVE,)),
+    Op("sin", "sin", 1, floats.sin, _sin_bwd, ((-10.0, 10.0),)),
+    Op("cos", "cos", 1, floats.cos, _cos_bwd, ((-10.0, 10.0),)),
+    Op("sqrt", "√", 1, floats.sqrt, _sqrt_bwd, (_POSITIVE,)),
     Op("leaky_relu", "LReLU", 2, _leaky_relu_fwd, _leaky_relu_bwd, (_REAL, (0.0, 0.5)), kinks=(0.0,), short="LeakyReLU"),
     Op("elu", "ELU", 2, _elu_fwd, _elu_bwd, (_REAL, (0.1, 2.0)), kinks=(0.0,), short="ELU"),
-    Op("sum", "Σ", VARIADIC, _sum_fwd, _sum_bwd, (_REAL,)),
-    Op("mean", "mean", VARIADIC, _mean_fwd, _mean_bwd, (_REAL,)),
+    Op("sum", "Σ", VARIADIC, floats.sum, _sum_bwd, (_REAL,)),
+    Op("mean", "mean", VARIADIC, floats.mean, _mean_bwd, (_REAL,)),
     Op("dot", "Σw·x", VARIADIC, _dot_fwd, _dot_bwd, (_REAL,), accumulate=_dot_accumulate),
     Op("logsumexp", "logΣexp", VARIADIC, _logsumexp_fwd, _logsumexp_bwd, ((-10.0, 10.0),)),
     Op("softmax", "softmax", VARIADIC, _softmax_fwd, _softmax_bwd, ((-10.0, 10.0),), n_params=1),
