@@ -19,7 +19,8 @@ Rules never branch with a Python ``if`` on a number, which an array cannot answe
 they say ``K.where(condition, a, b)``. For floats and Values (a Value's ``<`` reads its
 data) the table compiles each ``K.where`` into Python's ``a if condition else b``, so
 the float path costs what a hand-written float rule costs (see :func:`_scalar_form`).
-A Value's ``==`` is identity, so rules test ``K.is_zero(x)`` and ``K.isnan(x)``.
+A Value's ``==`` is identity, so rules test ``K.is_zero(x)`` and ``K.isnan(x)``; the
+float form compiles those into comparisons too (``x == 0.0``, ``x != x``).
 
 A forward that is one of the float kit's functions (``floats.exp``, ``floats.pow``,
 ``floats.sum``, ...) stands for the function of that name in every kit: the float path
@@ -99,16 +100,20 @@ class Op:
     accumulate: Callable[[float, tuple], None] | None = None
     short: str = ""
     _generic: tuple[Callable[..., Any], Callable[..., Any]] = field(init=False, repr=False, compare=False)
+    _scalar: tuple[Callable[..., Any], Callable[..., Any]] = field(init=False, repr=False, compare=False)
     _bound: dict[ModuleType, tuple[Callable[..., Any], Callable[..., Any]]] = field(
         init=False, repr=False, compare=False
     )
 
     def __post_init__(self) -> None:
-        # forward and backward become their compiled scalar forms (floats, Values); the
-        # rules as written stay for arrays, where K.where is numpy.where
-        object.__setattr__(self, "_generic", (self.forward, self.backward))
-        object.__setattr__(self, "forward", _scalar_form(self.forward))
-        object.__setattr__(self, "backward", _scalar_form(self.backward))
+        # forward and backward become their compiled float forms; the scalar forms serve
+        # Values; the rules as written stay for arrays, where K.where is numpy.where
+        generic = (self.forward, self.backward)
+        scalar = (_scalar_form(self.forward), _scalar_form(self.backward))
+        object.__setattr__(self, "_generic", generic)
+        object.__setattr__(self, "_scalar", scalar)
+        object.__setattr__(self, "forward", _float_form(generic[0], scalar[0]))
+        object.__setattr__(self, "backward", _float_form(generic[1], scalar[1]))
         object.__setattr__(self, "_bound", {})
 
     def rules_for(self, kit: ModuleType) -> tuple[Callable[..., Any], Callable[..., Any]]:
@@ -118,8 +123,10 @@ class Op:
         # rules' signatures each time took two thirds of its time
         bound = self._bound.get(kit)
         if bound is None:
-            scalar = getattr(kit, "SCALAR", True)
-            rules = (self.forward, self.backward) if scalar else self._generic
+            if kit is floats:
+                rules = (self.forward, self.backward)
+            else:
+                rules = self._scalar if getattr(kit, "SCALAR", True) else self._generic
             bound = tuple(_bind(rule, kit) for rule in rules)  # type: ignore[assignment]
             self._bound[kit] = bound  # type: ignore[index]
         return bound  # type: ignore[return-value]
@@ -142,42 +149,66 @@ def _takes_kit(rule: Callable[..., Any]) -> bool:
         return False
 
 
+# The float kit's tests of a name x as expressions: floats only, as a Value's == is identity.
+_FLOAT_TESTS: dict[str, Callable[[ast.expr], ast.expr]] = {
+    "is_zero": lambda x: ast.Compare(x, [ast.Eq()], [ast.Constant(0.0)]),
+    "isnan": lambda x: ast.Compare(x, [ast.NotEq()], [x]),
+    "is_finite": lambda x: ast.Compare(ast.BinOp(x, ast.Sub(), x), [ast.Eq()], [ast.Constant(0.0)]),
+}
+
+
 class _InlineWhere(ast.NodeTransformer):
-    """Rewrites ``K.where(c, a, b)`` as ``(a if c else b)``."""
+    """Rewrites ``K.where(c, a, b)`` as ``(a if c else b)``; with ``floats_only``, also
+    ``K.is_zero(x)``, ``K.isnan(x)`` and ``K.is_finite(x)`` of a name ``x`` as the float
+    kit's comparisons (``x == 0.0``, ...)."""
+
+    def __init__(self, floats_only: bool = False) -> None:
+        self.floats_only = floats_only
 
     def visit_Call(self, node: ast.Call) -> ast.AST:
         self.generic_visit(node)
         func = node.func
-        if (
-            isinstance(func, ast.Attribute) and func.attr == "where"
-            and isinstance(func.value, ast.Name) and func.value.id == "K"
-            and len(node.args) == 3 and not node.keywords
-        ):  # fmt: skip
+        if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "K"):
+            return node
+        if func.attr == "where" and len(node.args) == 3 and not node.keywords:
             condition, if_true, if_false = node.args
             return ast.copy_location(ast.IfExp(test=condition, body=if_true, orelse=if_false), node)
+        if (
+            self.floats_only and func.attr in _FLOAT_TESTS
+            and len(node.args) == 1 and isinstance(node.args[0], ast.Name) and not node.keywords
+        ):  # fmt: skip
+            return ast.copy_location(_FLOAT_TESTS[func.attr](node.args[0]), node)
         return node
 
 
-def _scalar_form(rule: Callable[..., Any]) -> Callable[..., Any]:
+def _scalar_form(rule: Callable[..., Any], floats_only: bool = False) -> Callable[..., Any]:
     """The rule with each ``K.where(c, a, b)`` compiled into ``(a if c else b)``.
 
     A float or a Value answers ``c`` with one bool, so the conditional expression is
     exact for both, evaluates only the branch it takes (no nodes made for the other)
-    and costs no call: the float rules run as fast as hand-written ones. The rule's
-    source is compiled again with its own file name and line numbers, so tracebacks
-    point at it. A rule without ``K.where``, or without source (a builtin, a lambda,
-    a closure), is returned as it is.
+    and costs no call: the float rules run as fast as hand-written ones. With
+    ``floats_only`` (the form for floats alone), ``K.is_zero(x)``, ``K.isnan(x)`` and
+    ``K.is_finite(x)`` become comparisons too: pow's derivative made four calls to them.
+    The rule's source is compiled again with its own file name and line numbers, so
+    tracebacks point at it. A rule without these, or without source (a builtin, a
+    lambda, a closure), is returned as it is.
     """
     code = getattr(rule, "__code__", None)
     if code is None or code.co_freevars or rule.__name__ == "<lambda>":
         return rule
-    if not _names_where(code):
+    if not _names_where(code, ("where", *_FLOAT_TESTS) if floats_only else ("where",)):
         return rule
-    definition = _definitions(code.co_filename).get((code.co_firstlineno, rule.__name__))
+    definitions = _definitions(code.co_filename)
+    key = (code.co_firstlineno, rule.__name__)
+    definition = definitions.get(key)
     if definition is None:
         return rule
+    if floats_only:
+        # made after the Value form (Op does so), and the definition's last use: its
+        # tests become float comparisons in place, which no later Value form may see
+        del definitions[key]
     # rewriting in place is fine: a rewritten definition has no K.where left to rewrite
-    tree = ast.Module(body=[_InlineWhere().visit(definition)], type_ignores=[])
+    tree = ast.Module(body=[_InlineWhere(floats_only).visit(definition)], type_ignores=[])
     ast.fix_missing_locations(tree)
     namespace: dict[str, Any] = {}
     exec(compile(tree, code.co_filename, "exec"), rule.__globals__, namespace)  # noqa: S102 - our own rule's source
@@ -188,9 +219,19 @@ def _scalar_form(rule: Callable[..., Any]) -> Callable[..., Any]:
     return compiled
 
 
-def _names_where(code: CodeType) -> bool:
-    """The code, or a comprehension inside it, reads an attribute named ``where``."""
-    return "where" in code.co_names or any(isinstance(c, CodeType) and _names_where(c) for c in code.co_consts)
+def _float_form(rule: Callable[..., Any], scalar: Callable[..., Any]) -> Callable[..., Any]:
+    """The rule for floats alone: its scalar form, with the float kit's tests inlined where it has any."""
+    code = getattr(rule, "__code__", None)
+    if code is None or not _names_where(code, tuple(_FLOAT_TESTS)):
+        return scalar
+    return _scalar_form(rule, floats_only=True)
+
+
+def _names_where(code: CodeType, names: tuple[str, ...] = ("where",)) -> bool:
+    """The code, or a comprehension inside it, reads an attribute of one of these names (``where``)."""
+    return any(name in code.co_names for name in names) or any(
+        isinstance(c, CodeType) and _names_where(c, names) for c in code.co_consts
+    )
 
 
 @functools.cache

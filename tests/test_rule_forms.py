@@ -424,6 +424,26 @@ def test_branching_float_rules_call_nothing(name: str, which: int) -> None:
     assert not calls, (name, compiled.__name__, calls)
 
 
+TESTS = ("is_zero", "isnan", "is_finite")
+
+
+def _names(code: types.CodeType, names: Sequence[str]) -> set[str]:
+    return {name for c in _code_objects(code) for name in c.co_names if name in names}
+
+
+@pytest.mark.parametrize("op", [op for op in BUILT_IN if any(
+    hasattr(rule, "__code__") and _names(rule.__code__, TESTS) for rule in op._generic)], ids=lambda op: op.name)
+def test_float_forms_compare_instead_of_calling_the_kit_tests(op: Op) -> None:
+    """For floats alone, K.is_zero(x), K.isnan(x) and K.is_finite(x) are compiled into
+    x == 0.0, x != x and x - x == 0.0 (pow's derivative called them four times); the
+    Value form keeps the calls, since a Value's == is identity."""
+    for float_form, value_form in zip((op.forward, op.backward), op._scalar):
+        if hasattr(value_form, "__code__") and _names(value_form.__code__, TESTS):
+            assert not _names(float_form.__code__, TESTS), op.name
+    x = Value(0.0)
+    assert op.rules_for(values)[1] is not op.backward and not (x == 0.0) and values.is_zero(x)
+
+
 @pytest.mark.parametrize(
     "op",
     [op for op in BUILT_IN if op.forward is not op._generic[0] or op.backward is not op._generic[1]],
