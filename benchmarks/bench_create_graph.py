@@ -46,7 +46,7 @@ GC = (True, False)
 VARIANTS = ("backward", "grad", "create_graph", "penalty")
 PHASES = ("forward", *VARIANTS)
 PENALTY = 1.0  # λ in loss + λ·‖∇loss‖²
-SIZES = {"full": (100, 10, 3), "quick": (100, 2, 1), "tiny": (20, 1, 1)}  # samples, steps, repetitions
+SIZES = {"full": (10, 3), "quick": (2, 1), "tiny": (1, 1)}  # steps, repetitions
 STEP = Fraction(1, 2**16)  # h of the referee's central differences (and h/2 to check them)
 DESCRIPTIONS = {
     "backward": "`loss.backward()` (after `zero_grad`)",
@@ -57,9 +57,9 @@ DESCRIPTIONS = {
 
 
 def params(size: str) -> dict[str, Any]:
-    """The training workload's data and initial weights, at this workload's sizes."""
-    samples, steps, repeats = SIZES[size]
-    shared = training.params("tiny" if samples < 100 else "full")
+    """The training workload's data and initial weights at the same size (100 moons, 20 when tiny)."""
+    steps, repeats = SIZES[size]
+    shared = training.params(size)
     return {"steps": steps, "repeats": repeats, "X": shared["X"], "y": shared["y"], "weights": shared["weights"]}
 
 
