@@ -554,3 +554,7 @@ _TABLE = (
 
 OPS: dict[str, Op] = {op.name: op for op in _TABLE}
 """Every primitive op by name; the single source of forward and derivative rules."""
+
+# The table is compiled; kept, this file's syntax tree (over 3,000 objects) would only
+# lengthen every full pass of the garbage collector.
+_definitions.cache_clear()
