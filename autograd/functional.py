@@ -62,9 +62,17 @@ def grad(
             if node not in seen:
                 seen.add(node)
                 order.append(node)
+    # only nodes that depend on an input need a gradient: the rest of the graph (an
+    # MLP's weights, when the inputs are its input values) is left alone
+    on_path = set(ins)
+    for node in order:
+        if any(a.__class__ is Value and a in on_path for a in node._args):
+            on_path.add(node)
     for out, seed in zip(outs, seeds):
         _add(grads, out, seed, create_graph)
     for node in reversed(order):
+        if node not in on_path:
+            continue
         g = _collected(grads, node, create_graph)
         if g is None:
             continue
@@ -77,7 +85,7 @@ def grad(
             data = [a.data if a.__class__ is Value else a for a in args]
             local = _local_gradients(op, op.backward, g, node.data, data)
         for a, ga in zip(args, local):
-            if a.__class__ is Value:
+            if a.__class__ is Value and a in on_path:
                 _add(grads, a, ga, create_graph)
     results = []
     for x in ins:
