@@ -130,16 +130,7 @@ def _reachable(roots: Iterable[Any]) -> dict[int, Any]:
 
 def torch_step(data: training.Data, weights: training.Weights) -> Step:
     torch = load_torch()
-    X, y = data
-    xs, ys = torch.tensor(X, dtype=torch.float64), torch.tensor(y, dtype=torch.float64)
-    linears = []
-    for rows, biases in weights:
-        linear = torch.nn.Linear(len(rows[0]), len(rows), dtype=torch.float64)
-        with torch.no_grad():
-            linear.weight.copy_(torch.tensor(rows, dtype=torch.float64))
-            linear.bias.copy_(torch.tensor(biases, dtype=torch.float64))
-        linears.append(linear)
-    model = torch.nn.Sequential(linears[0], torch.nn.ReLU(), linears[1], torch.nn.ReLU(), linears[2])
+    model, xs, ys = training.torch_model(data, weights)
     params = list(model.parameters())  # weight, bias of each layer
 
     def forward() -> Any:

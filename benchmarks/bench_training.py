@@ -148,7 +148,8 @@ def micrograd_trainer(data: Data, _weights: Weights) -> Trainer:
                    lambda loss: graph_size(loss, lambda node: node._prev))
 
 
-def torch_trainer(data: Data, weights: Weights) -> Trainer:
+def torch_model(data: Data, weights: Weights) -> tuple[Any, Any, Any]:
+    """The demo's MLP in torch.nn from micrograd's weights (float64), and the data as tensors."""
     torch = load_torch()
     X, y = data
     xs, ys = torch.tensor(X, dtype=torch.float64), torch.tensor(y, dtype=torch.float64)
@@ -160,6 +161,12 @@ def torch_trainer(data: Data, weights: Weights) -> Trainer:
             linear.bias.copy_(torch.tensor(biases, dtype=torch.float64))
         linears.append(linear)
     model = torch.nn.Sequential(linears[0], torch.nn.ReLU(), linears[1], torch.nn.ReLU(), linears[2])
+    return model, xs, ys
+
+
+def torch_trainer(data: Data, weights: Weights) -> Trainer:
+    torch = load_torch()
+    model, xs, ys = torch_model(data, weights)
     params = list(model.parameters())
     optimizer = torch.optim.SGD(params, lr=learning_rate(0))
 
@@ -177,7 +184,7 @@ def torch_trainer(data: Data, weights: Weights) -> Trainer:
 
     def gradients() -> list[float]:
         grads = []
-        for linear in linears:
+        for linear in model[::2]:  # the Linear layers, between the ReLUs
             for row, bias in zip(linear.weight.grad.tolist(), linear.bias.grad.tolist()):
                 grads += [*row, bias]
         return grads

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
+from test_lecture_numbers import MulLayer  # notes 003's multiply layer, as the notes write it (the independent truth)
 
 import autograd
 import autograd.arrays
@@ -61,15 +62,6 @@ def define_sin() -> autograd.Primitive:
     return my_sin
 
 
-class MulLayer:
-    """Notes 003's multiply layer, as the notes write it (the independent truth)."""
-
-    def forward(self, x: float, y: float) -> float:
-        self.x, self.y = x, y
-        return x * y
-
-    def backward(self, dout: float) -> tuple[float, float]:
-        return dout * self.y, dout * self.x
 
 
 # --- the lectures' multiply node ---------------------------------------------------------
