@@ -125,10 +125,7 @@ def _collected(grads: dict, node: Value, create_graph: bool) -> object:
 
 
 def _values_list(x: object, name: str) -> list[Value]:
-    items = [x] if x.__class__ is Value else x
-    if isinstance(items, (str, bytes)) or not hasattr(items, "__iter__"):
-        raise TypeError(f"grad(): {name} must be a Value or a list of Values; got {type(x).__name__}")
-    items = list(items)  # type: ignore[arg-type]
+    items = [x] if x.__class__ is Value else _as_list(x, f"grad(): {name} must be a Value or a list of Values")
     for k, item in enumerate(items):
         if item.__class__ is not Value:
             raise TypeError(f"grad(): {name}[{k}] must be a Value; got {type(item).__name__} {item!r:.60}")
@@ -188,9 +185,7 @@ def jvp(
     ([6.0, 5.0], [2.0, 1.0])
     """
     leaves = _leaves(xs, "jvp")
-    if isinstance(tangents, (str, bytes)) or not hasattr(tangents, "__iter__"):
-        raise TypeError(f"jvp(): tangents must be a list of numbers, one per input; got {type(tangents).__name__}")
-    ts = [_number(t, "jvp() tangents") for t in tangents]
+    ts = [_number(t, "jvp() tangents") for t in _as_list(tangents, "jvp(): tangents must be a list of numbers, one per input")]
     if len(ts) != len(leaves):
         raise ValueError(f"jvp(): {len(ts)} tangents for {len(leaves)} inputs; give one per input")
     tangent_of: dict[Value, float] = dict(zip(leaves, ts))
@@ -215,9 +210,15 @@ def jvp(
 
 
 def _leaves(xs: Sequence[float], caller: str) -> list[Value]:
-    if isinstance(xs, (str, bytes)) or not hasattr(xs, "__iter__"):
-        raise TypeError(f"{caller}(): xs must be a list of numbers; got {type(xs).__name__}")
-    return [Value(_number(x.data if x.__class__ is Value else x, f"{caller}() xs")) for x in xs]
+    items = _as_list(xs, f"{caller}(): xs must be a list of numbers")
+    return [Value(_number(x.data if x.__class__ is Value else x, f"{caller}() xs")) for x in items]
+
+
+def _as_list(x: object, message: str) -> list:
+    """x's items as a list, or a TypeError with ``message`` and what x is (a str is not a list of numbers)."""
+    if isinstance(x, (str, bytes)) or not hasattr(x, "__iter__"):
+        raise TypeError(f"{message}; got {type(x).__name__}")
+    return list(x)  # type: ignore[call-overload]
 
 
 def _called(fn: Callable[..., Value], leaves: list[Value], caller: str) -> Value:
