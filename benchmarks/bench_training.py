@@ -8,7 +8,9 @@ the batch, zero_grad, backward and the update.
 Each engine runs its own idiomatic code for the same work: micrograd the demo's code
 (inputs wrapped in Values, ``sum`` of Python objects, ``p.data -= lr * p.grad``);
 gradtrace ``nn.MLP``, ``nn.hinge_loss``, one ``autograd.dot`` for Σp² and ``nn.SGD``;
-PyTorch (CPU, eager, float64, one thread) ``torch.nn`` and ``torch.optim.SGD``; and,
+"compiled" the same model, loss and optimizer through ``autograd.compile`` (one sample's
+hinge term plus 1e-4·Σp², whose batch mean is the same loss; ``step.backward`` does the
+forward and backward passes in one call, timed as the backward phase); PyTorch (CPU, eager, float64, one thread) ``torch.nn`` and ``torch.optim.SGD``; and,
 as the floor, the step written by hand in NumPy (three matrix products forward, their
 transposes backward). All start from micrograd's weights after ``random.seed(SEED)``
 (gradtrace draws the same ones itself; the others get them from the harness) and
@@ -29,10 +31,12 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from common import Collector, Results, Target, cpu_time, load_torch, median, ratio, table, timing_table
+from common import (Collector, Results, Target, compile_times, cpu_time, load_torch, median, ratio,
+                    relative_difference, table, timing_table)
 
 TITLE = "Training: micrograd's demo, step by step"
-ENGINES = ("gradtrace", "micrograd", "torch", "numpy")
+ENGINES = ("gradtrace", "micrograd", "compiled", "torch", "numpy")
+REQUIRED = ("gradtrace", "micrograd")  # compiled, torch and numpy are optional here
 GC = (True, False)
 PHASES = ("forward", "backward", "update")
 NOISE = 0.1
@@ -46,6 +50,10 @@ SIZES = {"full": (100, 100, 20, 3), "quick": (100, 5, 2, 1), "tiny": (20, 2, 2, 
 TARGET_GC_ON = 60  # issues 3 and 9
 TARGET_GC_OFF = 8  # issue 9
 LOSS_TOLERANCE = 1e-9  # issue 3
+COMPILED_VS_TORCH = 0.5  # issue 11: the compiled step's time at most this fraction of PyTorch eager's
+COMPILED_VS_NUMPY = 2.5  # issue 11: at most this many times the hand-written NumPy step's
+COMPILED_VS_MICROGRAD = 3000  # issue 11: at least this many times as fast as micrograd
+COMPILED_TOLERANCE = 1e-12  # issue 11: compiled loss and gradients equal eager's to this, relative
 
 Data = tuple[list[list[float]], list[float]]
 Weights = list[tuple[list[list[float]], list[float]]]  # per layer: weight rows, biases
@@ -90,6 +98,7 @@ class Trainer:
     loss_value: Callable[[Any], float]
     gradients: Callable[[], list[float]]  # in micrograd's order: each neuron's weights, then its bias
     graph: Callable[[Any], tuple[int, int] | None] = lambda loss: None  # (nodes, operand edges) of a step
+    info: Callable[[], dict[str, Any]] = dict  # anything else to report (the compiled engine's compile times)
 
 
 def gradtrace_trainer(data: Data, _weights: Weights) -> Trainer:
@@ -116,6 +125,50 @@ def gradtrace_trainer(data: Data, _weights: Weights) -> Trainer:
 
     return Trainer(forward, backward, update, lambda loss: loss.data, lambda: [p.grad for p in params],
                    lambda loss: graph_size(loss, lambda node: node.parents))
+
+
+COMPILES: list[dict[str, float]] = []  # this process's autograd.compile calls, in order: the warm-up's first
+
+
+def compiled_trainer(data: Data, _weights: Weights) -> Trainer:
+    import numpy as np
+
+    import autograd
+    import nn
+
+    X, y = np.array(data[0], dtype=np.float64), np.array(data[1], dtype=np.float64)
+    random.seed(SEED)
+    model = nn.MLP(2, LAYERS)
+    params = model.parameters()
+    optimizer = nn.SGD(params, lr=learning_rate(0))
+
+    def sample_loss(x: list[Any], label: Any) -> Any:
+        # the batch mean of this is mean hinge + 1e-4·Σp², the eager engines' loss
+        return nn.hinge_loss(model(x), label) + ALPHA * autograd.dot(params, params)
+
+    COMPILES.append(timed_compile(autograd, sample_loss, params))
+    step = COMPILES[-1].pop("step")
+    state: dict[str, float] = {}
+
+    def backward(_nothing: None) -> None:
+        optimizer.zero_grad()
+        state["loss"] = step.backward(X, y)
+
+    def update(k: int) -> None:
+        optimizer.lr = learning_rate(k)
+        optimizer.step()
+
+    return Trainer(lambda: None, backward, update, lambda _nothing: state["loss"], lambda: [p.grad for p in params],
+                   info=lambda: {"compiles": COMPILES})
+
+
+def timed_compile(autograd: Any, fn: Callable[..., Any], params: list[Any]) -> dict[str, Any]:
+    """autograd.compile(fn, params), its CPU time and what the step says of its own tracing and fusing."""
+    tic = cpu_time()
+    step = autograd.compile(fn, params)
+    seconds = cpu_time() - tic
+    return {"step": step, "seconds": seconds, "trace": float(getattr(step, "trace_seconds", float("nan"))),
+            "fuse": float(getattr(step, "compile_seconds", float("nan"))), "groups": len(getattr(step, "groups", []))}
 
 
 def micrograd_trainer(data: Data, _weights: Weights) -> Trainer:
@@ -243,6 +296,7 @@ def numpy_trainer(data: Data, weights: Weights) -> Trainer:
 TRAINERS: dict[str, Callable[[Data, Weights], Trainer]] = {
     "gradtrace": gradtrace_trainer,
     "micrograd": micrograd_trainer,
+    "compiled": compiled_trainer,
     "torch": torch_trainer,
     "numpy": numpy_trainer,
 }
@@ -312,6 +366,7 @@ def measure(engine: str, collect_garbage: bool, params: dict[str, Any]) -> dict[
         "losses": losses,
         "first_gradients": first_gradients,
         "graph": trainer.graph(loss),
+        **trainer.info(),
     }
 
 
@@ -380,7 +435,11 @@ def report(results: Results, params: dict[str, Any], exact: tuple[Fraction, list
         "(ReLU, then linear), loss mean(relu(1 − y·score)) + 1e-4·Σp², SGD with lr = 1.0 − 0.9·k/100, full "
         f"batch, from the same weights (micrograd's after `random.seed({SEED})`). A step is forward, "
         "zero_grad + backward, update. micrograd runs its demo's code; gradtrace `nn.MLP`, `nn.hinge_loss`, "
-        "`autograd.dot(params, params)` for Σp² and `nn.SGD`; PyTorch (when installed) `torch.nn` and "
+        "`autograd.dot(params, params)` for Σp² and `nn.SGD`; compiled (issue 11) the same through "
+        "`autograd.compile(lambda x, y: nn.hinge_loss(model(x), y) + 1e-4 * autograd.dot(params, params), params)`, "
+        "whose batch mean is the same loss (the Σp² term, the same for every sample, is computed once per batch), "
+        "`step.backward(X, y)` after zero_grad and `nn.SGD`: its forward and backward passes are one call, timed "
+        "as its backward phase (its forward phase is empty); PyTorch (when installed) `torch.nn` and "
         "`torch.optim.SGD` on the CPU, eager, float64, one thread; NumPy the step written by hand, as a floor. "
         f"Each training run is a fresh process: one untimed warm-up step on a throwaway model, then {steps} "
         f"timed steps ({few} for micrograd with the collector on: its steps take over a second there). "
@@ -407,7 +466,59 @@ def report(results: Results, params: dict[str, Any], exact: tuple[Fraction, list
         Target("3", f"demo losses within {LOSS_TOLERANCE:g} of micrograd's at every step", f"{parity:.3g}",
                parity <= LOSS_TOLERANCE),
     ]
+    if "compiled" in engines:
+        text, found = _compiled(results, engines)
+        lines += text
+        targets += found
     return "\n".join(lines) + "\n", targets
+
+
+def _compiled(results: Results, engines: list[str]) -> tuple[list[str], list[Target]]:
+    """The compiled step against PyTorch, the NumPy floor and micrograd (issue 11's targets,
+    collector on, Python's default), its equality with the eager step, and its compile time."""
+    lines, targets = ["### The demo step compiled (`autograd.compile`)", ""], []
+    speed = {e: (ratio(results, "compiled", e, True), ratio(results, "compiled", e, False))
+             for e in ("torch", "numpy") if e in engines}
+    faster = {e: (ratio(results, e, "compiled", True), ratio(results, e, "compiled", False))
+              for e in ("gradtrace", "micrograd")}
+    names = {"torch": "PyTorch eager's time", "numpy": "the hand-written NumPy step's time"}
+    parts = [f"{on} {names[e]} with the collector on, {off} with it off" for e, (on, off) in speed.items()]
+    lines += [
+        "A compiled step (forward, backward, SGD update) takes " + ("; ".join(parts) + "; it is " if parts else "")
+        + f"{faster['gradtrace'][0]} as fast as the eager gradtrace step with the collector on "
+        f"({faster['gradtrace'][1]} off) and {faster['micrograd'][0]} as fast as micrograd's "
+        f"({faster['micrograd'][1]} off).",
+        "",
+    ]
+    goals = {"torch": (f"compiled demo step ≤ {COMPILED_VS_TORCH}× PyTorch eager, collector on", COMPILED_VS_TORCH),
+             "numpy": (f"compiled demo step ≤ {COMPILED_VS_NUMPY}× the NumPy floor, collector on", COMPILED_VS_NUMPY)}
+    for engine, (on, _off) in speed.items():
+        goal, limit = goals[engine]
+        targets.append(Target("11", goal, str(on), on.median <= limit))
+    on = faster["micrograd"][0]
+    targets.append(Target("11", f"compiled demo step ≥ {COMPILED_VS_MICROGRAD:,}× micrograd, collector on", str(on),
+                          on.median >= COMPILED_VS_MICROGRAD))
+    eager = results[("gradtrace", False)][0]
+    runs = [m for gc_on in (True, False) for m in results[("compiled", gc_on)]]
+    loss = max(relative_difference(m["losses"], eager["losses"][: len(m["losses"])]) for m in runs)
+    first = max(relative_difference(m["losses"][:1], eager["losses"][:1]) for m in runs)
+    grads = max(relative_difference(m["first_gradients"], eager["first_gradients"]) for m in runs)
+    worst = max(first, grads)
+    lines += [
+        f"Against the eager step, over every compiled run: the first step's loss differs by {first:.3g} of it, its "
+        f"{len(eager['first_gradients'])} gradients by at most {grads:.3g} of the largest one, and the losses of "
+        f"all {len(eager['losses'])} steps by at most {loss:.3g} of the largest eager loss (the trajectories may drift apart "
+        "by rounding over the steps).",
+        "",
+        "What `autograd.compile` cost (CPU time, the median over every compiled run of both settings, range in "
+        "parentheses; tracing and fusing are the step's own `trace_seconds` and `compile_seconds`):",
+        "",
+        *compile_times(runs),
+        "",
+    ]
+    targets.append(Target("11", f"compiled demo step's loss and gradients within {COMPILED_TOLERANCE:g} of eager's, "
+                          "relative", f"{worst:.3g}", worst <= COMPILED_TOLERANCE))
+    return lines, targets
 
 
 def _floors(results: Results, engines: list[str]) -> list[str]:

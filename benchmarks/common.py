@@ -197,3 +197,27 @@ def timing_table(
             cells += [f"{bold}{ratio(results, e, subject, collect_garbage, phase)}{bold}" for e in others]
             rows.append(cells)
     return table(header, rows, right_from=2)
+
+
+# --- the compiled engine (issue 11) -----------------------------------------------
+
+
+def relative_difference(values: Sequence[float], reference: Sequence[float]) -> float:
+    """Largest |a − b| over the largest |b|: differences on the reference's scale (a gradient
+    that cancels to 1e-18 in one engine and 3e-18 in the other is not a 200% error)."""
+    scale = max(abs(b) for b in reference)
+    worst = max(abs(a - b) for a, b in zip(values, reference, strict=True))
+    return worst / scale if scale else worst
+
+
+def compile_times(runs: Sequence[dict[str, Any]]) -> list[str]:
+    """A table of what ``autograd.compile`` cost in the runs' processes: each run's first call
+    (the warm-up's: cold caches, lazy imports) and its second (the measured step's)."""
+    rows = []
+    for i, name in enumerate(("first in a process", "second (the timed step's)")):
+        calls = [run["compiles"][i] for run in runs if len(run["compiles"]) > i]
+        if not calls:
+            continue
+        cells = [name] + [spread([call[key] for call in calls], 1e3, 2) for key in ("seconds", "trace", "fuse")]
+        rows.append(cells + [str(calls[0]["groups"])])
+    return table(["`autograd.compile` call", "CPU ms", "tracing (ms)", "fusing (ms)", "fused groups"], rows)

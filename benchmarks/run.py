@@ -17,7 +17,8 @@ repetition 2, ...), so that a noisy minute on a shared machine hits every engine
 A workload is a module here with:
 
 - ``TITLE``; ``ENGINES``, the engines it can measure (names from ENGINES below),
-  gradtrace first; ``GC``, the collector settings it measures (True: on, Python's
+  the one the others are compared with first; optionally ``REQUIRED``, those that must
+  be measured (default: gradtrace and micrograd); ``GC``, the collector settings it measures (True: on, Python's
   default; False: off);
 - ``params(size) -> dict`` for size "full", "quick" or "tiny" (the tests' size): what
   every worker gets, as JSON, with ``"repeats"``, the number of fresh processes per
@@ -69,11 +70,13 @@ SECTIONS = {  # name: module that measures itself (its own processes) and return
 }
 ENGINES = {  # engine: (module it needs, distribution for the version line)
     "gradtrace": ("autograd", "gradtrace"),
+    "compiled": ("autograd", "gradtrace"),  # gradtrace through autograd.compile (issue 11)
     "micrograd": ("micrograd", "micrograd"),
     "torch": ("torch", "torch"),
     "numpy": ("numpy", "numpy"),
 }
-REQUIRED = ("gradtrace", "micrograd")  # every workload compares with micrograd; torch and numpy are optional
+# the engines a workload cannot do without, unless it says otherwise (REQUIRED); torch and numpy are optional
+REQUIRED = ("gradtrace", "micrograd")
 QUICK_WARNING = {
     "full": [],
     "quick": ["**Quick run**: small sizes and one process each, to check the machinery. Its figures are not "
@@ -105,28 +108,41 @@ def available(engine: str) -> bool:
     return importlib.util.find_spec(ENGINES[engine][0]) is not None
 
 
-def choose_engines(asked: list[str] | None) -> list[str]:
-    """The engines asked for (default: all), without those not installed; gradtrace and micrograd must be there."""
+def choose_engines(asked: list[str] | None, required: dict[str, list[str]]) -> list[str]:
+    """The engines asked for (default: all), without those not installed; each workload's
+    required engines (required[engine]: the workloads that need it) must be there."""
     names = asked or list(ENGINES)
     unknown = [name for name in names if name not in ENGINES]
     if unknown:
         raise SystemExit(f"unknown engine(s) {', '.join(unknown)}; the engines are {', '.join(ENGINES)}")
-    missing = [name for name in REQUIRED if name not in names or not available(name)]
+    missing = [name for name in required if name not in names or not available(name)]
     if missing:
-        raise SystemExit(f"{' and '.join(missing)} must be measured and installed (make bench installs them)")
+        needs = sorted({workload for name in missing for workload in required[name]})
+        raise SystemExit(f"{' and '.join(missing)} must be measured and installed for the workload(s) "
+                         f"{', '.join(needs)} (make bench installs them)")
     return [name for name in names if available(name)]
 
 
+def required_engines(modules: dict[str, ModuleType]) -> dict[str, list[str]]:
+    """Engine: the workloads that cannot do without it."""
+    required: dict[str, list[str]] = {}
+    for name, module in modules.items():
+        for engine in getattr(module, "REQUIRED", REQUIRED):
+            required.setdefault(engine, []).append(name)
+    return required
+
+
 def versions(engines: list[str]) -> str:
-    parts = []
+    parts: dict[str, str] = {}  # distribution: its part of the line (gradtrace and compiled share one)
     for engine in ENGINES:
         distribution = ENGINES[engine][1]
         try:
             found = version(distribution)
         except PackageNotFoundError:
             found = "not installed"
-        parts.append(f"{distribution} {found}" + ("" if engine in engines else " (not measured)"))
-    return ", ".join(parts)
+        measured = any(ENGINES[e][1] == distribution for e in engines)
+        parts[distribution] = f"{distribution} {found}" + ("" if measured else " (not measured)")
+    return ", ".join(parts.values())
 
 
 def cpu_name() -> str:
@@ -249,12 +265,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse(argv)
     size = args.size
-    engines = choose_engines(args.engines.split(",") if args.engines else None)
+    modules = {name: importlib.import_module(WORKLOADS[name]) for name in args.names if name in WORKLOADS}
+    engines = choose_engines(args.engines.split(",") if args.engines else None, required_engines(modules))
     complete = size == "full" and not (args.workloads or args.engines or args.repeats)
     out = args.out or (RESULTS if complete else Path(tempfile.gettempdir()) / f"gradtrace-RESULTS-{size}.md")
 
     started, clock, cpu, start_load = datetime.datetime.now(datetime.timezone.utc), time.perf_counter(), children_cpu(), load()
-    modules = {name: importlib.import_module(WORKLOADS[name]) for name in args.names if name in WORKLOADS}
     plan: dict[str, dict[str, Any]] = {}
     for name, module in modules.items():
         plan[name] = module.params(size)
