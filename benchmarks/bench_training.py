@@ -31,8 +31,19 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from common import (Collector, Results, Target, compile_times, cpu_time, load_torch, median, ratio,
-                    relative_difference, table, timing_table)
+from common import (
+    Collector,
+    Results,
+    Target,
+    compile_times,
+    cpu_time,
+    load_torch,
+    median,
+    ratio,
+    relative_difference,
+    table,
+    timing_table,
+)
 
 TITLE = "Training: micrograd's demo, step by step"
 ENGINES = ("gradtrace", "micrograd", "compiled", "torch", "numpy")
@@ -206,15 +217,20 @@ def torch_model(data: Data, weights: Weights) -> tuple[Any, Any, Any]:
     torch = load_torch()
     X, y = data
     xs, ys = torch.tensor(X, dtype=torch.float64), torch.tensor(y, dtype=torch.float64)
-    linears = []
+    return torch_mlp(weights), xs, ys
+
+
+def torch_mlp(weights: Weights) -> Any:
+    """A torch.nn MLP (float64) holding these weights: Linear layers with a ReLU between each two."""
+    torch = load_torch()
+    modules = []
     for rows, biases in weights:
         linear = torch.nn.Linear(len(rows[0]), len(rows), dtype=torch.float64)
         with torch.no_grad():
             linear.weight.copy_(torch.tensor(rows, dtype=torch.float64))
             linear.bias.copy_(torch.tensor(biases, dtype=torch.float64))
-        linears.append(linear)
-    model = torch.nn.Sequential(linears[0], torch.nn.ReLU(), linears[1], torch.nn.ReLU(), linears[2])
-    return model, xs, ys
+        modules += [linear, torch.nn.ReLU()]
+    return torch.nn.Sequential(*modules[:-1])
 
 
 def torch_trainer(data: Data, weights: Weights) -> Trainer:

@@ -8,6 +8,7 @@ harness and the one engine it measures.
 from __future__ import annotations
 
 import gc
+import os
 import statistics
 import sys
 import threading
@@ -15,6 +16,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+# One thread for NumPy's BLAS too, as for PyTorch (load_torch) and the Python engines: set
+# before any worker imports NumPy (workers inherit it). OpenBLAS's threads also cost CPU
+# time: on a busy 2-core machine a (1797, 64) @ (64, 32) product took 3.8 ms of CPU time
+# with its 2 threads, 0.2 ms with one.
+for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_name, "1")
 
 # results[(engine, collect_garbage)] is the list of what measure() returned, one per repetition
 Results = dict[tuple[str, bool], list[dict[str, Any]]]

@@ -64,6 +64,8 @@ WORKLOADS = {  # name: module in benchmarks/, in the order of RESULTS.md
     "scalar": "bench_engine",
     "graph": "bench_graph",
     "create_graph": "bench_create_graph",
+    "digits": "bench_digits",
+    "digits_full": "bench_digits_full",
 }
 SECTIONS = {  # name: module that measures itself (its own processes) and returns Markdown
     "fit_gc": "bench_fit_gc",
@@ -117,9 +119,8 @@ def choose_engines(asked: list[str] | None, required: dict[str, list[str]]) -> l
         raise SystemExit(f"unknown engine(s) {', '.join(unknown)}; the engines are {', '.join(ENGINES)}")
     missing = [name for name in required if name not in names or not available(name)]
     if missing:
-        needs = sorted({workload for name in missing for workload in required[name]})
-        raise SystemExit(f"{' and '.join(missing)} must be measured and installed for the workload(s) "
-                         f"{', '.join(needs)} (make bench installs them)")
+        raise SystemExit("; ".join(f"{name} must be measured and installed for the workload(s) {', '.join(required[name])}"
+                                   for name in missing) + " (make bench installs them)")
     return [name for name in names if available(name)]
 
 

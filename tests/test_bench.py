@@ -31,21 +31,25 @@ def _bench(*args: str) -> subprocess.CompletedProcess[str]:
 def test_tiny_run_writes_a_well_formed_report(tmp_path: Path) -> None:
     out = tmp_path / "RESULTS.md"
     # torch is left out even where it is installed: its import alone takes seconds
-    done = _bench("--tiny", "--engines", "gradtrace,micrograd,numpy", "--out", str(out))
+    done = _bench("--tiny", "--engines", "gradtrace,compiled,micrograd,numpy", "--out", str(out))
     assert done.returncode == 0, done.stderr
     text = out.read_text(encoding="utf-8")
     assert text.startswith("# Benchmark results")
     assert not (tmp_path / "RESULTS.md.tmp").exists()
-    for heading in ("## Targets", "## Training: micrograd's demo", "## Scalar code", "## Graph memory"):
+    for heading in ("## Targets", "## Training: micrograd's demo", "### The demo step compiled", "## Scalar code",
+                    "## Graph memory", "## Digits: an epoch of mini-batches", "## Digits: one step over the whole set"):
         assert heading in text
     verdicts = re.findall(r"^\| [\d, ]+ \| .+ \| \*\*(met|missed)\*\* \|$", text, re.M)
-    assert len(verdicts) == 6, text
+    assert len(verdicts) == 11, text  # without torch, the targets against it are not decided
+    # the compiled engine's loss and gradients equal the eager engine's: demo, digits epoch, digits full batch
+    equal = re.findall(r"^\| 11 \| .+ within 1e-12 of eager's, relative \| (\S+) \| \*\*met\*\* \|$", text, re.M)
+    assert len(equal) == 3 and all(float(e) <= 1e-12 for e in equal), text
     # every timing table has both collector settings, every engine's column and a ratio per row
-    for engine in ("gradtrace", "micrograd", "numpy"):
+    for engine in ("gradtrace", "compiled", "micrograd", "numpy"):
         assert f"| {engine} (ms) |" in text
     for setting in ("on (Python's default)", "off"):
         rows = re.findall(rf"^\| {re.escape(setting)} \| \*\*total\*\* \|(.+)$", text, re.M)
-        assert len(rows) == 2, text  # training and scalar
+        assert len(rows) == 4, text  # training, scalar, digits and digits_full
         for row in rows:
             assert re.search(r"\*\*\d+\.\d+×\*\*", row), row
     assert "| torch (" not in text and "| torch |" not in text  # not asked for, so not measured
@@ -70,7 +74,7 @@ def test_bad_arguments_are_refused_with_what_is_accepted(tmp_path: Path) -> None
     out = tmp_path / "RESULTS.md"
     done = _bench("--tiny", "--engines", "gradtrace,micrograd,jax", "--out", str(out))
     assert done.returncode != 0
-    assert "unknown engine(s) jax; the engines are gradtrace, micrograd, torch, numpy" in done.stderr
+    assert "unknown engine(s) jax; the engines are gradtrace, compiled, micrograd, torch, numpy" in done.stderr
     done = _bench("--tiny", "--engines", "gradtrace", "--out", str(out))
     assert "micrograd must be measured" in done.stderr
     done = _bench("--tiny", "--workloads", "training,fit", "--out", str(out))
