@@ -44,7 +44,7 @@ import numpy as np
 
 from . import arrays
 from .engine import Value, is_grad_enabled
-from .ops import Op
+from .ops import OPS, Op
 
 __all__ = ["CompileError", "CompiledStep", "Group", "compile"]
 
@@ -673,13 +673,14 @@ class _Matmul(_Unit):
 class _Variadic(_Unit):
     """One node of an n-ary op: its operands as columns, its rule once over the batch."""
 
-    def __init__(self, op: Op, refs: list[Ref], params: list[Any], group: Group, sid: int) -> None:
+    def __init__(self, op: Op, refs: list[Ref], params: list[Any], group: Group, sid: int, chain: bool = False) -> None:
         self.op = op
+        self.chain = chain  # a chain of adds: summed left to right, as it rounded
         self.forward_rule, self.backward_rule = op.rules_for(arrays)
         self.take = _Take(refs)
         self.takes = [self.take]
         self.params = params  # numbers, or ("ints", a): one per sample from argument a
-        self.fast_sum = op.name in ("sum", "mean") and self.take.mode == "one"
+        self.fast_sum = op.name in ("sum", "mean")
         self.group, self.sid = group, sid
 
     def _params(self, args: _Batch) -> list[Any]:
@@ -687,6 +688,8 @@ class _Variadic(_Unit):
 
     def forward(self, vals: list[np.ndarray], args: _Batch) -> np.ndarray:
         operands = self.take(vals)
+        if self.chain:
+            return np.cumsum(operands, axis=1)[:, -1:]
         if self.fast_sum:
             total = _row_sums(operands)
             return (total if self.op.name == "sum" else total / operands.shape[1])[:, None]
@@ -730,23 +733,21 @@ class _Tape:
         n_sources = 2 + len(args.arrays)
         per_sample_source = [False, False] + [True] * len(args.arrays)
         ref_of: dict[int, Ref] = {}  # node index -> (sid, col)
-        number_index = 0
         site_owner = bound.per_sample
+        rules, descriptions, dropped, chains = _flatten_sums(trace)
         node_refs: list[list[Ref]] = []
         node_params: list[list[Any]] = []
         depth: list[int] = []
         per_sample: list[bool] = []
         self.index_limits: list[tuple[int, int, str]] = []
-        for i, node in enumerate(trace.nodes):
-            op: Op = node._rule  # type: ignore[assignment]
-            n_args = len(node._args) - op.n_params
+        for i, op in enumerate(rules):
+            n_args = len(descriptions[i]) - op.n_params
             refs: list[Ref] = []
             params: list[Any] = []
             d, sample_dependent = 0, False
-            for k, (kind, what) in enumerate(trace.operands[i]):
+            for k, (kind, what, number_id) in enumerate(descriptions[i]):
                 if kind == "number":
-                    owner = site_owner.get(number_index)
-                    number_index += 1
+                    owner = site_owner.get(number_id)
                     if owner is not None:
                         sample_dependent = True
                         if k >= n_args:
@@ -762,7 +763,7 @@ class _Tape:
                         refs.append((NUMBER, float(what)))
                     continue
                 if kind == "node":
-                    ref = ref_of[what]
+                    ref = (-3, what)  # until its group is known
                     d = max(d, depth[what])
                     sample_dependent |= per_sample[what]
                 elif kind == "param":
@@ -780,12 +781,11 @@ class _Tape:
             node_params.append(params)
             depth.append(d + 1)
             per_sample.append(sample_dependent)
-            ref_of[i] = (-3, i)  # placeholder until its group is known
         # groups: by depth, op and how the nodes can run together
         keyed: dict[tuple, list[int]] = {}
-        for i, node in enumerate(trace.nodes):
-            key = _group_key(node._rule, node_refs[i], node_params[i], depth[i], per_sample, i)  # type: ignore[arg-type]
-            keyed.setdefault(key, []).append(i)
+        for i, op in enumerate(rules):
+            if i not in dropped:
+                keyed.setdefault(_group_key(op, node_refs[i], node_params[i], depth[i], per_sample, i), []).append(i)
         self.units: list[_Unit] = []
         for key in sorted(keyed, key=lambda key: (key[0], keyed[key][0])):
             members = keyed[key]
@@ -794,7 +794,7 @@ class _Tape:
             per_sample_source.append(per_sample[members[0]])
             for col, i in enumerate(members):
                 ref_of[i] = (sid, col)
-            op = trace.nodes[members[0]]._rule
+            op = rules[members[0]]
             refs = [[ref_of[r[1]] if r[0] == -3 else r for r in node_refs[i]] for i in members]
             for i, r in zip(members, refs):
                 node_refs[i] = r
@@ -813,7 +813,7 @@ class _Tape:
             elif kind == "elementwise":
                 unit = _Elementwise(op, refs, group, sid)  # type: ignore[arg-type]
             else:
-                unit = _Variadic(op, refs[0], node_params[members[0]], group, sid)  # type: ignore[arg-type]
+                unit = _Variadic(op, refs[0], node_params[members[0]], group, sid, members[0] in chains)  # type: ignore[arg-type]
             self.units.append(unit)
         self.n_sources = n_sources
         self.per_sample_source = per_sample_source
@@ -908,3 +908,49 @@ def _group_key(op: Op, refs: list[Ref], params: list[Any], depth: int, per_sampl
         if not varies(xs):
             return (depth, "dot", "matmul", "w", tuple(ws), len(refs) % 2, per_sample[i])
     return (depth, op.name, "variadic", i)
+
+
+
+_ADD = OPS["add"]
+
+
+def _flatten_sums(trace: _Trace) -> tuple[list[Op], list[list[tuple[str, Any, int]]], set[int], set[int]]:
+    """Each node's op and operands ``(kind, what, number id)``, with chains of additions
+    made one n-ary node: Python's ``sum()`` over Values, ((0 + a) + b) + c, would be k
+    groups of one column each. An add whose result only another add reads is dropped
+    into it. Returns the ops, the operands, the dropped nodes and the chains' nodes,
+    which the replay adds up left to right (np.cumsum), rounding as the chain did."""
+    uses = [0] * len(trace.nodes)
+    for operands in trace.operands:
+        for kind, what in operands:
+            if kind == "node":
+                uses[what] += 1
+    position = {id(node): i for i, node in enumerate(trace.nodes)}
+    for node in trace.result_nodes + trace.extra_nodes:
+        uses[position[id(node)]] += 2  # a result stays a node of its own
+    rules: list[Op] = []
+    descriptions: list[list[tuple[str, Any, int]]] = []
+    dropped: set[int] = set()
+    chains: set[int] = set()
+    number_id = 0
+    for i, node in enumerate(trace.nodes):
+        described = []
+        for kind, what in trace.operands[i]:
+            described.append((kind, what, number_id if kind == "number" else -1))
+            number_id += kind == "number"
+        op: Op = node._rule  # type: ignore[assignment]
+        if op is _ADD:
+            merged = []
+            for item in described:
+                j = item[1] if item[0] == "node" else -1
+                if j >= 0 and trace.nodes[j]._rule is _ADD and uses[j] == 1:
+                    merged.extend(descriptions[j])
+                    dropped.add(j)
+                else:
+                    merged.append(item)
+            if len(merged) > len(described):
+                op, described = OPS["sum"], merged
+                chains.add(i)
+        rules.append(op)
+        descriptions.append(described)
+    return rules, descriptions, dropped, chains
