@@ -150,7 +150,7 @@ def compiled_engine(data: Data, weights: training.Weights) -> Engine:
     params = model.parameters()
     optimizer = nn.Adam(params, lr=LR)
     training.COMPILES.append(training.timed_compile(autograd, lambda x, target: nn.cross_entropy(model(x), target),
-                                                    params))
+                                                    params, X, t))  # traced on the whole set
     step = training.COMPILES[-1].pop("step")
 
     def gradient(batch: tuple[Any, Any]) -> float:
