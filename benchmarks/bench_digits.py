@@ -254,6 +254,21 @@ def warm_up(engine: str, data: Data, weights: training.Weights, indices: list[in
     gc.collect()
 
 
+def timed_step(run: Engine, batch: Any, totals: dict[str, float], losses: list[float],
+               first_gradients: list[float]) -> None:
+    """One step; its phases' CPU seconds added into totals, its loss to losses, and, at the
+    first step, the gradients into first_gradients."""
+    t0 = cpu_time()
+    losses.append(run.gradient(batch))
+    t1 = cpu_time()
+    run.update()
+    t2 = cpu_time()
+    totals["gradient"] += t1 - t0
+    totals["update"] += t2 - t1
+    if not first_gradients:
+        first_gradients += run.gradients()
+
+
 def measure(engine: str, collect_garbage: bool, params: dict[str, Any]) -> dict[str, Any]:
     """CPU seconds per epoch and phase (the mean over the run's epochs), after one untimed
     warm-up step. With the collector off, it is off for the whole run and a full collection
@@ -270,15 +285,7 @@ def measure(engine: str, collect_garbage: bool, params: dict[str, Any]) -> dict[
             batches = [run.batch(order[i : i + BATCH]) for i in range(0, len(order), BATCH)]
             collector.fresh()
             for batch in batches:
-                t0 = cpu_time()
-                losses.append(run.gradient(batch))
-                t1 = cpu_time()
-                run.update()
-                t2 = cpu_time()
-                totals["gradient"] += t1 - t0
-                totals["update"] += t2 - t1
-                if not first_gradients:
-                    first_gradients = run.gradients()
+                timed_step(run, batch, totals, losses, first_gradients)
     return {"seconds": {phase: totals[phase] / epochs for phase in PHASES}, "losses": losses,
             "first_gradients": first_gradients, "steps_per_epoch": len(batches), **run.info()}
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import bench_digits as digits
-from common import Collector, Results, Target, cpu_time
+from common import Collector, Results, Target
 
 TITLE = "Digits: one step over the whole set"
 ENGINES = digits.ENGINES
@@ -47,15 +47,7 @@ def measure(engine: str, collect_garbage: bool, params: dict[str, Any]) -> dict[
     with Collector(collect_garbage) as collector:
         for _ in range(steps):
             collector.fresh()
-            t0 = cpu_time()
-            losses.append(run.gradient(batch))
-            t1 = cpu_time()
-            run.update()
-            t2 = cpu_time()
-            totals["gradient"] += t1 - t0
-            totals["update"] += t2 - t1
-            if not first_gradients:
-                first_gradients = run.gradients()
+            digits.timed_step(run, batch, totals, losses, first_gradients)
     return {"seconds": {phase: totals[phase] / steps for phase in PHASES}, "losses": losses,
             "first_gradients": first_gradients, **run.info()}
 
