@@ -39,8 +39,10 @@ from common import (
     compile_times,
     cpu_time,
     load_torch,
+    median,
     ratio,
     relative_difference,
+    seconds,
     table,
     timing_table,
 )
@@ -322,6 +324,9 @@ def report_section(results: Results, engines: list[str], unit_name: str, target:
         parts = [f"{ratio(results, 'compiled', e, True)} {NAMES[e]}'s time ({ratio(results, 'compiled', e, False)} "
                  "with the collector off)" for e in others]
         lines += [f"A compiled {unit_name} takes " + "; ".join(parts) + ".", ""]
+    update, whole = (median(seconds(results, "compiled", True, phase)) for phase in ("update", None))
+    lines += [f"Its update phase (`nn.Adam`: a Python loop over the parameter Values) is {update / whole:.0%} of "
+              "the compiled engine's time with the collector on.", ""]
     if "torch" in engines:
         on = ratio(results, "compiled", "torch", True)
         targets.append(Target("11", f"{goal} ≤ {target:g}× PyTorch eager, collector on", str(on), on.median <= target))
