@@ -645,15 +645,18 @@ class _Matmul(_Unit):
     """k dot nodes reading the same per-sample inputs: one ``X @ W.T (+ b)``."""
 
     def __init__(self, inputs: list[Ref], weights: list[list[Ref]], biases: list[Ref] | None, group: Group, sid: int) -> None:
+        n, k = len(inputs), len(weights)
         self.x = _Take(inputs)
-        self.w = _Take([r for row in weights for r in row])
+        # W.T's entries in row order: read as one C-contiguous (n, k) array. NumPy's
+        # matmul with a transposed small operand can take a path 30 times slower than BLAS.
+        self.w = _Take([weights[r][j] for j in range(n) for r in range(k)])
         self.b = _Take(biases) if biases is not None else None
-        self.shape = (len(weights), len(inputs))
+        self.shape = (n, k)
         self.takes = [self.x, self.w] + ([self.b] if self.b is not None else [])
         self.group, self.sid = group, sid
 
     def forward(self, vals: list[np.ndarray], args: _Batch) -> np.ndarray:
-        out = self.x(vals) @ self.w(vals).reshape(self.shape).T
+        out = self.x(vals) @ self.w(vals).reshape(self.shape)
         if self.b is not None:
             out += self.b(vals)
         return out
@@ -663,9 +666,10 @@ class _Matmul(_Unit):
         if g is None:
             return
         if any(needs[s] for s in self.w.sources()):
-            self.w.add(grads, vals, needs, (g.T @ self.x(vals)).reshape(1, -1))
+            self.w.add(grads, vals, needs, (self.x(vals).T @ g).reshape(1, -1))
         if any(needs[s] for s in self.x.sources()):
-            self.x.add(grads, vals, needs, g @ self.w(vals).reshape(self.shape))
+            w_t = self.w(vals).reshape(self.shape)
+            self.x.add(grads, vals, needs, g @ np.ascontiguousarray(w_t.T))
         if self.b is not None:
             self.b.add(grads, vals, needs, g)
 
