@@ -423,14 +423,22 @@ def _topological(roots: list[Value]) -> list[Value]:
 
 
 def _describe_node(trace: _Trace, i: int) -> str:
-    node = trace.nodes[i]
-    parts = []
-    for kind, what in trace.operands[i][: 4]:
-        parts.append({"node": lambda w: f"node {w}", "param": lambda w: f"parameter {w}",
-                      "input": lambda w: f"input {w[0]}[{w[1]}]", "constant": lambda w: "a constant Value",
-                      "number": lambda w: repr(w)}[kind](what))  # fmt: skip
-    more = ", ..." if len(trace.operands[i]) > 4 else ""
-    return f"{node.op}({', '.join(parts)}{more})"
+    """Node i as its op over its first operands: "mul(x[0], 2.0)"."""
+
+    def name(kind: str, what: Any) -> str:
+        if kind == "node":
+            return f"node {what}"
+        if kind == "param":
+            return f"parameter {what}"
+        if kind == "input":
+            a, j = what
+            placeholder = trace.args[a][j] if isinstance(trace.args[a], list) else trace.args[a]
+            return placeholder.label
+        return "a constant Value" if kind == "constant" else repr(what)
+
+    operands = trace.operands[i]
+    more = ", ..." if len(operands) > 4 else ""
+    return f"{trace.nodes[i].op}({', '.join(name(*o) for o in operands[:4])}{more})"
 
 
 def _compare(first: _Trace, other: _Trace) -> None:
@@ -525,6 +533,18 @@ def _bind_numbers(traces: list[_Trace], args: _Batch) -> _Bound:
                 "fn computed it from the data outside the graph (.data, float(), a NumPy call); keep it a Value"
             )
         per_sample[k] = owner
+    for a, kind in enumerate(args.kinds):
+        # an integer argument that kept one value in every trace (the probe found no other
+        # value fn accepts) may still be a number of the graph: then where it enters is unknown
+        if kind == "ints" and len({t.args[a] for t in traces}) == 1:
+            same = [k for k, v in enumerate(first.numbers) if k not in per_sample and v == float(first.args[a])]
+            if same:
+                i, position = first.number_sites[same[0]]
+                raise CompileError(
+                    f"compile(): integer argument {a} was {first.args[a]} in every traced sample, and fn refused other "
+                    f"values, so it cannot be told apart from the number {first.numbers[same[0]]!r} in node {i}, "
+                    f"{_describe_node(first, i)}; trace with a batch whose argument {a} takes two values"
+                )
     return _Bound(per_sample)
 
 
