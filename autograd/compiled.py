@@ -860,17 +860,21 @@ class _Tape:
 
     # --- running -------------------------------------------------------------------------
 
-    def forward(self, args: _Batch) -> list[np.ndarray]:
+    def forward(self, args: _Batch, checking: list[_Unit] | None = None) -> list[np.ndarray]:
         vals: list[np.ndarray] = [None] * self.n_sources  # type: ignore[list-item]
         vals[PARAMS] = np.fromiter(map(_data_of, self._params), np.float64, self.n_params).reshape(1, -1)
         vals[CONSTANTS] = np.fromiter(map(_data_of, self.constants), np.float64, len(self.constants)).reshape(1, -1)
         for a, array in enumerate(args.arrays):
             vals[2 + a] = array if array.ndim == 2 else array.reshape(-1, 1).astype(np.float64, copy=False)
         for unit in self.units:
+            if checking is not None:
+                checking.append(unit)
             vals[unit.sid] = unit.forward(vals, args)
         return vals
 
-    def backward(self, vals: list[np.ndarray], args: _Batch, reduction: str) -> np.ndarray | None:
+    def backward(
+        self, vals: list[np.ndarray], args: _Batch, reduction: str, checking: list[_Unit] | None = None
+    ) -> np.ndarray | None:
         grads: list[np.ndarray | None] = [None] * self.n_sources
         size = args.size
         sid, col = self.result_refs[0]
@@ -883,6 +887,8 @@ class _Tape:
         needs = self.needs
         for unit in reversed(self.units):
             if needs[unit.sid]:
+                if checking is not None:
+                    checking.append(unit)
                 unit.backward(vals, grads, needs, args)
         g = grads[PARAMS]
         return g[0] if g is not None else None
@@ -897,13 +903,17 @@ class _Tape:
         """Replay the traced sample and compare every node with its traced value: an op
         whose rules do not run on arrays is found here, named, before any training."""
         one = _Batch([a[trace.row : trace.row + 1] for a in args.arrays], args.kinds, 1)
+        hint = "its rules must accept NumPy arrays (write them with operators, autograd's functions or NumPy)"
+        checking: list[_Unit] = []  # the units run so far: the last is the one that failed
         try:
             with arrays.quiet():
-                vals = self.forward(one)
+                vals = self.forward(one, checking)
                 if not self.result_list:
-                    self.backward(vals, one, "mean")
+                    self.backward(vals, one, "mean", checking)
         except Exception as error:  # noqa: BLE001 - reported with the op that failed
-            raise CompileError(f"compile(): replaying the graph over a batch failed: {type(error).__name__}: {error}") from error
+            unit = checking[-1] if checking else None
+            what = f"the {unit.group.op} op" if unit is not None else "the replay"
+            raise CompileError(f"compile(): {what} failed over a batch ({type(error).__name__}: {error}); {hint}") from error
         for unit in self.units:
             got = vals[unit.sid][0]
             want = np.array([node.data for node in unit.group.nodes])
@@ -911,8 +921,8 @@ class _Tape:
             if not close.all():
                 j = int(np.argmin(close))
                 raise CompileError(
-                    f"compile(): the {unit.group.op} op's array rules give {got[j]!r} where the traced node holds "
-                    f"{want[j]!r}: its forward must accept NumPy arrays (write it with autograd's functions or NumPy)"
+                    f"compile(): the {unit.group.op} op gives {got[j]!r} over a batch where the traced node holds "
+                    f"{want[j]!r}; {hint}"
                 )
 
 
