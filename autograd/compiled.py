@@ -612,11 +612,16 @@ class _Take:
 
 def _add_into(grads: list[np.ndarray | None], vals: list[np.ndarray], sid: int, cols: Any, unique: bool, g: Any) -> None:
     target = grads[sid]
-    if target is None:
-        target = grads[sid] = np.zeros(vals[sid].shape)
-    g = np.asarray(g)
-    if target.shape[0] == 1 and g.ndim == 2 and g.shape[0] > 1:
+    shape = vals[sid].shape
+    if g.__class__ is not np.ndarray:
+        g = np.asarray(g)
+    if shape[0] == 1 and g.ndim == 2 and g.shape[0] > 1:
         g = g.sum(axis=0, keepdims=True)  # a row the batch shares: its gradient sums the samples'
+    if target is None:
+        if cols.__class__ is slice and cols.stop - cols.start == shape[1] and g.shape == shape:
+            grads[sid] = g.copy()  # the first gradient of a whole source: no zeros to add to
+            return
+        target = grads[sid] = np.zeros(shape)
     if unique:
         target[:, cols] += g
     else:
@@ -894,6 +899,9 @@ class _Tape:
         return g[0] if g is not None else None
 
     def read(self, vals: list[np.ndarray], refs: list[Ref], as_list: bool) -> np.ndarray:
+        if not as_list:
+            sid, col = refs[0]
+            return vals[sid][:, col].copy()
         columns = [vals[sid][:, col] for sid, col in refs]
         rows = max(len(c) for c in columns)
         out = np.stack([np.broadcast_to(c, (rows,)) for c in columns], axis=1)
