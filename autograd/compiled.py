@@ -167,8 +167,8 @@ class CompiledStep:
         tape, args = self._ready(batches)
         with arrays.quiet():
             vals = tape.forward(args)
-        self.extra = tape.read(vals, tape.extra_refs, tape.extra_list) if tape.extra_refs else None
-        return tape.read(vals, tape.result_refs, tape.result_list)
+        self.extra = tape.read(vals, tape.extra_refs, tape.extra_list, args.size) if tape.extra_refs else None
+        return tape.read(vals, tape.result_refs, tape.result_list, args.size)
 
     def backward(self, *batches: Any) -> float:
         """The mean (or sum) of the per-sample results, as a float; its gradient is added
@@ -178,10 +178,10 @@ class CompiledStep:
             raise TypeError("step.backward(): fn returned a list of Values; backward needs one Value per sample")
         with arrays.quiet():
             vals = tape.forward(args)
-            results = tape.read(vals, tape.result_refs, False)
+            results = tape.read(vals, tape.result_refs, False, args.size)
             total = _reduce(results, self.reduction)
             grad = tape.backward(vals, args, self.reduction)
-        self.extra = tape.read(vals, tape.extra_refs, tape.extra_list) if tape.extra_refs else None
+        self.extra = tape.read(vals, tape.extra_refs, tape.extra_list, args.size) if tape.extra_refs else None
         if grad is not None:
             for p, g in zip(self.params, grad.tolist()):
                 p.grad += g
@@ -423,14 +423,22 @@ def _topological(roots: list[Value]) -> list[Value]:
 
 
 def _describe_node(trace: _Trace, i: int) -> str:
-    node = trace.nodes[i]
-    parts = []
-    for kind, what in trace.operands[i][: 4]:
-        parts.append({"node": lambda w: f"node {w}", "param": lambda w: f"parameter {w}",
-                      "input": lambda w: f"input {w[0]}[{w[1]}]", "constant": lambda w: "a constant Value",
-                      "number": lambda w: repr(w)}[kind](what))  # fmt: skip
-    more = ", ..." if len(trace.operands[i]) > 4 else ""
-    return f"{node.op}({', '.join(parts)}{more})"
+    """Node i as its op over its first operands: "mul(x[0], 2.0)"."""
+
+    def name(kind: str, what: Any) -> str:
+        if kind == "node":
+            return f"node {what}"
+        if kind == "param":
+            return f"parameter {what}"
+        if kind == "input":
+            a, j = what
+            placeholder = trace.args[a][j] if isinstance(trace.args[a], list) else trace.args[a]
+            return placeholder.label
+        return "a constant Value" if kind == "constant" else repr(what)
+
+    operands = trace.operands[i]
+    more = ", ..." if len(operands) > 4 else ""
+    return f"{trace.nodes[i].op}({', '.join(name(*o) for o in operands[:4])}{more})"
 
 
 def _compare(first: _Trace, other: _Trace) -> None:
@@ -525,6 +533,18 @@ def _bind_numbers(traces: list[_Trace], args: _Batch) -> _Bound:
                 "fn computed it from the data outside the graph (.data, float(), a NumPy call); keep it a Value"
             )
         per_sample[k] = owner
+    for a, kind in enumerate(args.kinds):
+        # an integer argument that kept one value in every trace (the probe found no other
+        # value fn accepts) may still be a number of the graph: then where it enters is unknown
+        if kind == "ints" and len({t.args[a] for t in traces}) == 1:
+            same = [k for k, v in enumerate(first.numbers) if k not in per_sample and v == float(first.args[a])]
+            if same:
+                i, position = first.number_sites[same[0]]
+                raise CompileError(
+                    f"compile(): integer argument {a} was {first.args[a]} in every traced sample, and fn refused other "
+                    f"values, so it cannot be told apart from the number {first.numbers[same[0]]!r} in node {i}, "
+                    f"{_describe_node(first, i)}; trace with a batch whose argument {a} takes two values"
+                )
     return _Bound(per_sample)
 
 
@@ -592,11 +612,16 @@ class _Take:
 
 def _add_into(grads: list[np.ndarray | None], vals: list[np.ndarray], sid: int, cols: Any, unique: bool, g: Any) -> None:
     target = grads[sid]
-    if target is None:
-        target = grads[sid] = np.zeros(vals[sid].shape)
-    g = np.asarray(g)
-    if target.shape[0] == 1 and g.ndim == 2 and g.shape[0] > 1:
+    shape = vals[sid].shape
+    if g.__class__ is not np.ndarray:
+        g = np.asarray(g)
+    if shape[0] == 1 and g.ndim == 2 and g.shape[0] > 1:
         g = g.sum(axis=0, keepdims=True)  # a row the batch shares: its gradient sums the samples'
+    if target is None:
+        if cols.__class__ is slice and cols.stop - cols.start == shape[1] and g.shape == shape:
+            grads[sid] = g.copy()  # the first gradient of a whole source: no zeros to add to
+            return
+        target = grads[sid] = np.zeros(shape)
     if unique:
         target[:, cols] += g
     else:
@@ -645,15 +670,18 @@ class _Matmul(_Unit):
     """k dot nodes reading the same per-sample inputs: one ``X @ W.T (+ b)``."""
 
     def __init__(self, inputs: list[Ref], weights: list[list[Ref]], biases: list[Ref] | None, group: Group, sid: int) -> None:
+        n, k = len(inputs), len(weights)
         self.x = _Take(inputs)
-        self.w = _Take([r for row in weights for r in row])
+        # W.T's entries in row order: read as one C-contiguous (n, k) array. NumPy's
+        # matmul with a transposed small operand can take a path 30 times slower than BLAS.
+        self.w = _Take([weights[r][j] for j in range(n) for r in range(k)])
         self.b = _Take(biases) if biases is not None else None
-        self.shape = (len(weights), len(inputs))
+        self.shape = (n, k)
         self.takes = [self.x, self.w] + ([self.b] if self.b is not None else [])
         self.group, self.sid = group, sid
 
     def forward(self, vals: list[np.ndarray], args: _Batch) -> np.ndarray:
-        out = self.x(vals) @ self.w(vals).reshape(self.shape).T
+        out = self.x(vals) @ self.w(vals).reshape(self.shape)
         if self.b is not None:
             out += self.b(vals)
         return out
@@ -663,9 +691,10 @@ class _Matmul(_Unit):
         if g is None:
             return
         if any(needs[s] for s in self.w.sources()):
-            self.w.add(grads, vals, needs, (g.T @ self.x(vals)).reshape(1, -1))
+            self.w.add(grads, vals, needs, (self.x(vals).T @ g).reshape(1, -1))
         if any(needs[s] for s in self.x.sources()):
-            self.x.add(grads, vals, needs, g @ self.w(vals).reshape(self.shape))
+            w_t = self.w(vals).reshape(self.shape)
+            self.x.add(grads, vals, needs, g @ np.ascontiguousarray(w_t.T))
         if self.b is not None:
             self.b.add(grads, vals, needs, g)
 
@@ -693,7 +722,7 @@ class _Variadic(_Unit):
         if self.fast_sum:
             total = _row_sums(operands)
             return (total if self.op.name == "sum" else total / operands.shape[1])[:, None]
-        out = self.forward_rule(list(operands.T) + self._params(args))
+        out = self.forward_rule(arrays.Rows(np.ascontiguousarray(operands.T), self._params(args)))
         return np.asarray(out, dtype=np.float64).reshape(-1, 1)
 
     def backward(self, vals: list[np.ndarray], grads: list[np.ndarray | None], needs: list[bool], args: _Batch) -> None:
@@ -705,7 +734,7 @@ class _Variadic(_Unit):
             self.take.add(grads, vals, needs, np.broadcast_to(g if self.op.name == "sum" else g / n, (g.shape[0], n)))
             return
         operands = self.take(vals)
-        local = self.backward_rule(g[:, 0], vals[self.sid][:, 0], list(operands.T) + self._params(args))
+        local = self.backward_rule(g[:, 0], vals[self.sid][:, 0], arrays.Rows(np.ascontiguousarray(operands.T), self._params(args)))
         rows = max(g.shape[0], operands.shape[0])
         self.take.add(grads, vals, needs, np.stack([np.broadcast_to(x, (rows,)) for x in local], axis=1))
 
@@ -836,17 +865,21 @@ class _Tape:
 
     # --- running -------------------------------------------------------------------------
 
-    def forward(self, args: _Batch) -> list[np.ndarray]:
+    def forward(self, args: _Batch, checking: list[_Unit] | None = None) -> list[np.ndarray]:
         vals: list[np.ndarray] = [None] * self.n_sources  # type: ignore[list-item]
         vals[PARAMS] = np.fromiter(map(_data_of, self._params), np.float64, self.n_params).reshape(1, -1)
         vals[CONSTANTS] = np.fromiter(map(_data_of, self.constants), np.float64, len(self.constants)).reshape(1, -1)
         for a, array in enumerate(args.arrays):
             vals[2 + a] = array if array.ndim == 2 else array.reshape(-1, 1).astype(np.float64, copy=False)
         for unit in self.units:
+            if checking is not None:
+                checking.append(unit)
             vals[unit.sid] = unit.forward(vals, args)
         return vals
 
-    def backward(self, vals: list[np.ndarray], args: _Batch, reduction: str) -> np.ndarray | None:
+    def backward(
+        self, vals: list[np.ndarray], args: _Batch, reduction: str, checking: list[_Unit] | None = None
+    ) -> np.ndarray | None:
         grads: list[np.ndarray | None] = [None] * self.n_sources
         size = args.size
         sid, col = self.result_refs[0]
@@ -859,27 +892,38 @@ class _Tape:
         needs = self.needs
         for unit in reversed(self.units):
             if needs[unit.sid]:
+                if checking is not None:
+                    checking.append(unit)
                 unit.backward(vals, grads, needs, args)
         g = grads[PARAMS]
         return g[0] if g is not None else None
 
-    def read(self, vals: list[np.ndarray], refs: list[Ref], as_list: bool) -> np.ndarray:
-        columns = [vals[sid][:, col] for sid, col in refs]
-        rows = max(len(c) for c in columns)
-        out = np.stack([np.broadcast_to(c, (rows,)) for c in columns], axis=1)
-        return out if as_list else out[:, 0].copy()
+    @staticmethod
+    def read(vals: list[np.ndarray], refs: list[Ref], as_list: bool, size: int) -> np.ndarray:
+        """The referenced nodes' values per sample: (size,), or (size, k) as a list. A node
+        the batch shares (it depends on the parameters alone) gives each sample its value."""
+        if not as_list:
+            sid, col = refs[0]
+            column = vals[sid][:, col]
+            return column.copy() if len(column) == size else np.repeat(column, size)
+        return np.stack([np.broadcast_to(vals[sid][:, col], (size,)) for sid, col in refs], axis=1)
 
     def validate(self, trace: _Trace, args: _Batch) -> None:
         """Replay the traced sample and compare every node with its traced value: an op
         whose rules do not run on arrays is found here, named, before any training."""
         one = _Batch([a[trace.row : trace.row + 1] for a in args.arrays], args.kinds, 1)
+        hint = "its rules must accept NumPy arrays (write them with operators, autograd's functions or NumPy)"
+        checking: list[_Unit] = []  # the units run so far: the last is the one that failed
+        phase = "forward"
         try:
             with arrays.quiet():
-                vals = self.forward(one)
+                vals = self.forward(one, checking)
+                phase, checking = "derivative", []
                 if not self.result_list:
-                    self.backward(vals, one, "mean")
+                    self.backward(vals, one, "mean", checking)
         except Exception as error:  # noqa: BLE001 - reported with the op that failed
-            raise CompileError(f"compile(): replaying the graph over a batch failed: {type(error).__name__}: {error}") from error
+            what = f"the {phase} of the {checking[-1].group.op} op" if checking else f"the replay's {phase}"
+            raise CompileError(f"compile(): {what} failed over a batch ({type(error).__name__}: {error}); {hint}") from error
         for unit in self.units:
             got = vals[unit.sid][0]
             want = np.array([node.data for node in unit.group.nodes])
@@ -887,8 +931,8 @@ class _Tape:
             if not close.all():
                 j = int(np.argmin(close))
                 raise CompileError(
-                    f"compile(): the {unit.group.op} op's array rules give {got[j]!r} where the traced node holds "
-                    f"{want[j]!r}: its forward must accept NumPy arrays (write it with autograd's functions or NumPy)"
+                    f"compile(): the {unit.group.op} op gives {got[j]!r} over a batch where the traced node holds "
+                    f"{want[j]!r}; {hint}"
                 )
 
 
