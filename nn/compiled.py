@@ -177,7 +177,7 @@ def predict(model: Any, X: Any) -> np.ndarray:
         raise TypeError(f"{name}.predict takes a 2-D array of numbers; {rows}")
     nin = getattr(model, "nin", None)
     if rows.ndim != 2:
-        one = f" (for one sample use model(x), or predict([x]))" if rows.ndim == 1 else ""
+        one = " (for one sample use model(x), or predict([x]))" if rows.ndim == 1 else ""
         raise ValueError(f"{name}.predict takes a 2-D array of rows (samples × inputs); got shape {rows.shape}{one}")
     if len(rows) == 0:
         raise ValueError(f"{name}.predict got no rows (X has shape {rows.shape})")
