@@ -36,7 +36,8 @@ class NotCompiledWarning(UserWarning):
     """
 
 
-def not_compiled(who: str, reason: str, stacklevel: int = 3) -> None:
+def not_compiled(who: str, reason: str, stacklevel: int) -> None:
+    """Warn that ``who`` runs eagerly, and why; ``stacklevel`` as warnings.warn's, from the caller."""
     warnings.warn(f"{who}: running eagerly (not compiled): {reason}", NotCompiledWarning, stacklevel=stacklevel + 1)
 
 
@@ -189,7 +190,7 @@ def predict(model: Any, X: Any) -> np.ndarray:
             return np.asarray(step(rows), dtype=np.float64)
         except autograd.CompileError as error:  # a retrace that failed: eager from now on
             model._predict_cache = (model._predict_cache[0], None)
-            not_compiled(f"{type(model).__name__}.predict", str(error))
+            not_compiled(f"{type(model).__name__}.predict", str(error), stacklevel=3)
     with autograd.no_grad():
         outputs = [model(row) for row in rows.tolist()]
     return np.array([[o.data for o in out] if isinstance(out, (list, tuple)) else out.data for out in outputs])
@@ -202,12 +203,14 @@ def _predict_step(model: Any, rows: np.ndarray) -> Any:
     cached = getattr(model, "_predict_cache", None)
     if cached is not None and len(cached[0]) == len(params) and all(a is b for a, b in zip(cached[0], params)):
         return cached[1]
+    if not autograd.is_grad_enabled():  # inside no_grad a trace would record no graph: eager, this time
+        return None
     step = None
     try:
         step = autograd.compile(model, params)
         step(rows[:2])  # two samples: a structure that depends on the data shows here
     except (ValueError, TypeError) as error:
         step = None
-        not_compiled(f"{type(model).__name__}.predict", _reason(error))
+        not_compiled(f"{type(model).__name__}.predict", _reason(error), stacklevel=4)
     model._predict_cache = (params, step)
     return step

@@ -168,8 +168,9 @@ def test_a_callable_loss_runs_eagerly_and_says_why() -> None:
     def loss(scores, targets):  # type: ignore[no-untyped-def]
         return nn.hinge_loss(scores, targets)
 
-    with pytest.warns(nn.NotCompiledWarning, match="fit: running eagerly .* the loss is a callable over the batch"):
+    with pytest.warns(nn.NotCompiledWarning, match="fit: running eagerly .* the loss is a callable over the batch") as caught:
         history = nn.fit(nn.MLP(2, [4, 1], rng=random.Random(0)), X, labels, loss=loss, epochs=2, progress=False)
+    assert caught[0].filename == __file__
     assert not history.compiled
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -259,6 +260,18 @@ def test_predict_follows_training_and_new_parameters() -> None:
     assert pickle.loads(pickle.dumps(model)).predict(X[:3]) == pytest.approx(model.predict(X[:3]), rel=RTOL)
 
 
+def test_predict_inside_no_grad_gives_the_same_outputs() -> None:
+    model, X = nn.MLP(3, [4, 2], rng=random.Random(2)), np.random.default_rng(0).normal(size=(5, 3))
+    with autograd.no_grad():
+        first = model.predict(X)  # nothing to trace in no_grad: eager
+    np.testing.assert_allclose(first, eager_outputs(model, X), rtol=RTOL, atol=1e-14)
+    compiled = model.predict(X)
+    with autograd.no_grad():
+        again = model.predict(X)  # the compiled step, kept from the call outside
+    np.testing.assert_allclose(again, compiled, rtol=RTOL, atol=1e-14)
+    np.testing.assert_allclose(compiled, first, rtol=RTOL, atol=1e-14)
+
+
 def test_predict_refuses_what_is_not_a_batch_of_rows() -> None:
     model = nn.MLP(2, [3, 1], rng=random.Random(0))
     with pytest.raises(ValueError, match=r"predict takes a 2-D array of rows .*got shape \(2,\) \(for one sample use model\(x\)"):
@@ -278,8 +291,9 @@ def test_predict_refuses_what_is_not_a_batch_of_rows() -> None:
 def test_predict_of_a_model_that_does_not_compile_is_eager_and_says_why() -> None:
     model = Branchy()
     X = np.array([[1.0, 2.0], [-1.0, 0.5], [0.3, -0.2]])
-    with pytest.warns(nn.NotCompiledWarning, match=r"Branchy.predict: running eagerly"):
+    with pytest.warns(nn.NotCompiledWarning, match=r"Branchy.predict: running eagerly") as caught:
         out = model.predict(X)
+    assert caught[0].filename == __file__  # the warning points at the caller's line
     assert out.tolist() == eager_outputs(model, X).tolist()
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # said once, not at every call
