@@ -141,10 +141,14 @@ def compiled_fit_step(
         step = autograd.compile(per_sample, params)
         if loss_name == "cross_entropy":
             step(X[:1], np.zeros(1, dtype=np.int64))  # the number of logits, for the check of the labels
-            n_classes = step.extra.shape[1] if step.extra.ndim == 2 else 1
-            T = np.array([_class_index(t, n_classes, "cross_entropy") for t in targets], dtype=np.int64)
-        step(X[:2], T[:2])  # two samples: a structure that depends on the data shows here
     except (ValueError, TypeError) as error:  # CompileError is a ValueError
+        return _eager_error_or(model, loss_fn, samples[:2], targets[:2], _reason(error))
+    if loss_name == "cross_entropy":
+        n_classes = step.extra.shape[1] if step.extra.ndim == 2 else 1
+        T = np.array([_class_index(t, n_classes, "cross_entropy") for t in targets], dtype=np.int64)
+    try:
+        step(X[:2], T[:2])  # two samples: a structure that depends on the data shows here
+    except (ValueError, TypeError) as error:
         return _eager_error_or(model, loss_fn, samples[:2], targets[:2], _reason(error))
     return CompiledFitStep(step, X, T, zero_grad, rule, probabilities=loss_name == "bce")
 
