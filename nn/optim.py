@@ -10,15 +10,12 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Iterable
-from operator import attrgetter
 
 import numpy as np
 
 from autograd import Value
 
 __all__ = ["SGD", "Adam", "Optimizer"]
-
-_grad_of, _data_of = attrgetter("grad"), attrgetter("data")
 
 
 def _non_negative(x: object, what: str, who: str) -> float:
@@ -167,10 +164,11 @@ class Adam(Optimizer):
         correction2_sqrt = math.sqrt(1.0 - beta2**t)
         weight = 1.0 - beta1
         eps, weight_decay, params = self.eps, self.weight_decay, self.params
+        n = len(params)
         try:
-            grads, values = list(map(_grad_of, params)), list(map(_data_of, params))
+            grads, values = [p.grad for p in params], [p.data for p in params]
             sum(grads, 0.0) + sum(values, 0.0)  # a TypeError or OverflowError for what float arithmetic refuses
-            g, data = np.array(grads, dtype=np.float64), np.array(values, dtype=np.float64)
+            g, data = np.fromiter(grads, np.float64, n), np.fromiter(values, np.float64, n)
         except Exception as error:
             raise self._step_failed(error) from error
         m, v = self._m, self._v
