@@ -96,6 +96,19 @@ def test_compiled_is_the_default_for_a_named_loss_and_sgd_with_momentum() -> Non
     assert close(list(models[0].state_dict().values()), list(models[1].state_dict().values()))
 
 
+def test_a_plain_function_as_the_model_and_one_input_per_sample() -> None:
+    x = np.linspace(-1.0, 1.0, 21)  # 1-D: one input per sample
+    runs = []
+    for compiled in (True, False):
+        w, b = Value(0.3), Value(-0.2)
+        history = nn.fit(lambda row, w=w, b=b: (w * row[0] + b).tanh(), x, 0.5 * x + 0.1, loss="mse",
+                         optimizer=nn.SGD([w, b], lr=0.2), epochs=5, batch_size=4, seed=1, progress=False, compiled=compiled)
+        assert history.compiled == compiled
+        runs.append((history.loss, [w.data, b.data]))
+    assert close(runs[0][0], runs[1][0]) and close(runs[0][1], runs[1][1])
+    assert runs[0][1] != [0.3, -0.2]
+
+
 def test_callbacks_see_the_same_steps_and_a_schedule_sets_the_same_rates() -> None:
     seen: dict[bool, list[tuple]] = {True: [], False: []}
 
