@@ -134,7 +134,7 @@ def compiled_fit_step(
                 check_bce_target(t, i)
 
     def per_sample(x: list[Value], t: Any) -> tuple[Value, Any]:
-        outputs = model(x)
+        outputs = _outputs(model(x))
         return loss_fn(outputs, t), outputs
 
     try:
@@ -151,6 +151,11 @@ def compiled_fit_step(
     except (ValueError, TypeError) as error:
         return _eager_error_or(model, loss_fn, samples[:2], targets[:2], _reason(error))
     return CompiledFitStep(step, X, T, zero_grad, rule, probabilities=loss_name == "bce")
+
+
+def _outputs(out: Any) -> Any:
+    """A model's outputs for compile: a tuple of Values as a list (compile reads a tuple as a pair (result, extra))."""
+    return list(out) if isinstance(out, tuple) else out
 
 
 def _reason(error: Exception) -> str:
@@ -211,7 +216,7 @@ def _predict_step(model: Any, rows: np.ndarray) -> Any:
         return None
     step = None
     try:
-        step = autograd.compile(model, params)
+        step = autograd.compile(lambda x: _outputs(model(x)), params)
         step(rows[:2])  # two samples: a structure that depends on the data shows here
     except (ValueError, TypeError) as error:
         step = None

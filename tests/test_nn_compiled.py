@@ -232,7 +232,7 @@ def test_bad_labels_and_predictions_get_the_losses_errors_before_any_step() -> N
 
 def eager_outputs(model, X):  # type: ignore[no-untyped-def]
     outs = [model(row) for row in X.tolist()]
-    return np.array([[o.data for o in out] if isinstance(out, list) else out.data for out in outs])
+    return np.array([[o.data for o in out] if isinstance(out, (list, tuple)) else out.data for out in outs])
 
 
 @pytest.mark.parametrize(
@@ -271,6 +271,32 @@ def test_predict_follows_training_and_new_parameters() -> None:
     copied.layers[1].neurons[0].b.data = -5.0
     np.testing.assert_allclose(copied.predict(X), eager_outputs(copied, X), rtol=RTOL, atol=1e-14)
     assert pickle.loads(pickle.dumps(model)).predict(X[:3]) == pytest.approx(model.predict(X[:3]), rel=RTOL)
+
+
+class Pair(nn.Module):
+    """A model that returns its two outputs as a tuple."""
+
+    def __init__(self) -> None:
+        self.nin = 2
+        self.w = [Value(0.5), Value(-0.3)]
+
+    def __call__(self, x):  # type: ignore[no-untyped-def]
+        return (self.w[0] * x[0]).tanh(), self.w[1] * x[1] + 1.0
+
+
+def test_a_model_giving_a_tuple_has_both_outputs() -> None:
+    X = np.array([[1.0, 2.0], [-1.0, 0.5], [0.3, -0.2]])
+    model = Pair()
+    np.testing.assert_allclose(model.predict(X), eager_outputs(model, X), rtol=RTOL)
+    assert model.predict(X).shape == (3, 2)
+    runs = []
+    for compiled in (True, False):
+        model = Pair()
+        history = nn.fit(model, X, [[0.5, 1.0], [0.0, -1.0], [0.2, 0.2]], loss="mse", optimizer="sgd", epochs=3,
+                         progress=False, compiled=compiled)
+        assert history.compiled == compiled
+        runs.append((history.loss, [p.data for p in model.parameters()]))
+    assert close(runs[0][0], runs[1][0]) and close(runs[0][1], runs[1][1])
 
 
 def test_predict_inside_no_grad_gives_the_same_outputs() -> None:
