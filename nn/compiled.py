@@ -119,14 +119,20 @@ def compiled_fit_step(
     X = _numbers(samples, "X")
     if isinstance(X, str):
         return X
+    T = _numbers(targets, "y")
+    if isinstance(T, str):
+        return _eager_error_or(model, loss_fn, samples[:2], targets[:2], T)
     if loss_name == "cross_entropy":
-        T = _numbers(targets, "y")
-        if isinstance(T, str) or T.ndim != 1:
-            return _eager_error_or(model, loss_fn, samples[:2], targets[:2], T if isinstance(T, str) else "y is not one class index per sample")
+        if T.ndim != 1:
+            return _eager_error_or(model, loss_fn, samples[:2], targets[:2], "y is not one class index per sample")
+        try:
+            first = _outputs(model(samples[0]))
+        except Exception:  # noqa: BLE001 - the eager loop raises it, with its message
+            return None
+        if not isinstance(first, list):  # one output: the eager loss says what cross_entropy needs
+            return _eager_error_or(model, loss_fn, samples[:2], targets[:2], "the model gives one output per sample")
+        T = np.array([_class_index(t, len(first), "cross_entropy") for t in targets], dtype=np.int64)
     else:
-        T = _numbers(targets, "y")
-        if isinstance(T, str):
-            return _eager_error_or(model, loss_fn, samples[:2], targets[:2], T)
         for i, t in enumerate(T.ravel().tolist()):
             if loss_name == "hinge":
                 check_hinge_label(t, i)
@@ -139,16 +145,9 @@ def compiled_fit_step(
 
     try:
         step = autograd.compile(per_sample, params)
-        if loss_name == "cross_entropy":
-            step(X[:1], np.zeros(1, dtype=np.int64))  # the number of logits, for the check of the labels
+        # traced on all the samples: the compiler compares the first with the one most unlike it
+        step.trace(X, T)
     except (ValueError, TypeError) as error:  # CompileError is a ValueError
-        return _eager_error_or(model, loss_fn, samples[:2], targets[:2], _reason(error))
-    if loss_name == "cross_entropy":
-        n_classes = step.extra.shape[1] if step.extra.ndim == 2 else 1
-        T = np.array([_class_index(t, n_classes, "cross_entropy") for t in targets], dtype=np.int64)
-    try:
-        step(X[:2], T[:2])  # two samples: a structure that depends on the data shows here
-    except (ValueError, TypeError) as error:
         return _eager_error_or(model, loss_fn, samples[:2], targets[:2], _reason(error))
     return CompiledFitStep(step, X, T, zero_grad, rule, probabilities=loss_name == "bce")
 
@@ -217,7 +216,7 @@ def _predict_step(model: Any, rows: np.ndarray) -> Any:
     step = None
     try:
         step = autograd.compile(lambda x: _outputs(model(x)), params)
-        step(rows[:2])  # two samples: a structure that depends on the data shows here
+        step.trace(rows)  # the compiler compares the first row with the one most unlike it
     except (ValueError, TypeError) as error:
         step = None
         not_compiled(f"{type(model).__name__}.predict", _reason(error), stacklevel=4)

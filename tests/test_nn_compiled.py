@@ -210,6 +210,35 @@ def test_a_model_that_branches_on_the_data_falls_back_with_the_compilers_reason(
         nn.fit(Branchy(), X, y, loss="mse", optimizer="sgd", epochs=1, progress=False, compiled=True)
 
 
+def test_a_compile_error_in_a_later_step_switches_to_eager_for_the_rest(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = autograd.compile
+
+    class FailsAtStep3:  # a compiled step whose third batch would need a new trace, which fails
+        def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+            self.step, self.calls = real(*args, **kwargs), 0
+
+        def trace(self, *batches):  # type: ignore[no-untyped-def]
+            return self.step.trace(*batches)
+
+        def backward(self, *batches):  # type: ignore[no-untyped-def]
+            self.calls += 1
+            if self.calls == 3:
+                raise autograd.CompileError("compile(): a retrace failed (a test's stand-in)")
+            loss = self.step.backward(*batches)
+            self.extra = self.step.extra
+            return loss
+
+    eager, eager_model = run("hinge", False, 8)
+    monkeypatch.setattr(autograd, "compile", FailsAtStep3)
+    with pytest.warns(nn.NotCompiledWarning, match=r"fit: running eagerly \(not compiled\): compile\(\): a retrace failed"):
+        fast, fast_model = run("hinge", None, 8)
+    assert not fast.compiled  # it ended eager
+    assert close(fast.loss, eager.loss)
+    assert close(list(fast_model.state_dict().values()), list(eager_model.state_dict().values()))
+    with pytest.raises(autograd.CompileError, match="a retrace failed"):
+        run("hinge", True, 8)  # compiled=True: no switching
+
+
 def test_bad_labels_and_predictions_get_the_losses_errors_before_any_step() -> None:
     X, y = moons()
     model = nn.MLP(2, [4, 1], rng=random.Random(0))
