@@ -147,6 +147,15 @@ class Module:
             ValueError: X is not 2-D (one sample: ``model(x)``), is empty, or its
                 rows are not ``nin`` wide.
             TypeError: X does not hold plain numbers.
+
+        >>> import random
+        >>> import nn
+        >>> model = nn.MLP(2, [3, 2], rng=random.Random(0))
+        >>> X = np.array([[0.5, -1.0], [2.0, 0.25], [0.0, 0.0]])
+        >>> model.predict(X).shape
+        (3, 2)
+        >>> bool(np.allclose(model.predict(X)[1], [o.data for o in model(X[1])], rtol=1e-12))
+        True
         """
         return compiled.predict(self, X)
 
