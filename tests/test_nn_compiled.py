@@ -83,6 +83,23 @@ def test_compiled_fit_equals_eager_fit(case: str, batch_size: int | None) -> Non
     assert fast.description == eager.description
 
 
+def test_digits_compiled_equals_eager() -> None:
+    datasets = pytest.importorskip("sklearn.datasets")
+    digits = datasets.load_digits()
+    X, y = digits.data[:300] / 16.0, digits.target[:300]
+    runs = []
+    for compiled in (True, False):
+        model = nn.MLP(64, [16, 10], init="he", rng=random.Random(0))
+        history = nn.fit(model, X, y, loss="cross_entropy", optimizer=nn.Adam(model.parameters(), lr=0.01), epochs=2,
+                         batch_size=32, seed=0, progress=False, compiled=compiled)
+        runs.append((history, np.array(list(model.state_dict().values()))))
+    (fast, w_fast), (eager, w_eager) = runs
+    assert fast.compiled and close(fast.loss, eager.loss) and fast.accuracy == eager.accuracy
+    assert fast.accuracy[-1] > fast.accuracy[0] + 0.2  # it learns
+    # Adam divides by √v: a weight with tiny gradients may move by a few ulps of its step, so relative to 1e-3
+    assert np.all(np.abs(w_fast - w_eager) <= RTOL * np.maximum(np.abs(w_eager), 1e-3))
+
+
 def test_compiled_is_the_default_for_a_named_loss_and_sgd_with_momentum() -> None:
     X, y = moons()
     models = [nn.MLP(2, [5, 1], rng=random.Random(0)) for _ in range(2)]
