@@ -86,7 +86,7 @@ def test_compiled_fit_equals_eager_fit(case: str, batch_size: int | None) -> Non
 def test_digits_compiled_equals_eager() -> None:
     datasets = pytest.importorskip("sklearn.datasets")
     digits = datasets.load_digits()
-    X, y = digits.data[:300] / 16.0, digits.target[:300]
+    X, y = digits.data[:200] / 16.0, digits.target[:200]
     runs = []
     for compiled in (True, False):
         model = nn.MLP(64, [16, 10], init="he", rng=random.Random(0))
