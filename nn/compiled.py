@@ -25,9 +25,6 @@ from .losses import _class_index, check_bce_target, check_hinge_label, check_pro
 
 __all__ = ["NotCompiledWarning", "compiled_fit_step", "predict"]
 
-Runner = Callable[[list[int]], tuple[float, int]]
-
-
 class NotCompiledWarning(UserWarning):
     """``nn.fit`` or ``predict`` runs eagerly because the model or loss does not compile (the message says why).
 

@@ -345,6 +345,35 @@ def test_a_model_giving_a_tuple_has_both_outputs() -> None:
     assert close(runs[0][0], runs[1][0]) and close(runs[0][1], runs[1][1])
 
 
+def test_predict_turns_eager_when_a_later_call_cannot_compile(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = autograd.compile
+
+    class FailsAtCall2:  # a compiled step whose second batch would need a new trace, which fails
+        def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+            self.step, self.calls = real(*args, **kwargs), 0
+
+        def trace(self, *batches):  # type: ignore[no-untyped-def]
+            return self.step.trace(*batches)
+
+        def __call__(self, *batches):  # type: ignore[no-untyped-def]
+            self.calls += 1
+            if self.calls == 2:
+                raise autograd.CompileError("compile(): a retrace failed (a test's stand-in)")
+            return self.step(*batches)
+
+    monkeypatch.setattr(autograd, "compile", FailsAtCall2)
+    model, X = nn.MLP(3, [4, 2], rng=random.Random(2)), np.random.default_rng(0).normal(size=(5, 3))
+    first = model.predict(X)
+    with pytest.warns(nn.NotCompiledWarning, match="MLP.predict: running eagerly .*a retrace failed") as caught:
+        second = model.predict(X)
+    assert caught[0].filename == __file__
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        third = model.predict(X)  # eager from then on, without a word
+    np.testing.assert_allclose(first, eager_outputs(model, X), rtol=RTOL, atol=1e-14)
+    assert second.tolist() == third.tolist() == eager_outputs(model, X).tolist()
+
+
 def test_predict_inside_no_grad_gives_the_same_outputs() -> None:
     model, X = nn.MLP(3, [4, 2], rng=random.Random(2)), np.random.default_rng(0).normal(size=(5, 3))
     with autograd.no_grad():
