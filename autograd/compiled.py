@@ -568,8 +568,10 @@ class _Take:
             self.mode = "one"
             self.sid = refs[0][0]
             cols = [c for _, c in refs]
-            if cols == list(range(cols[0], cols[0] + len(cols))):
-                self.cols = slice(cols[0], cols[0] + len(cols))
+            step = cols[1] - cols[0] if len(cols) > 1 else 1
+            if step > 0 and cols == list(range(cols[0], cols[0] + step * len(cols), step)):
+                # an arithmetic progression (a layer's biases among its weights): a view, no copy
+                self.cols = slice(cols[0], cols[0] + step * (len(cols) - 1) + 1, step)
             else:
                 self.cols = np.array(cols, dtype=np.intp)
                 self.unique = len(set(cols)) == len(cols)
@@ -618,7 +620,7 @@ def _add_into(grads: list[np.ndarray | None], vals: list[np.ndarray], sid: int, 
     if shape[0] == 1 and g.ndim == 2 and g.shape[0] > 1:
         g = g.sum(axis=0, keepdims=True)  # a row the batch shares: its gradient sums the samples'
     if target is None:
-        if cols.__class__ is slice and cols.stop - cols.start == shape[1] and g.shape == shape:
+        if cols.__class__ is slice and cols == slice(0, shape[1], 1) and g.shape == shape:
             grads[sid] = g.copy()  # the first gradient of a whole source: no zeros to add to
             return
         target = grads[sid] = np.zeros(shape)
@@ -634,6 +636,9 @@ class _Unit:
     group: Group
     sid: int  # where its results go
     takes: list[_Take]
+
+    def prepare(self, needs: list[bool]) -> None:
+        """Learn which of its operands need a gradient (fixed once the tape is built)."""
 
     def forward(self, vals: list[np.ndarray], args: _Batch) -> np.ndarray:
         raise NotImplementedError
@@ -667,21 +672,46 @@ class _Elementwise(_Unit):
 
 
 class _Matmul(_Unit):
-    """k dot nodes reading the same per-sample inputs: one ``X @ W.T (+ b)``."""
+    """k dot nodes reading the same per-sample inputs: one ``X @ W.T (+ b)``.
+
+    The replay keeps X and W.T of the last forward pass for the backward pass: a
+    compiled step runs one batch at a time.
+    """
 
     def __init__(self, inputs: list[Ref], weights: list[list[Ref]], biases: list[Ref] | None, group: Group, sid: int) -> None:
         n, k = len(inputs), len(weights)
         self.x = _Take(inputs)
-        # W.T's entries in row order: read as one C-contiguous (n, k) array. NumPy's
-        # matmul with a transposed small operand can take a path 30 times slower than BLAS.
+        # W.T's entries in row order, read as one C-contiguous (n, k) array: NumPy's
+        # matmul with a transposed small operand can take a path 30 times slower than BLAS
         self.w = _Take([weights[r][j] for j in range(n) for r in range(k)])
+        self.rows = _neuron_rows(weights)  # or W as a view of the parameters: (source, start, row length)
         self.b = _Take(biases) if biases is not None else None
         self.shape = (n, k)
         self.takes = [self.x, self.w] + ([self.b] if self.b is not None else [])
         self.group, self.sid = group, sid
+        self.w_needs = self.x_needs = self.b_needs = True
+        self._x: np.ndarray | None = None
+        self._wt: np.ndarray | None = None
+
+    def prepare(self, needs: list[bool]) -> None:
+        self.w_needs = any(needs[s] for s in self.w.sources())
+        self.x_needs = any(needs[s] for s in self.x.sources())
+        self.b_needs = self.b is not None and any(needs[s] for s in self.b.sources())
+
+    def _weights(self, source: np.ndarray) -> np.ndarray:
+        """W as a (k, n) view of a row holding each neuron's weights in a run of its own."""
+        sid, start, length = self.rows  # type: ignore[misc]
+        n, k = self.shape
+        return source[0, start : start + k * length].reshape(k, length)[:, :n]
 
     def forward(self, vals: list[np.ndarray], args: _Batch) -> np.ndarray:
-        out = self.x(vals) @ self.w(vals).reshape(self.shape)
+        x = self.x(vals)
+        if self.rows is not None:
+            wt = np.ascontiguousarray(self._weights(vals[self.rows[0]]).T)
+        else:
+            wt = self.w(vals).reshape(self.shape)
+        self._x, self._wt = x, wt
+        out = x @ wt
         if self.b is not None:
             out += self.b(vals)
         return out
@@ -690,13 +720,39 @@ class _Matmul(_Unit):
         g = grads[self.sid]
         if g is None:
             return
-        if any(needs[s] for s in self.w.sources()):
-            self.w.add(grads, vals, needs, (self.x(vals).T @ g).reshape(1, -1))
-        if any(needs[s] for s in self.x.sources()):
-            w_t = self.w(vals).reshape(self.shape)
-            self.x.add(grads, vals, needs, g @ np.ascontiguousarray(w_t.T))
-        if self.b is not None:
-            self.b.add(grads, vals, needs, g)
+        x, wt = self._x, self._wt
+        if self.w_needs:
+            gw_t = x.T @ g  # type: ignore[union-attr]
+            if self.rows is not None:
+                sid = self.rows[0]
+                if grads[sid] is None:
+                    grads[sid] = np.zeros(vals[sid].shape)
+                view = self._weights(grads[sid])
+                view += gw_t.T
+            else:
+                self.w.add(grads, vals, needs, gw_t.reshape(1, -1))
+        if self.x_needs:
+            self.x.add(grads, vals, needs, g @ np.ascontiguousarray(wt.T))  # type: ignore[union-attr]
+        if self.b_needs:
+            self.b.add(grads, vals, needs, g)  # type: ignore[union-attr]
+
+
+def _neuron_rows(weights: list[list[Ref]]) -> tuple[int, int, int] | None:
+    """(source, start, length) when neuron r's weights are columns start + r·length + j
+    of one shared row (an nn.Layer's parameters: each neuron's weights, then its bias),
+    so that W is a view of that row; else None."""
+    first = weights[0][0]
+    sid, start = first
+    if sid < 0 or any(s != sid for row in weights for s, _ in row):
+        return None
+    n = len(weights[0])
+    length = weights[1][0][1] - start if len(weights) > 1 else n
+    if length < n:
+        return None
+    for r, row in enumerate(weights):
+        if [c for _, c in row] != list(range(start + r * length, start + r * length + n)):
+            return None
+    return sid, start, length
 
 
 class _Variadic(_Unit):
@@ -852,6 +908,8 @@ class _Tape:
         for unit in self.units:
             needs[unit.sid] = any(needs[s] for take in unit.takes for s in take.sources())
         self.needs = needs
+        for unit in self.units:
+            unit.prepare(needs)
         position = {id(node): i for i, node in enumerate(trace.nodes)}
         self.result_refs = [self._ref_of_output(v, position, ref_of) for v in trace.result_nodes]
         self.extra_refs = [self._ref_of_output(v, position, ref_of) for v in trace.extra_nodes]
