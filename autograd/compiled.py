@@ -44,7 +44,7 @@ import numpy as np
 
 from . import arrays
 from .engine import Value, is_grad_enabled
-from .ops import Op
+from .ops import OPS, Op
 
 __all__ = ["CompileError", "CompiledStep", "Group", "compile"]
 
@@ -423,14 +423,22 @@ def _topological(roots: list[Value]) -> list[Value]:
 
 
 def _describe_node(trace: _Trace, i: int) -> str:
-    node = trace.nodes[i]
-    parts = []
-    for kind, what in trace.operands[i][: 4]:
-        parts.append({"node": lambda w: f"node {w}", "param": lambda w: f"parameter {w}",
-                      "input": lambda w: f"input {w[0]}[{w[1]}]", "constant": lambda w: "a constant Value",
-                      "number": lambda w: repr(w)}[kind](what))  # fmt: skip
-    more = ", ..." if len(trace.operands[i]) > 4 else ""
-    return f"{node.op}({', '.join(parts)}{more})"
+    """Node i as its op over its first operands: "mul(x[0], 2.0)"."""
+
+    def name(kind: str, what: Any) -> str:
+        if kind == "node":
+            return f"node {what}"
+        if kind == "param":
+            return f"parameter {what}"
+        if kind == "input":
+            a, j = what
+            placeholder = trace.args[a][j] if isinstance(trace.args[a], list) else trace.args[a]
+            return placeholder.label
+        return "a constant Value" if kind == "constant" else repr(what)
+
+    operands = trace.operands[i]
+    more = ", ..." if len(operands) > 4 else ""
+    return f"{trace.nodes[i].op}({', '.join(name(*o) for o in operands[:4])}{more})"
 
 
 def _compare(first: _Trace, other: _Trace) -> None:
@@ -525,6 +533,18 @@ def _bind_numbers(traces: list[_Trace], args: _Batch) -> _Bound:
                 "fn computed it from the data outside the graph (.data, float(), a NumPy call); keep it a Value"
             )
         per_sample[k] = owner
+    for a, kind in enumerate(args.kinds):
+        # an integer argument that kept one value in every trace (the probe found no other
+        # value fn accepts) may still be a number of the graph: then where it enters is unknown
+        if kind == "ints" and len({t.args[a] for t in traces}) == 1:
+            same = [k for k, v in enumerate(first.numbers) if k not in per_sample and v == float(first.args[a])]
+            if same:
+                i, position = first.number_sites[same[0]]
+                raise CompileError(
+                    f"compile(): integer argument {a} was {first.args[a]} in every traced sample, and fn refused other "
+                    f"values, so it cannot be told apart from the number {first.numbers[same[0]]!r} in node {i}, "
+                    f"{_describe_node(first, i)}; trace with a batch whose argument {a} takes two values"
+                )
     return _Bound(per_sample)
 
 
@@ -592,11 +612,16 @@ class _Take:
 
 def _add_into(grads: list[np.ndarray | None], vals: list[np.ndarray], sid: int, cols: Any, unique: bool, g: Any) -> None:
     target = grads[sid]
-    if target is None:
-        target = grads[sid] = np.zeros(vals[sid].shape)
-    g = np.asarray(g)
-    if target.shape[0] == 1 and g.ndim == 2 and g.shape[0] > 1:
+    shape = vals[sid].shape
+    if g.__class__ is not np.ndarray:
+        g = np.asarray(g)
+    if shape[0] == 1 and g.ndim == 2 and g.shape[0] > 1:
         g = g.sum(axis=0, keepdims=True)  # a row the batch shares: its gradient sums the samples'
+    if target is None:
+        if cols.__class__ is slice and cols.stop - cols.start == shape[1] and g.shape == shape:
+            grads[sid] = g.copy()  # the first gradient of a whole source: no zeros to add to
+            return
+        target = grads[sid] = np.zeros(shape)
     if unique:
         target[:, cols] += g
     else:
@@ -645,15 +670,18 @@ class _Matmul(_Unit):
     """k dot nodes reading the same per-sample inputs: one ``X @ W.T (+ b)``."""
 
     def __init__(self, inputs: list[Ref], weights: list[list[Ref]], biases: list[Ref] | None, group: Group, sid: int) -> None:
+        n, k = len(inputs), len(weights)
         self.x = _Take(inputs)
-        self.w = _Take([r for row in weights for r in row])
+        # W.T's entries in row order: read as one C-contiguous (n, k) array. NumPy's
+        # matmul with a transposed small operand can take a path 30 times slower than BLAS.
+        self.w = _Take([weights[r][j] for j in range(n) for r in range(k)])
         self.b = _Take(biases) if biases is not None else None
-        self.shape = (len(weights), len(inputs))
+        self.shape = (n, k)
         self.takes = [self.x, self.w] + ([self.b] if self.b is not None else [])
         self.group, self.sid = group, sid
 
     def forward(self, vals: list[np.ndarray], args: _Batch) -> np.ndarray:
-        out = self.x(vals) @ self.w(vals).reshape(self.shape).T
+        out = self.x(vals) @ self.w(vals).reshape(self.shape)
         if self.b is not None:
             out += self.b(vals)
         return out
@@ -663,9 +691,10 @@ class _Matmul(_Unit):
         if g is None:
             return
         if any(needs[s] for s in self.w.sources()):
-            self.w.add(grads, vals, needs, (g.T @ self.x(vals)).reshape(1, -1))
+            self.w.add(grads, vals, needs, (self.x(vals).T @ g).reshape(1, -1))
         if any(needs[s] for s in self.x.sources()):
-            self.x.add(grads, vals, needs, g @ self.w(vals).reshape(self.shape))
+            w_t = self.w(vals).reshape(self.shape)
+            self.x.add(grads, vals, needs, g @ np.ascontiguousarray(w_t.T))
         if self.b is not None:
             self.b.add(grads, vals, needs, g)
 
@@ -673,13 +702,14 @@ class _Matmul(_Unit):
 class _Variadic(_Unit):
     """One node of an n-ary op: its operands as columns, its rule once over the batch."""
 
-    def __init__(self, op: Op, refs: list[Ref], params: list[Any], group: Group, sid: int) -> None:
+    def __init__(self, op: Op, refs: list[Ref], params: list[Any], group: Group, sid: int, chain: bool = False) -> None:
         self.op = op
+        self.chain = chain  # a chain of adds: summed left to right, as it rounded
         self.forward_rule, self.backward_rule = op.rules_for(arrays)
         self.take = _Take(refs)
         self.takes = [self.take]
         self.params = params  # numbers, or ("ints", a): one per sample from argument a
-        self.fast_sum = op.name in ("sum", "mean") and self.take.mode == "one"
+        self.fast_sum = op.name in ("sum", "mean")
         self.group, self.sid = group, sid
 
     def _params(self, args: _Batch) -> list[Any]:
@@ -687,6 +717,8 @@ class _Variadic(_Unit):
 
     def forward(self, vals: list[np.ndarray], args: _Batch) -> np.ndarray:
         operands = self.take(vals)
+        if self.chain:
+            return np.cumsum(operands, axis=1)[:, -1:]
         if self.fast_sum:
             total = _row_sums(operands)
             return (total if self.op.name == "sum" else total / operands.shape[1])[:, None]
@@ -730,23 +762,21 @@ class _Tape:
         n_sources = 2 + len(args.arrays)
         per_sample_source = [False, False] + [True] * len(args.arrays)
         ref_of: dict[int, Ref] = {}  # node index -> (sid, col)
-        number_index = 0
         site_owner = bound.per_sample
+        rules, descriptions, dropped, chains = _flatten_sums(trace)
         node_refs: list[list[Ref]] = []
         node_params: list[list[Any]] = []
         depth: list[int] = []
         per_sample: list[bool] = []
         self.index_limits: list[tuple[int, int, str]] = []
-        for i, node in enumerate(trace.nodes):
-            op: Op = node._rule  # type: ignore[assignment]
-            n_args = len(node._args) - op.n_params
+        for i, op in enumerate(rules):
+            n_args = len(descriptions[i]) - op.n_params
             refs: list[Ref] = []
             params: list[Any] = []
             d, sample_dependent = 0, False
-            for k, (kind, what) in enumerate(trace.operands[i]):
+            for k, (kind, what, number_id) in enumerate(descriptions[i]):
                 if kind == "number":
-                    owner = site_owner.get(number_index)
-                    number_index += 1
+                    owner = site_owner.get(number_id)
                     if owner is not None:
                         sample_dependent = True
                         if k >= n_args:
@@ -762,7 +792,7 @@ class _Tape:
                         refs.append((NUMBER, float(what)))
                     continue
                 if kind == "node":
-                    ref = ref_of[what]
+                    ref = (-3, what)  # until its group is known
                     d = max(d, depth[what])
                     sample_dependent |= per_sample[what]
                 elif kind == "param":
@@ -780,12 +810,11 @@ class _Tape:
             node_params.append(params)
             depth.append(d + 1)
             per_sample.append(sample_dependent)
-            ref_of[i] = (-3, i)  # placeholder until its group is known
         # groups: by depth, op and how the nodes can run together
         keyed: dict[tuple, list[int]] = {}
-        for i, node in enumerate(trace.nodes):
-            key = _group_key(node._rule, node_refs[i], node_params[i], depth[i], per_sample, i)  # type: ignore[arg-type]
-            keyed.setdefault(key, []).append(i)
+        for i, op in enumerate(rules):
+            if i not in dropped:
+                keyed.setdefault(_group_key(op, node_refs[i], node_params[i], depth[i], per_sample, i), []).append(i)
         self.units: list[_Unit] = []
         for key in sorted(keyed, key=lambda key: (key[0], keyed[key][0])):
             members = keyed[key]
@@ -794,7 +823,7 @@ class _Tape:
             per_sample_source.append(per_sample[members[0]])
             for col, i in enumerate(members):
                 ref_of[i] = (sid, col)
-            op = trace.nodes[members[0]]._rule
+            op = rules[members[0]]
             refs = [[ref_of[r[1]] if r[0] == -3 else r for r in node_refs[i]] for i in members]
             for i, r in zip(members, refs):
                 node_refs[i] = r
@@ -813,7 +842,7 @@ class _Tape:
             elif kind == "elementwise":
                 unit = _Elementwise(op, refs, group, sid)  # type: ignore[arg-type]
             else:
-                unit = _Variadic(op, refs[0], node_params[members[0]], group, sid)  # type: ignore[arg-type]
+                unit = _Variadic(op, refs[0], node_params[members[0]], group, sid, members[0] in chains)  # type: ignore[arg-type]
             self.units.append(unit)
         self.n_sources = n_sources
         self.per_sample_source = per_sample_source
@@ -836,17 +865,21 @@ class _Tape:
 
     # --- running -------------------------------------------------------------------------
 
-    def forward(self, args: _Batch) -> list[np.ndarray]:
+    def forward(self, args: _Batch, checking: list[_Unit] | None = None) -> list[np.ndarray]:
         vals: list[np.ndarray] = [None] * self.n_sources  # type: ignore[list-item]
         vals[PARAMS] = np.fromiter(map(_data_of, self._params), np.float64, self.n_params).reshape(1, -1)
         vals[CONSTANTS] = np.fromiter(map(_data_of, self.constants), np.float64, len(self.constants)).reshape(1, -1)
         for a, array in enumerate(args.arrays):
             vals[2 + a] = array if array.ndim == 2 else array.reshape(-1, 1).astype(np.float64, copy=False)
         for unit in self.units:
+            if checking is not None:
+                checking.append(unit)
             vals[unit.sid] = unit.forward(vals, args)
         return vals
 
-    def backward(self, vals: list[np.ndarray], args: _Batch, reduction: str) -> np.ndarray | None:
+    def backward(
+        self, vals: list[np.ndarray], args: _Batch, reduction: str, checking: list[_Unit] | None = None
+    ) -> np.ndarray | None:
         grads: list[np.ndarray | None] = [None] * self.n_sources
         size = args.size
         sid, col = self.result_refs[0]
@@ -859,11 +892,16 @@ class _Tape:
         needs = self.needs
         for unit in reversed(self.units):
             if needs[unit.sid]:
+                if checking is not None:
+                    checking.append(unit)
                 unit.backward(vals, grads, needs, args)
         g = grads[PARAMS]
         return g[0] if g is not None else None
 
     def read(self, vals: list[np.ndarray], refs: list[Ref], as_list: bool) -> np.ndarray:
+        if not as_list:
+            sid, col = refs[0]
+            return vals[sid][:, col].copy()
         columns = [vals[sid][:, col] for sid, col in refs]
         rows = max(len(c) for c in columns)
         out = np.stack([np.broadcast_to(c, (rows,)) for c in columns], axis=1)
@@ -873,13 +911,17 @@ class _Tape:
         """Replay the traced sample and compare every node with its traced value: an op
         whose rules do not run on arrays is found here, named, before any training."""
         one = _Batch([a[trace.row : trace.row + 1] for a in args.arrays], args.kinds, 1)
+        hint = "its rules must accept NumPy arrays (write them with operators, autograd's functions or NumPy)"
+        checking: list[_Unit] = []  # the units run so far: the last is the one that failed
         try:
             with arrays.quiet():
-                vals = self.forward(one)
+                vals = self.forward(one, checking)
                 if not self.result_list:
-                    self.backward(vals, one, "mean")
+                    self.backward(vals, one, "mean", checking)
         except Exception as error:  # noqa: BLE001 - reported with the op that failed
-            raise CompileError(f"compile(): replaying the graph over a batch failed: {type(error).__name__}: {error}") from error
+            unit = checking[-1] if checking else None
+            what = f"the {unit.group.op} op" if unit is not None else "the replay"
+            raise CompileError(f"compile(): {what} failed over a batch ({type(error).__name__}: {error}); {hint}") from error
         for unit in self.units:
             got = vals[unit.sid][0]
             want = np.array([node.data for node in unit.group.nodes])
@@ -887,8 +929,8 @@ class _Tape:
             if not close.all():
                 j = int(np.argmin(close))
                 raise CompileError(
-                    f"compile(): the {unit.group.op} op's array rules give {got[j]!r} where the traced node holds "
-                    f"{want[j]!r}: its forward must accept NumPy arrays (write it with autograd's functions or NumPy)"
+                    f"compile(): the {unit.group.op} op gives {got[j]!r} over a batch where the traced node holds "
+                    f"{want[j]!r}; {hint}"
                 )
 
 
@@ -908,3 +950,49 @@ def _group_key(op: Op, refs: list[Ref], params: list[Any], depth: int, per_sampl
         if not varies(xs):
             return (depth, "dot", "matmul", "w", tuple(ws), len(refs) % 2, per_sample[i])
     return (depth, op.name, "variadic", i)
+
+
+
+_ADD = OPS["add"]
+
+
+def _flatten_sums(trace: _Trace) -> tuple[list[Op], list[list[tuple[str, Any, int]]], set[int], set[int]]:
+    """Each node's op and operands ``(kind, what, number id)``, with chains of additions
+    made one n-ary node: Python's ``sum()`` over Values, ((0 + a) + b) + c, would be k
+    groups of one column each. An add whose result only another add reads is dropped
+    into it. Returns the ops, the operands, the dropped nodes and the chains' nodes,
+    which the replay adds up left to right (np.cumsum), rounding as the chain did."""
+    uses = [0] * len(trace.nodes)
+    for operands in trace.operands:
+        for kind, what in operands:
+            if kind == "node":
+                uses[what] += 1
+    position = {id(node): i for i, node in enumerate(trace.nodes)}
+    for node in trace.result_nodes + trace.extra_nodes:
+        uses[position[id(node)]] += 2  # a result stays a node of its own
+    rules: list[Op] = []
+    descriptions: list[list[tuple[str, Any, int]]] = []
+    dropped: set[int] = set()
+    chains: set[int] = set()
+    number_id = 0
+    for i, node in enumerate(trace.nodes):
+        described = []
+        for kind, what in trace.operands[i]:
+            described.append((kind, what, number_id if kind == "number" else -1))
+            number_id += kind == "number"
+        op: Op = node._rule  # type: ignore[assignment]
+        if op is _ADD:
+            merged = []
+            for item in described:
+                j = item[1] if item[0] == "node" else -1
+                if j >= 0 and trace.nodes[j]._rule is _ADD and uses[j] == 1:
+                    merged.extend(descriptions[j])
+                    dropped.add(j)
+                else:
+                    merged.append(item)
+            if len(merged) > len(described):
+                op, described = OPS["sum"], merged
+                chains.add(i)
+        rules.append(op)
+        descriptions.append(described)
+    return rules, descriptions, dropped, chains
