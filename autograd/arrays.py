@@ -16,12 +16,13 @@ compensated rather than exact: results may differ from the float kit's by a few 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 from contextlib import AbstractContextManager
 
 import numpy as np
 
 __all__ = [
-    "cos", "div", "exp", "expm1", "is_finite", "is_zero", "isnan", "log", "log1p",
+    "Rows", "cos", "div", "exp", "expm1", "is_finite", "is_zero", "isnan", "log", "log1p",
     "max_of", "mean", "neg_g_a_over_b_squared", "pick", "pow", "quiet", "shifted_exps",
     "shifted_minus", "sigmoid", "sin", "sqrt", "sum", "sum_except", "tanh", "where", "winner",
 ]  # fmt: skip
@@ -79,8 +80,30 @@ def neg_g_a_over_b_squared(g: Array, a: Array, b: Array, out: Array) -> Array:
     return np.where(redo, careful, plain)
 
 
+class Rows(list):  # type: ignore[type-arg]
+    """Operands that are the rows of one 2-D array (one row per operand, one column per
+    sample), followed by any other items (an op's parameters): the kit's functions over
+    all operands read the array at once instead of stacking the rows again. A slice
+    that stays within the array's rows keeps it."""
+
+    __slots__ = ("matrix",)
+
+    def __init__(self, matrix: Array, extra: Sequence[object] = ()) -> None:
+        super().__init__([*matrix, *extra])
+        self.matrix = matrix
+
+    def __getitem__(self, index: Any) -> Any:
+        if index.__class__ is slice:
+            start, stop, step = index.indices(len(self))
+            if step == 1 and stop <= len(self.matrix) and start < stop:
+                return Rows(self.matrix[start:stop])
+        return list.__getitem__(self, index)
+
+
 def _stacked(xs: Sequence[Array | float]) -> Array:
     """The operands as rows of one 2-D array (numbers broadcast to the batch)."""
+    if xs.__class__ is Rows and len(xs) == len(xs.matrix):  # type: ignore[attr-defined]
+        return xs.matrix  # type: ignore[attr-defined, no-any-return]
     return np.stack(np.broadcast_arrays(*[np.asarray(x, dtype=np.float64) for x in xs]))
 
 
@@ -150,7 +173,7 @@ def shifted_exps(xs: Sequence[Array | float], m: Array) -> list[Array]:
     e = np.exp(d)
     x_part = d + m
     lo = (rows - x_part) - (m + (d - x_part))
-    return list(np.where((e != 0.0) & (d != 0.0) & np.isfinite(e), e + e * lo, e))
+    return Rows(np.where((e != 0.0) & (d != 0.0) & np.isfinite(e), e + e * lo, e))
 
 
 def shifted_minus(x: Array, m: Array, c: Array) -> Array:

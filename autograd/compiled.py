@@ -722,7 +722,7 @@ class _Variadic(_Unit):
         if self.fast_sum:
             total = _row_sums(operands)
             return (total if self.op.name == "sum" else total / operands.shape[1])[:, None]
-        out = self.forward_rule(list(operands.T) + self._params(args))
+        out = self.forward_rule(arrays.Rows(np.ascontiguousarray(operands.T), self._params(args)))
         return np.asarray(out, dtype=np.float64).reshape(-1, 1)
 
     def backward(self, vals: list[np.ndarray], grads: list[np.ndarray | None], needs: list[bool], args: _Batch) -> None:
@@ -734,7 +734,7 @@ class _Variadic(_Unit):
             self.take.add(grads, vals, needs, np.broadcast_to(g if self.op.name == "sum" else g / n, (g.shape[0], n)))
             return
         operands = self.take(vals)
-        local = self.backward_rule(g[:, 0], vals[self.sid][:, 0], list(operands.T) + self._params(args))
+        local = self.backward_rule(g[:, 0], vals[self.sid][:, 0], arrays.Rows(np.ascontiguousarray(operands.T), self._params(args)))
         rows = max(g.shape[0], operands.shape[0])
         self.take.add(grads, vals, needs, np.stack([np.broadcast_to(x, (rows,)) for x in local], axis=1))
 
