@@ -16,8 +16,8 @@ compensated rather than exact: results may differ from the float kit's by a few 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 from contextlib import AbstractContextManager
+from typing import Any
 
 import numpy as np
 

@@ -167,8 +167,8 @@ class CompiledStep:
         tape, args = self._ready(batches)
         with arrays.quiet():
             vals = tape.forward(args)
-        self.extra = tape.read(vals, tape.extra_refs, tape.extra_list) if tape.extra_refs else None
-        return tape.read(vals, tape.result_refs, tape.result_list)
+        self.extra = tape.read(vals, tape.extra_refs, tape.extra_list, args.size) if tape.extra_refs else None
+        return tape.read(vals, tape.result_refs, tape.result_list, args.size)
 
     def backward(self, *batches: Any) -> float:
         """The mean (or sum) of the per-sample results, as a float; its gradient is added
@@ -178,10 +178,10 @@ class CompiledStep:
             raise TypeError("step.backward(): fn returned a list of Values; backward needs one Value per sample")
         with arrays.quiet():
             vals = tape.forward(args)
-            results = tape.read(vals, tape.result_refs, False)
+            results = tape.read(vals, tape.result_refs, False, args.size)
             total = _reduce(results, self.reduction)
             grad = tape.backward(vals, args, self.reduction)
-        self.extra = tape.read(vals, tape.extra_refs, tape.extra_list) if tape.extra_refs else None
+        self.extra = tape.read(vals, tape.extra_refs, tape.extra_list, args.size) if tape.extra_refs else None
         if grad is not None:
             for p, g in zip(self.params, grad.tolist()):
                 p.grad += g
@@ -898,14 +898,15 @@ class _Tape:
         g = grads[PARAMS]
         return g[0] if g is not None else None
 
-    def read(self, vals: list[np.ndarray], refs: list[Ref], as_list: bool) -> np.ndarray:
+    @staticmethod
+    def read(vals: list[np.ndarray], refs: list[Ref], as_list: bool, size: int) -> np.ndarray:
+        """The referenced nodes' values per sample: (size,), or (size, k) as a list. A node
+        the batch shares (it depends on the parameters alone) gives each sample its value."""
         if not as_list:
             sid, col = refs[0]
-            return vals[sid][:, col].copy()
-        columns = [vals[sid][:, col] for sid, col in refs]
-        rows = max(len(c) for c in columns)
-        out = np.stack([np.broadcast_to(c, (rows,)) for c in columns], axis=1)
-        return out if as_list else out[:, 0].copy()
+            column = vals[sid][:, col]
+            return column.copy() if len(column) == size else np.repeat(column, size)
+        return np.stack([np.broadcast_to(vals[sid][:, col], (size,)) for sid, col in refs], axis=1)
 
     def validate(self, trace: _Trace, args: _Batch) -> None:
         """Replay the traced sample and compare every node with its traced value: an op
@@ -913,14 +914,15 @@ class _Tape:
         one = _Batch([a[trace.row : trace.row + 1] for a in args.arrays], args.kinds, 1)
         hint = "its rules must accept NumPy arrays (write them with operators, autograd's functions or NumPy)"
         checking: list[_Unit] = []  # the units run so far: the last is the one that failed
+        phase = "forward"
         try:
             with arrays.quiet():
                 vals = self.forward(one, checking)
+                phase, checking = "derivative", []
                 if not self.result_list:
                     self.backward(vals, one, "mean", checking)
         except Exception as error:  # noqa: BLE001 - reported with the op that failed
-            unit = checking[-1] if checking else None
-            what = f"the {unit.group.op} op" if unit is not None else "the replay"
+            what = f"the {phase} of the {checking[-1].group.op} op" if checking else f"the replay's {phase}"
             raise CompileError(f"compile(): {what} failed over a batch ({type(error).__name__}: {error}); {hint}") from error
         for unit in self.units:
             got = vals[unit.sid][0]
