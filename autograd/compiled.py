@@ -790,7 +790,9 @@ class _Variadic(_Unit):
         if self.fast_sum:
             total = _row_sums(operands)
             return (total if self.op.name == "sum" else total / operands.shape[1])[:, None]
-        out = self.forward_rule(arrays.Rows(np.ascontiguousarray(operands.T), self._params(args)))
+        # the operands as rows, kept for the backward pass (a step runs one batch at a time)
+        self._operands = arrays.Rows(np.ascontiguousarray(operands.T), self._params(args))
+        out = self.forward_rule(self._operands)
         return np.asarray(out, dtype=np.float64).reshape(-1, 1)
 
     def backward(self, vals: list[np.ndarray], grads: list[np.ndarray | None], needs: list[bool], args: _Batch) -> None:
@@ -801,10 +803,12 @@ class _Variadic(_Unit):
             n = self.take.k
             self.take.add(grads, vals, needs, np.broadcast_to(g if self.op.name == "sum" else g / n, (g.shape[0], n)))
             return
-        operands = self.take(vals)
-        local = self.backward_rule(g[:, 0], vals[self.sid][:, 0], arrays.Rows(np.ascontiguousarray(operands.T), self._params(args)))
-        rows = max(g.shape[0], operands.shape[0])
-        self.take.add(grads, vals, needs, np.stack([np.broadcast_to(x, (rows,)) for x in local], axis=1))
+        local = self.backward_rule(g[:, 0], vals[self.sid][:, 0], self._operands)
+        rows = max(g.shape[0], self._operands.matrix.shape[1])
+        if local.__class__ is np.ndarray and local.shape == (self.take.k, rows):
+            self.take.add(grads, vals, needs, local.T)  # the rule's gradients came as one array
+        else:
+            self.take.add(grads, vals, needs, np.stack([np.broadcast_to(x, (rows,)) for x in local], axis=1))
 
 
 def _row_sums(m: np.ndarray) -> np.ndarray:
