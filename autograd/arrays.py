@@ -15,16 +15,16 @@ compensated rather than exact: results may differ from the float kit's by a few 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
+from typing import Any
 
 import numpy as np
 
 __all__ = [
     "Rows", "cos", "div", "exp", "expm1", "is_finite", "is_zero", "isnan", "log", "log1p",
     "max_of", "mean", "neg_g_a_over_b_squared", "pick", "pow", "quiet", "shifted_exps",
-    "shifted_minus", "sigmoid", "sin", "sqrt", "sum", "sum_except", "tanh", "where", "winner",
+    "shifted_minus", "sigmoid", "sin", "sqrt", "sum", "sum_except", "tanh", "where", "where_lazy", "winner",
 ]  # fmt: skip
 
 SCALAR = False  # the table gives this kit its rules as written, with K.where a call
@@ -45,6 +45,19 @@ pow = np.power  # noqa: A001 - the kit's name for a**b
 div = np.true_divide
 isnan = np.isnan
 is_finite = np.isfinite
+
+
+def where_lazy(condition: Array, if_true: Callable[[], Any], if_false: Callable[[], Any]) -> Array:
+    """``where(condition, if_true(), if_false())``, calling only the branch every sample
+    takes when they all take one (the table's array form of a rule's ``K.where``)."""
+    c = np.asarray(condition)
+    if c.all():
+        chosen = if_true()
+    elif not c.any():
+        chosen = if_false()
+    else:
+        return np.where(c, if_true(), if_false())
+    return np.where(c, chosen, chosen)  # the shape where() gives: the branch broadcast with the condition
 
 
 def quiet() -> AbstractContextManager[object]:
