@@ -325,7 +325,7 @@ def report_section(results: Results, engines: list[str], unit_name: str, target:
                  "with the collector off)" for e in others]
         lines += [f"A compiled {unit_name} takes " + "; ".join(parts) + ".", ""]
     update, whole = (median(seconds(results, "compiled", True, phase)) for phase in ("update", None))
-    lines += [f"Its update phase (`nn.Adam`: a Python loop over the parameter Values) is {update / whole:.0%} of "
+    lines += [f"Its update phase (`nn.Adam`, which reads and writes the parameter Values one by one) is {update / whole:.0%} of "
               "the compiled engine's time with the collector on.", ""]
     if "torch" in engines:
         on = ratio(results, "compiled", "torch", True)
