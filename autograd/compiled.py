@@ -668,19 +668,26 @@ class _Elementwise(_Unit):
         self.group, self.sid, self.k = group, sid, len(refs)
 
     def forward(self, vals: list[np.ndarray], args: _Batch) -> np.ndarray:
-        out = self.forward_rule(*[take(vals) for take in self.takes])
-        return np.asarray(out, dtype=np.float64).reshape(-1, self.k)
+        # the operands are kept for the backward pass (a step runs one batch at a time)
+        operands = self._operands = [take(vals) for take in self.takes]
+        out = self.forward_rule(*operands)
+        if out.__class__ is not np.ndarray or out.ndim != 2:  # a number, or one row of numbers
+            out = np.asarray(out, dtype=np.float64).reshape(-1, self.k)
+        return out
+
+    def prepare(self, needs: list[bool]) -> None:
+        self.wanted = [any(needs[s] for s in take.sources()) for take in self.takes]
 
     def backward(self, vals: list[np.ndarray], grads: list[np.ndarray | None], needs: list[bool], args: _Batch) -> None:
         g = grads[self.sid]
         if g is None:
             return
-        operands = [take(vals) for take in self.takes]
-        local = self.backward_rule(g, vals[self.sid], *operands)
+        local = self.backward_rule(g, vals[self.sid], *self._operands)
         if len(self.takes) == 1:
             local = (local,)
-        for take, gradient in zip(self.takes, local):
-            take.add(grads, vals, needs, gradient)
+        for take, wanted, gradient in zip(self.takes, self.wanted, local):
+            if wanted:
+                take.add(grads, vals, needs, gradient)
 
 
 class _Matmul(_Unit):
