@@ -333,7 +333,7 @@ def test_random_graphs_of_each_op_equal_eager(name: str) -> None:
     """Graphs holding op ``name`` among others, each compiled once and replayed at
     batch sizes 1, 2, 7 and 64 (mean and sum)."""
 
-    @settings(max_examples=4, deadline=None, derandomize=True, database=None)
+    @settings(max_examples=6, deadline=None, derandomize=True, database=None)
     @given(
         before=st.lists(ANY_INSTRUCTION, max_size=2),
         this=instructions(name),
@@ -430,6 +430,55 @@ def test_several_results_per_sample() -> None:
     assert_matches(out, eager_outputs(lambda x: model(x), [X])[0], "three outputs per sample")
     with pytest.raises(ValueError):
         step.backward(X)  # no single result to reduce and differentiate
+
+
+def test_lists_and_integer_rows_are_converted() -> None:
+    """Batches given as lists, and rows of ints (digits' raw pixels), give what float arrays give."""
+    model = nn.MLP(3, [4, 3], rng=random.Random(16))
+    fn = lambda x, t: nn.cross_entropy(model(x), t)  # noqa: E731
+    X = np.array([[0, 3, 16], [7, 1, 0], [2, 2, 9], [16, 0, 5]], dtype=np.int64)
+    t = np.array([0, 2, 1, 2], dtype=np.int64)
+    step = autograd.compile(fn, model.parameters())
+    expected = eager_outputs(fn, [X.astype(np.float64), t])[0]
+    assert_matches(step(X, t), expected, "int rows")
+    assert_matches(step(X.tolist(), t.tolist()), expected, "lists")
+    loss, grads = compiled_backward(step, model.parameters(), [X.tolist(), t.tolist()])
+    eager_loss, eager_grads = eager_backward(fn, model.parameters(), [X.astype(np.float64), t])
+    assert_matches(loss, eager_loss, "lists: loss")
+    assert_matches(grads, eager_grads, "lists: gradients")
+
+
+def test_the_traced_graph_and_its_groups() -> None:
+    """step.graph is sample one's result; each layer's dot nodes form one matmul group; timings are reported."""
+    X, y = nn.data.make_moons(8, noise=0.1, seed=6)
+    model, loss = moons_demo(seed=3)
+    step = autograd.compile(loss, model.parameters())
+    step(X, 2 * y - 1)
+    assert isinstance(step.graph, Value)
+    assert step.graph.data == pytest.approx(loss([Value(v) for v in X[0]], int(2 * y[0] - 1)).data, rel=1e-15)
+    assert isinstance(step.trace_seconds, float) and isinstance(step.compile_seconds, float)
+    assert 0.0 <= step.trace_seconds < 10.0 and 0.0 <= step.compile_seconds < 10.0
+    matmuls = [g for g in step.groups if g.kind == "matmul"]
+    assert all(n.op == "dot" for g in matmuls for n in g.nodes)
+    assert sorted(len(g.nodes) for g in matmuls if len(g.nodes) > 1) == [16, 16]
+    for g in matmuls:  # one layer: the neurons read the same inputs
+        inputs = {tuple(id(a) for a in n.operands[len(n.operands) // 2 : 2 * (len(n.operands) // 2)]) for n in g.nodes}
+        assert len(inputs) == 1
+
+
+def test_a_batch_of_another_width_is_retraced_or_refused() -> None:
+    """fn that takes rows of any width: a wider batch after a narrower one gives eager's results or a clear error."""
+    w = Value(0.5)
+    fn = lambda x: autograd.sum([v * v for v in x]) * w  # noqa: E731
+    step = autograd.compile(fn, [w])
+    narrow, wide = np.arange(6.0).reshape(3, 2), np.arange(15.0).reshape(3, 5)
+    assert_matches(step(narrow), eager_outputs(fn, [narrow])[0], "width 2")
+    try:
+        out = step(wide)
+    except ValueError as error:
+        assert "5" in str(error) and "2" in str(error), error
+    else:
+        assert_matches(out, eager_outputs(fn, [wide])[0], "width 5 after width 2")
 
 
 # --- per-sample op parameters ------------------------------------------------------------------
