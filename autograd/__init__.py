@@ -8,6 +8,7 @@
 (220.0, 2.2, 110.0, 200.0)
 """
 
+from .compiled import CompiledStep, CompileError, Group, compile  # noqa: A004 - autograd.compile, as torch.compile
 from .custom import Primitive, primitive
 from .engine import Value, detect_anomaly, is_grad_enabled, no_grad
 from .functional import grad, hessian, jvp
@@ -17,11 +18,15 @@ from .nary import dot, log_softmax, logsumexp, maximum, mean, softmax, sum  # no
 from .ops import OPS, Op
 
 __all__ = [
+    "CompileError",
+    "CompiledStep",
     "GradcheckError",
+    "Group",
     "OPS",
     "Op",
     "Primitive",
     "Value",
+    "compile",
     "cos",
     "detect_anomaly",
     "dot",

@@ -443,7 +443,8 @@ def _dot_accumulate(g: float, args: tuple) -> None:
 # the float kit explains the accuracy). m is a constant, never differentiated: the
 # results do not depend on it, so their derivatives do not either. A non-finite largest
 # logit (±inf, or nan, which wins) takes the plain formulas: ±inf and nan results need
-# no accuracy.
+# no accuracy, and there logsumexp is m itself, so they read m (arrays evaluate both
+# branches of K.where: a logsumexp per output there cost a batch replay most of its time).
 
 
 def _logsumexp_fwd(xs: Sequence[N], K: Kit = floats) -> N:
@@ -466,7 +467,7 @@ def _softmax_fwd(xs: Sequence[N], K: Kit = floats) -> N:
     m = K.max_of(logits)
     es = K.shifted_exps(logits, m)
     return K.where(
-        K.is_finite(m), K.div(K.pick(es, i), K.sum(es)), K.exp(K.pick(logits, i) - _logsumexp_fwd(logits, K))
+        K.is_finite(m), K.div(K.pick(es, i), K.sum(es)), K.exp(K.pick(logits, i) - m)
     )
 
 
@@ -481,7 +482,7 @@ def _softmax_bwd(g: N, out: N, xs: Sequence[N], K: Kit = floats) -> list[N]:
     return K.where(
         K.is_finite(m),
         [K.where(i == j, own, scale * e) for j, e in enumerate(es)],
-        [g * out * (K.where(i == j, 1.0, 0.0) - K.exp(x - _logsumexp_fwd(logits, K))) for j, x in enumerate(logits)],
+        [g * out * (K.where(i == j, 1.0, 0.0) - K.exp(x - m)) for j, x in enumerate(logits)],
     )
 
 
@@ -491,7 +492,7 @@ def _log_softmax_fwd(xs: Sequence[N], K: Kit = floats) -> N:
     es = K.shifted_exps(logits, m)
     # (x_i - m) - log1p(S - 1): two terms <= 0, no cancellation
     careful = K.shifted_minus(K.pick(logits, i), m, K.log1p(K.sum_except(es, K.winner(logits))))
-    return K.where(K.is_finite(m), careful, K.pick(logits, i) - _logsumexp_fwd(logits, K))
+    return K.where(K.is_finite(m), careful, K.pick(logits, i) - m)
 
 
 def _log_softmax_bwd(g: N, out: N, xs: Sequence[N], K: Kit = floats) -> list[N]:
@@ -505,7 +506,7 @@ def _log_softmax_bwd(g: N, out: N, xs: Sequence[N], K: Kit = floats) -> list[N]:
     return K.where(
         K.is_finite(m),
         [K.where(i == j, own, scale * e) for j, e in enumerate(es)],
-        [g * (K.where(i == j, 1.0, 0.0) - K.exp(x - _logsumexp_fwd(logits, K))) for j, x in enumerate(logits)],
+        [g * (K.where(i == j, 1.0, 0.0) - K.exp(x - m)) for j, x in enumerate(logits)],
     )
 
 
