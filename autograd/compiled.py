@@ -167,8 +167,8 @@ class CompiledStep:
         tape, args = self._ready(batches)
         with arrays.quiet():
             vals = tape.forward(args)
-        self.extra = tape.read(vals, tape.extra_refs, tape.extra_list) if tape.extra_refs else None
-        return tape.read(vals, tape.result_refs, tape.result_list)
+        self.extra = tape.read(vals, tape.extra_refs, tape.extra_list, args.size) if tape.extra_refs else None
+        return tape.read(vals, tape.result_refs, tape.result_list, args.size)
 
     def backward(self, *batches: Any) -> float:
         """The mean (or sum) of the per-sample results, as a float; its gradient is added
@@ -178,10 +178,10 @@ class CompiledStep:
             raise TypeError("step.backward(): fn returned a list of Values; backward needs one Value per sample")
         with arrays.quiet():
             vals = tape.forward(args)
-            results = tape.read(vals, tape.result_refs, False)
+            results = tape.read(vals, tape.result_refs, False, args.size)
             total = _reduce(results, self.reduction)
             grad = tape.backward(vals, args, self.reduction)
-        self.extra = tape.read(vals, tape.extra_refs, tape.extra_list) if tape.extra_refs else None
+        self.extra = tape.read(vals, tape.extra_refs, tape.extra_list, args.size) if tape.extra_refs else None
         if grad is not None:
             for p, g in zip(self.params, grad.tolist()):
                 p.grad += g
@@ -836,17 +836,23 @@ class _Tape:
 
     # --- running -------------------------------------------------------------------------
 
-    def forward(self, args: _Batch) -> list[np.ndarray]:
+    def forward(self, args: _Batch, units: list[_Unit] | None = None) -> list[np.ndarray]:
+        """Every source's values; ``units`` (validate's) is filled with each unit as it starts."""
         vals: list[np.ndarray] = [None] * self.n_sources  # type: ignore[list-item]
         vals[PARAMS] = np.fromiter(map(_data_of, self._params), np.float64, self.n_params).reshape(1, -1)
         vals[CONSTANTS] = np.fromiter(map(_data_of, self.constants), np.float64, len(self.constants)).reshape(1, -1)
         for a, array in enumerate(args.arrays):
             vals[2 + a] = array if array.ndim == 2 else array.reshape(-1, 1).astype(np.float64, copy=False)
         for unit in self.units:
+            if units is not None:
+                units.append(unit)
             vals[unit.sid] = unit.forward(vals, args)
         return vals
 
-    def backward(self, vals: list[np.ndarray], args: _Batch, reduction: str) -> np.ndarray | None:
+    def backward(
+        self, vals: list[np.ndarray], args: _Batch, reduction: str, units: list[_Unit] | None = None
+    ) -> np.ndarray | None:
+        """The parameters' gradient; ``units`` (validate's) is filled with each unit as it starts."""
         grads: list[np.ndarray | None] = [None] * self.n_sources
         size = args.size
         sid, col = self.result_refs[0]
@@ -859,27 +865,37 @@ class _Tape:
         needs = self.needs
         for unit in reversed(self.units):
             if needs[unit.sid]:
+                if units is not None:
+                    units.append(unit)
                 unit.backward(vals, grads, needs, args)
         g = grads[PARAMS]
         return g[0] if g is not None else None
 
-    def read(self, vals: list[np.ndarray], refs: list[Ref], as_list: bool) -> np.ndarray:
+    def read(self, vals: list[np.ndarray], refs: list[Ref], as_list: bool, size: int) -> np.ndarray:
+        """The referenced columns for a batch of ``size``: a result every sample shares
+        (one that depends on the parameters alone) is repeated for each."""
         columns = [vals[sid][:, col] for sid, col in refs]
-        rows = max(len(c) for c in columns)
-        out = np.stack([np.broadcast_to(c, (rows,)) for c in columns], axis=1)
+        out = np.stack([np.broadcast_to(c, (size,)) for c in columns], axis=1)
         return out if as_list else out[:, 0].copy()
 
     def validate(self, trace: _Trace, args: _Batch) -> None:
         """Replay the traced sample and compare every node with its traced value: an op
         whose rules do not run on arrays is found here, named, before any training."""
         one = _Batch([a[trace.row : trace.row + 1] for a in args.arrays], args.kinds, 1)
+        started: list[_Unit] = []  # the unit that fails is the last one started
+        rules = "forward"
         try:
             with arrays.quiet():
-                vals = self.forward(one)
+                vals = self.forward(one, started)
                 if not self.result_list:
-                    self.backward(vals, one, "mean")
+                    rules = "derivative"
+                    self.backward(vals, one, "mean", started)
         except Exception as error:  # noqa: BLE001 - reported with the op that failed
-            raise CompileError(f"compile(): replaying the graph over a batch failed: {type(error).__name__}: {error}") from error
+            where = f" in the {rules} of the {started[-1].group.op} op" if started else ""
+            raise CompileError(
+                f"compile(): replaying the graph over a batch failed{where}: {type(error).__name__}: {error} "
+                "(an op's rules must accept NumPy arrays: write them with autograd's functions or NumPy)"
+            ) from error
         for unit in self.units:
             got = vals[unit.sid][0]
             want = np.array([node.data for node in unit.group.nodes])
