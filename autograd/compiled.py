@@ -655,7 +655,7 @@ class _Matmul(_Unit):
     def forward(self, vals: list[np.ndarray], args: _Batch) -> np.ndarray:
         out = self.x(vals) @ self.w(vals).reshape(self.shape).T
         if self.b is not None:
-            out += self.b(vals)
+            out = out + self.b(vals)  # not +=: inputs the batch shares give one row, a bias per sample B
         return out
 
     def backward(self, vals: list[np.ndarray], grads: list[np.ndarray | None], needs: list[bool], args: _Batch) -> None:
@@ -663,7 +663,12 @@ class _Matmul(_Unit):
         if g is None:
             return
         if any(needs[s] for s in self.w.sources()):
-            self.w.add(grads, vals, needs, (g.T @ self.x(vals)).reshape(1, -1))
+            x = self.x(vals)
+            if x.shape[0] != g.shape[0]:  # inputs the batch shares (one row), a gradient per sample
+                g_rows = g.sum(axis=0, keepdims=True)
+            else:
+                g_rows = g
+            self.w.add(grads, vals, needs, (g_rows.T @ x).reshape(1, -1))
         if any(needs[s] for s in self.x.sources()):
             self.x.add(grads, vals, needs, g @ self.w(vals).reshape(self.shape))
         if self.b is not None:
