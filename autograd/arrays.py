@@ -15,15 +15,16 @@ compensated rather than exact: results may differ from the float kit's by a few 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
+from typing import Any
 
 import numpy as np
 
 __all__ = [
-    "cos", "div", "exp", "expm1", "is_finite", "is_zero", "isnan", "log", "log1p",
+    "Rows", "cos", "div", "exp", "expm1", "is_finite", "is_zero", "isnan", "log", "log1p",
     "max_of", "mean", "neg_g_a_over_b_squared", "pick", "pow", "quiet", "shifted_exps",
-    "shifted_minus", "sigmoid", "sin", "sqrt", "sum", "sum_except", "tanh", "where", "winner",
+    "shifted_minus", "sigmoid", "sin", "sqrt", "sum", "sum_except", "tanh", "where", "where_lazy", "winner",
 ]  # fmt: skip
 
 SCALAR = False  # the table gives this kit its rules as written, with K.where a call
@@ -44,6 +45,19 @@ pow = np.power  # noqa: A001 - the kit's name for a**b
 div = np.true_divide
 isnan = np.isnan
 is_finite = np.isfinite
+
+
+def where_lazy(condition: Array, if_true: Callable[[], Any], if_false: Callable[[], Any]) -> Array:
+    """``where(condition, if_true(), if_false())``, calling only the branch every sample
+    takes when they all take one (the table's array form of a rule's ``K.where``)."""
+    c = np.asarray(condition)
+    if c.all():
+        chosen = if_true()
+    elif not c.any():
+        chosen = if_false()
+    else:
+        return np.where(c, if_true(), if_false())
+    return np.where(c, chosen, chosen)  # the shape where() gives: the branch broadcast with the condition
 
 
 def quiet() -> AbstractContextManager[object]:
@@ -79,8 +93,30 @@ def neg_g_a_over_b_squared(g: Array, a: Array, b: Array, out: Array) -> Array:
     return np.where(redo, careful, plain)
 
 
+class Rows(list):  # type: ignore[type-arg]
+    """Operands that are the rows of one 2-D array (one row per operand, one column per
+    sample), followed by any other items (an op's parameters): the kit's functions over
+    all operands read the array at once instead of stacking the rows again. A slice
+    that stays within the array's rows keeps it."""
+
+    __slots__ = ("matrix",)
+
+    def __init__(self, matrix: Array, extra: Sequence[object] = ()) -> None:
+        super().__init__([*matrix, *extra])
+        self.matrix = matrix
+
+    def __getitem__(self, index: Any) -> Any:
+        if index.__class__ is slice:
+            start, stop, step = index.indices(len(self))
+            if step == 1 and stop <= len(self.matrix) and start < stop:
+                return Rows(self.matrix[start:stop])
+        return list.__getitem__(self, index)
+
+
 def _stacked(xs: Sequence[Array | float]) -> Array:
     """The operands as rows of one 2-D array (numbers broadcast to the batch)."""
+    if xs.__class__ is Rows and len(xs) == len(xs.matrix):  # type: ignore[attr-defined]
+        return xs.matrix  # type: ignore[attr-defined, no-any-return]
     return np.stack(np.broadcast_arrays(*[np.asarray(x, dtype=np.float64) for x in xs]))
 
 
@@ -93,19 +129,20 @@ def sum(xs: Sequence[Array | float]) -> Array:  # noqa: A001 - the kit's name, a
 
 def _compensated_sum(rows: Array) -> Array:
     """The rows' sum, each addition's rounding error (Knuth's TwoSum, exact) collected
-    apart and added last. In place, branch-free: about 4 times a plain sum's time."""
-    total = rows[0].copy()
-    error = np.zeros_like(total)
-    partial, b_part, scratch = np.empty_like(total), np.empty_like(total), np.empty_like(total)
-    for row in rows[1:]:
-        np.add(total, row, out=partial)
-        np.subtract(partial, total, out=b_part)  # the part of row that made it into partial
-        np.subtract(partial, b_part, out=scratch)
-        np.subtract(total, scratch, out=scratch)  # what total lost ...
-        error += scratch
-        np.subtract(row, b_part, out=scratch)  # ... and what row lost
-        error += scratch
-        total, partial = partial, total
+    apart and added last: as if summed in twice the precision and rounded once. The
+    rows are added pairwise, a whole level of pairs per NumPy call (a softmax over ten
+    logits: four levels, not ten additions), and the errors in plain precision."""
+    total = np.asarray(rows, dtype=np.float64)
+    errors = []
+    while len(total) > 1:
+        half = len(total) // 2
+        a, b = total[:half], total[half : 2 * half]
+        partial = a + b
+        b_part = partial - a  # the part of b that made it into partial
+        errors.append(((a - (partial - b_part)) + (b - b_part)).sum(axis=0))  # what a and b lost
+        total = np.concatenate([partial, total[2 * half :]]) if len(total) % 2 else partial
+    total = total[0]
+    error = np.sum(errors, axis=0) if errors else 0.0
     # a non-finite total is inf or nan already; its error terms are nan, not a correction
     return np.where(np.isfinite(total), total + error, total)
 
@@ -144,14 +181,12 @@ def pick(xs: Sequence[Array | float], i: Array | float) -> Array:
 
 def shifted_exps(xs: Sequence[Array | float], m: Array) -> list[Array]:
     """e^(x - m) for each x, with the rounding of x - m put back as in the float kit."""
-    es = []
-    for x in xs:
-        d = x - m
-        e = np.exp(d)
-        x_part = d + m
-        lo = (x - x_part) - (m + (d - x_part))
-        es.append(np.where((e != 0.0) & (d != 0.0) & np.isfinite(e), e + e * lo, e))
-    return es
+    rows = _stacked(xs)
+    d = rows - m
+    e = np.exp(d)
+    x_part = d + m
+    lo = (rows - x_part) - (m + (d - x_part))
+    return Rows(np.where((e != 0.0) & (d != 0.0) & np.isfinite(e), e + e * lo, e))
 
 
 def shifted_minus(x: Array, m: Array, c: Array) -> Array:

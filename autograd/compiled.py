@@ -12,10 +12,12 @@ of a ``(batch, k)`` array, and nodes are run in groups:
 * nodes that depend on the parameters alone (a penalty ``1e-4·Σp²``) are computed
   once per batch, as one row that the batch shares.
 
-The structure is checked by tracing a second sample (one whose numbers differ most
-from the first's) and comparing the two graphs node by node; a number that changes
-from sample to sample is either an argument's value (a class index, a ±1 label), which
-the replay takes per sample, or an error that names where it is.
+The structure is checked by tracing more samples of the first batch (up to 32: the one
+whose numbers differ most from the first's, and samples spread over the batch) and
+comparing their graphs with the first's node by node. A branch on the data that none of
+them takes differently goes unseen: the check samples, it cannot prove. A number that
+changes from sample to sample is either an argument's value (a class index, a ±1
+label), which the replay takes per sample, or an error that names where it is.
 
 >>> import numpy as np
 >>> from autograd import Value
@@ -49,6 +51,10 @@ from .ops import OPS, Op
 __all__ = ["CompileError", "CompiledStep", "Group", "compile"]
 
 REDUCTIONS = ("mean", "sum")
+# Samples traced besides the first to check that the graph's structure does not depend on
+# the data: a branch that a fifth of the samples take differently goes unseen with
+# probability 0.8^32 < 1e-3. Tracing costs about one eager forward pass per sample.
+CHECKED_SAMPLES = 32
 _data_of = attrgetter("data")
 
 # A reference to a number in the replay: (source, column). Sources are 2-D arrays:
@@ -199,15 +205,15 @@ class CompiledStep:
     def _build(self, args: _Batch) -> None:
         start = time.process_time()
         first = _trace(self.fn, args, 0, self.params)
-        second_row = args.most_different_row()
         traces = [first]
-        if second_row is not None:
-            traces.append(_trace(self.fn, args, second_row, self.params))
+        for row in args.rows_to_check(CHECKED_SAMPLES):
+            traces.append(_trace(self.fn, args, row, self.params))
+            _compare(first, traces[-1])  # at the first difference, before tracing more
         probe = _probe_indices(self.fn, args, first, self.params)
         if probe is not None:
             traces.append(probe)
-        for other in traces[1:]:
-            _compare(first, other)
+        if probe is not None:
+            _compare(first, probe)
         bound = _bind_numbers(traces, args)
         self.trace_seconds = time.process_time() - start
         start = time.process_time()
@@ -281,18 +287,23 @@ class _Batch:
             raise ValueError("got an empty batch: a compiled step needs at least one sample")
         return cls(out, kinds, sizes[0])
 
-    def most_different_row(self) -> int | None:
-        """The sample whose numbers differ from the first's the most (None for a batch of one):
-        the second trace, which should take any data-dependent branch the first did not."""
+    def rows_to_check(self, count: int) -> list[int]:
+        """Up to ``count`` samples besides the first, whose graphs must have its structure:
+        the one whose numbers differ from the first's the most, then samples spread evenly
+        over the batch. A branch on the data that some of them take differently is found."""
         if self.size < 2:
-            return None
-        head = slice(0, min(self.size, 256))
-        score = np.zeros(head.stop)
+            return []
+        head = min(self.size, 4096)
+        score = np.zeros(head)
         for array in self.arrays:
-            part = array[head].reshape(head.stop, -1).astype(np.float64)
-            score += (np.abs(part - part[0]) > 0).sum(axis=1) + np.abs(part - part[0]).sum(axis=1) * 1e-9
+            part = array[:head].reshape(head, -1).astype(np.float64)
+            score += (part != part[0]).sum(axis=1) + np.abs(part - part[0]).sum(axis=1) * 1e-9
         score[0] = -1.0
-        return int(score.argmax())
+        rows = [int(score.argmax())]
+        for row in np.linspace(1, self.size - 1, num=min(count, self.size - 1)).astype(int).tolist():
+            if row not in rows and len(rows) < count:
+                rows.append(row)
+        return rows
 
     def sample(self, row: int, names: list[str]) -> tuple[list[Any], dict[int, tuple[int, int]]]:
         """One sample's arguments for fn: rows as lists of placeholder Values, floats as
@@ -423,22 +434,31 @@ def _topological(roots: list[Value]) -> list[Value]:
 
 
 def _describe_node(trace: _Trace, i: int) -> str:
-    node = trace.nodes[i]
-    parts = []
-    for kind, what in trace.operands[i][: 4]:
-        parts.append({"node": lambda w: f"node {w}", "param": lambda w: f"parameter {w}",
-                      "input": lambda w: f"input {w[0]}[{w[1]}]", "constant": lambda w: "a constant Value",
-                      "number": lambda w: repr(w)}[kind](what))  # fmt: skip
-    more = ", ..." if len(trace.operands[i]) > 4 else ""
-    return f"{node.op}({', '.join(parts)}{more})"
+    """Node i as its op over its first operands: "mul(x[0], 2.0)"."""
+
+    def name(kind: str, what: Any) -> str:
+        if kind == "node":
+            return f"node {what}"
+        if kind == "param":
+            return f"parameter {what}"
+        if kind == "input":
+            a, j = what
+            placeholder = trace.args[a][j] if isinstance(trace.args[a], list) else trace.args[a]
+            return placeholder.label
+        return "a constant Value" if kind == "constant" else repr(what)
+
+    operands = trace.operands[i]
+    more = ", ..." if len(operands) > 4 else ""
+    return f"{trace.nodes[i].op}({', '.join(name(*o) for o in operands[:4])}{more})"
 
 
 def _compare(first: _Trace, other: _Trace) -> None:
     """The two samples' graphs have one structure, or a CompileError naming the first difference."""
     where = f"samples {first.row} and {other.row}"
     hint = (
-        "the graph's structure depends on the data (a Python `if` on a Value, a clamp that branches, "
-        "min/max over Values): write it branch-free (autograd.where, autograd.maximum, relu) to compile it"
+        "the graph's structure depends on the data (a Python `if` on a Value or its .data, a clamp that "
+        "branches, min/max over Values): write it with ops instead (relu, abs, autograd.maximum, leaky_relu, "
+        "or an op of your own whose rules use autograd.where) to compile it"
     )
     if len(first.result_nodes) != len(other.result_nodes) or len(first.extra_nodes) != len(other.extra_nodes):
         raise CompileError(f"compile(): fn returns a different number of results for {where}; {hint}")
@@ -525,6 +545,18 @@ def _bind_numbers(traces: list[_Trace], args: _Batch) -> _Bound:
                 "fn computed it from the data outside the graph (.data, float(), a NumPy call); keep it a Value"
             )
         per_sample[k] = owner
+    for a, kind in enumerate(args.kinds):
+        # an integer argument that kept one value in every trace (the probe found no other
+        # value fn accepts) may still be a number of the graph: then where it enters is unknown
+        if kind == "ints" and len({t.args[a] for t in traces}) == 1:
+            same = [k for k, v in enumerate(first.numbers) if k not in per_sample and v == float(first.args[a])]
+            if same:
+                i, position = first.number_sites[same[0]]
+                raise CompileError(
+                    f"compile(): integer argument {a} was {first.args[a]} in every traced sample, and fn refused other "
+                    f"values, so it cannot be told apart from the number {first.numbers[same[0]]!r} in node {i}, "
+                    f"{_describe_node(first, i)}; trace with a batch whose argument {a} takes two values"
+                )
     return _Bound(per_sample)
 
 
@@ -548,8 +580,10 @@ class _Take:
             self.mode = "one"
             self.sid = refs[0][0]
             cols = [c for _, c in refs]
-            if cols == list(range(cols[0], cols[0] + len(cols))):
-                self.cols = slice(cols[0], cols[0] + len(cols))
+            step = cols[1] - cols[0] if len(cols) > 1 else 1
+            if step > 0 and cols == list(range(cols[0], cols[0] + step * len(cols), step)):
+                # an arithmetic progression (a layer's biases among its weights): a view, no copy
+                self.cols = slice(cols[0], cols[0] + step * (len(cols) - 1) + 1, step)
             else:
                 self.cols = np.array(cols, dtype=np.intp)
                 self.unique = len(set(cols)) == len(cols)
@@ -592,11 +626,16 @@ class _Take:
 
 def _add_into(grads: list[np.ndarray | None], vals: list[np.ndarray], sid: int, cols: Any, unique: bool, g: Any) -> None:
     target = grads[sid]
-    if target is None:
-        target = grads[sid] = np.zeros(vals[sid].shape)
-    g = np.asarray(g)
-    if target.shape[0] == 1 and g.ndim == 2 and g.shape[0] > 1:
+    shape = vals[sid].shape
+    if g.__class__ is not np.ndarray:
+        g = np.asarray(g)
+    if shape[0] == 1 and g.ndim == 2 and g.shape[0] > 1:
         g = g.sum(axis=0, keepdims=True)  # a row the batch shares: its gradient sums the samples'
+    if target is None:
+        if cols.__class__ is slice and cols == slice(0, shape[1], 1) and g.shape == shape:
+            grads[sid] = g.copy()  # the first gradient of a whole source: no zeros to add to
+            return
+        target = grads[sid] = np.zeros(shape)
     if unique:
         target[:, cols] += g
     else:
@@ -609,6 +648,9 @@ class _Unit:
     group: Group
     sid: int  # where its results go
     takes: list[_Take]
+
+    def prepare(self, needs: list[bool]) -> None:
+        """Learn which of its operands need a gradient (fixed once the tape is built)."""
 
     def forward(self, vals: list[np.ndarray], args: _Batch) -> np.ndarray:
         raise NotImplementedError
@@ -642,37 +684,87 @@ class _Elementwise(_Unit):
 
 
 class _Matmul(_Unit):
-    """k dot nodes reading the same per-sample inputs: one ``X @ W.T (+ b)``."""
+    """k dot nodes reading the same per-sample inputs: one ``X @ W.T (+ b)``.
+
+    The replay keeps X and W.T of the last forward pass for the backward pass: a
+    compiled step runs one batch at a time.
+    """
 
     def __init__(self, inputs: list[Ref], weights: list[list[Ref]], biases: list[Ref] | None, group: Group, sid: int) -> None:
+        n, k = len(inputs), len(weights)
         self.x = _Take(inputs)
-        self.w = _Take([r for row in weights for r in row])
+        # W.T's entries in row order, read as one C-contiguous (n, k) array: NumPy's
+        # matmul with a transposed small operand can take a path 30 times slower than BLAS
+        self.w = _Take([weights[r][j] for j in range(n) for r in range(k)])
+        self.rows = _neuron_rows(weights)  # or W as a view of the parameters: (source, start, row length)
         self.b = _Take(biases) if biases is not None else None
-        self.shape = (len(weights), len(inputs))
+        self.shape = (n, k)
         self.takes = [self.x, self.w] + ([self.b] if self.b is not None else [])
         self.group, self.sid = group, sid
+        self.w_needs = self.x_needs = self.b_needs = True
+        self._x: np.ndarray | None = None
+        self._wt: np.ndarray | None = None
+
+    def prepare(self, needs: list[bool]) -> None:
+        self.w_needs = any(needs[s] for s in self.w.sources())
+        self.x_needs = any(needs[s] for s in self.x.sources())
+        self.b_needs = self.b is not None and any(needs[s] for s in self.b.sources())
+
+    def _weights(self, source: np.ndarray) -> np.ndarray:
+        """W as a (k, n) view of a row holding each neuron's weights in a run of its own."""
+        sid, start, length = self.rows  # type: ignore[misc]
+        n, k = self.shape
+        return source[0, start : start + k * length].reshape(k, length)[:, :n]
 
     def forward(self, vals: list[np.ndarray], args: _Batch) -> np.ndarray:
-        out = self.x(vals) @ self.w(vals).reshape(self.shape).T
+        x = self.x(vals)
+        if self.rows is not None:
+            wt = np.ascontiguousarray(self._weights(vals[self.rows[0]]).T)
+        else:
+            wt = self.w(vals).reshape(self.shape)
+        self._x, self._wt = x, wt
+        out = x @ wt
         if self.b is not None:
-            out = out + self.b(vals)  # not +=: inputs the batch shares give one row, a bias per sample B
+            out += self.b(vals)
         return out
 
     def backward(self, vals: list[np.ndarray], grads: list[np.ndarray | None], needs: list[bool], args: _Batch) -> None:
         g = grads[self.sid]
         if g is None:
             return
-        if any(needs[s] for s in self.w.sources()):
-            x = self.x(vals)
-            if x.shape[0] != g.shape[0]:  # inputs the batch shares (one row), a gradient per sample
-                g_rows = g.sum(axis=0, keepdims=True)
+        x, wt = self._x, self._wt
+        if self.w_needs:
+            gw_t = x.T @ g  # type: ignore[union-attr]
+            if self.rows is not None:
+                sid = self.rows[0]
+                if grads[sid] is None:
+                    grads[sid] = np.zeros(vals[sid].shape)
+                view = self._weights(grads[sid])
+                view += gw_t.T
             else:
-                g_rows = g
-            self.w.add(grads, vals, needs, (g_rows.T @ x).reshape(1, -1))
-        if any(needs[s] for s in self.x.sources()):
-            self.x.add(grads, vals, needs, g @ self.w(vals).reshape(self.shape))
-        if self.b is not None:
-            self.b.add(grads, vals, needs, g)
+                self.w.add(grads, vals, needs, gw_t.reshape(1, -1))
+        if self.x_needs:
+            self.x.add(grads, vals, needs, g @ np.ascontiguousarray(wt.T))  # type: ignore[union-attr]
+        if self.b_needs:
+            self.b.add(grads, vals, needs, g)  # type: ignore[union-attr]
+
+
+def _neuron_rows(weights: list[list[Ref]]) -> tuple[int, int, int] | None:
+    """(source, start, length) when neuron r's weights are columns start + r·length + j
+    of one shared row (an nn.Layer's parameters: each neuron's weights, then its bias),
+    so that W is a view of that row; else None."""
+    first = weights[0][0]
+    sid, start = first
+    if sid < 0 or any(s != sid for row in weights for s, _ in row):
+        return None
+    n = len(weights[0])
+    length = weights[1][0][1] - start if len(weights) > 1 else n
+    if length < n:
+        return None
+    for r, row in enumerate(weights):
+        if [c for _, c in row] != list(range(start + r * length, start + r * length + n)):
+            return None
+    return sid, start, length
 
 
 class _Variadic(_Unit):
@@ -698,7 +790,9 @@ class _Variadic(_Unit):
         if self.fast_sum:
             total = _row_sums(operands)
             return (total if self.op.name == "sum" else total / operands.shape[1])[:, None]
-        out = self.forward_rule(list(operands.T) + self._params(args))
+        # the operands as rows, kept for the backward pass (a step runs one batch at a time)
+        self._operands = arrays.Rows(np.ascontiguousarray(operands.T), self._params(args))
+        out = self.forward_rule(self._operands)
         return np.asarray(out, dtype=np.float64).reshape(-1, 1)
 
     def backward(self, vals: list[np.ndarray], grads: list[np.ndarray | None], needs: list[bool], args: _Batch) -> None:
@@ -709,10 +803,12 @@ class _Variadic(_Unit):
             n = self.take.k
             self.take.add(grads, vals, needs, np.broadcast_to(g if self.op.name == "sum" else g / n, (g.shape[0], n)))
             return
-        operands = self.take(vals)
-        local = self.backward_rule(g[:, 0], vals[self.sid][:, 0], list(operands.T) + self._params(args))
-        rows = max(g.shape[0], operands.shape[0])
-        self.take.add(grads, vals, needs, np.stack([np.broadcast_to(x, (rows,)) for x in local], axis=1))
+        local = self.backward_rule(g[:, 0], vals[self.sid][:, 0], self._operands)
+        rows = max(g.shape[0], self._operands.matrix.shape[1])
+        if local.__class__ is np.ndarray and local.shape == (self.take.k, rows):
+            self.take.add(grads, vals, needs, local.T)  # the rule's gradients came as one array
+        else:
+            self.take.add(grads, vals, needs, np.stack([np.broadcast_to(x, (rows,)) for x in local], axis=1))
 
 
 def _row_sums(m: np.ndarray) -> np.ndarray:
@@ -828,6 +924,8 @@ class _Tape:
         for unit in self.units:
             needs[unit.sid] = any(needs[s] for take in unit.takes for s in take.sources())
         self.needs = needs
+        for unit in self.units:
+            unit.prepare(needs)
         position = {id(node): i for i, node in enumerate(trace.nodes)}
         self.result_refs = [self._ref_of_output(v, position, ref_of) for v in trace.result_nodes]
         self.extra_refs = [self._ref_of_output(v, position, ref_of) for v in trace.extra_nodes]
@@ -841,23 +939,21 @@ class _Tape:
 
     # --- running -------------------------------------------------------------------------
 
-    def forward(self, args: _Batch, units: list[_Unit] | None = None) -> list[np.ndarray]:
-        """Every source's values; ``units`` (validate's) is filled with each unit as it starts."""
+    def forward(self, args: _Batch, checking: list[_Unit] | None = None) -> list[np.ndarray]:
         vals: list[np.ndarray] = [None] * self.n_sources  # type: ignore[list-item]
         vals[PARAMS] = np.fromiter(map(_data_of, self._params), np.float64, self.n_params).reshape(1, -1)
         vals[CONSTANTS] = np.fromiter(map(_data_of, self.constants), np.float64, len(self.constants)).reshape(1, -1)
         for a, array in enumerate(args.arrays):
             vals[2 + a] = array if array.ndim == 2 else array.reshape(-1, 1).astype(np.float64, copy=False)
         for unit in self.units:
-            if units is not None:
-                units.append(unit)
+            if checking is not None:
+                checking.append(unit)
             vals[unit.sid] = unit.forward(vals, args)
         return vals
 
     def backward(
-        self, vals: list[np.ndarray], args: _Batch, reduction: str, units: list[_Unit] | None = None
+        self, vals: list[np.ndarray], args: _Batch, reduction: str, checking: list[_Unit] | None = None
     ) -> np.ndarray | None:
-        """The parameters' gradient; ``units`` (validate's) is filled with each unit as it starts."""
         grads: list[np.ndarray | None] = [None] * self.n_sources
         size = args.size
         sid, col = self.result_refs[0]
@@ -870,37 +966,38 @@ class _Tape:
         needs = self.needs
         for unit in reversed(self.units):
             if needs[unit.sid]:
-                if units is not None:
-                    units.append(unit)
+                if checking is not None:
+                    checking.append(unit)
                 unit.backward(vals, grads, needs, args)
         g = grads[PARAMS]
         return g[0] if g is not None else None
 
-    def read(self, vals: list[np.ndarray], refs: list[Ref], as_list: bool, size: int) -> np.ndarray:
-        """The referenced columns for a batch of ``size``: a result every sample shares
-        (one that depends on the parameters alone) is repeated for each."""
-        columns = [vals[sid][:, col] for sid, col in refs]
-        out = np.stack([np.broadcast_to(c, (size,)) for c in columns], axis=1)
-        return out if as_list else out[:, 0].copy()
+    @staticmethod
+    def read(vals: list[np.ndarray], refs: list[Ref], as_list: bool, size: int) -> np.ndarray:
+        """The referenced nodes' values per sample: (size,), or (size, k) as a list. A node
+        the batch shares (it depends on the parameters alone) gives each sample its value."""
+        if not as_list:
+            sid, col = refs[0]
+            column = vals[sid][:, col]
+            return column.copy() if len(column) == size else np.repeat(column, size)
+        return np.stack([np.broadcast_to(vals[sid][:, col], (size,)) for sid, col in refs], axis=1)
 
     def validate(self, trace: _Trace, args: _Batch) -> None:
         """Replay the traced sample and compare every node with its traced value: an op
         whose rules do not run on arrays is found here, named, before any training."""
         one = _Batch([a[trace.row : trace.row + 1] for a in args.arrays], args.kinds, 1)
-        started: list[_Unit] = []  # the unit that fails is the last one started
-        rules = "forward"
+        hint = "its rules must accept NumPy arrays (write them with operators, autograd's functions or NumPy)"
+        checking: list[_Unit] = []  # the units run so far: the last is the one that failed
+        phase = "forward"
         try:
             with arrays.quiet():
-                vals = self.forward(one, started)
+                vals = self.forward(one, checking)
+                phase, checking = "derivative", []
                 if not self.result_list:
-                    rules = "derivative"
-                    self.backward(vals, one, "mean", started)
+                    self.backward(vals, one, "mean", checking)
         except Exception as error:  # noqa: BLE001 - reported with the op that failed
-            where = f" in the {rules} of the {started[-1].group.op} op" if started else ""
-            raise CompileError(
-                f"compile(): replaying the graph over a batch failed{where}: {type(error).__name__}: {error} "
-                "(an op's rules must accept NumPy arrays: write them with autograd's functions or NumPy)"
-            ) from error
+            what = f"the {phase} of the {checking[-1].group.op} op" if checking else f"the replay's {phase}"
+            raise CompileError(f"compile(): {what} failed over a batch ({type(error).__name__}: {error}); {hint}") from error
         for unit in self.units:
             got = vals[unit.sid][0]
             want = np.array([node.data for node in unit.group.nodes])
@@ -908,8 +1005,8 @@ class _Tape:
             if not close.all():
                 j = int(np.argmin(close))
                 raise CompileError(
-                    f"compile(): the {unit.group.op} op's array rules give {got[j]!r} where the traced node holds "
-                    f"{want[j]!r}: its forward must accept NumPy arrays (write it with autograd's functions or NumPy)"
+                    f"compile(): the {unit.group.op} op gives {got[j]!r} over a batch where the traced node holds "
+                    f"{want[j]!r}; {hint}"
                 )
 
 

@@ -42,6 +42,7 @@ into the operand nodes, which saves building lists for every node.
 from __future__ import annotations
 
 import ast
+import copy
 import functools
 import inspect
 import linecache
@@ -100,6 +101,7 @@ class Op:
     accumulate: Callable[[float, tuple], None] | None = None
     short: str = ""
     _generic: tuple[Callable[..., Any], Callable[..., Any]] = field(init=False, repr=False, compare=False)
+    _array: tuple[Callable[..., Any], Callable[..., Any]] = field(init=False, repr=False, compare=False)
     _scalar: tuple[Callable[..., Any], Callable[..., Any]] = field(init=False, repr=False, compare=False)
     _bound: dict[ModuleType, tuple[Callable[..., Any], Callable[..., Any]]] = field(
         init=False, repr=False, compare=False
@@ -107,10 +109,13 @@ class Op:
 
     def __post_init__(self) -> None:
         # forward and backward become their compiled float forms; the scalar forms serve
-        # Values; the rules as written stay for arrays, where K.where is numpy.where
+        # Values; the array forms (K.where evaluating only the branch a whole batch takes)
+        # serve arrays. The array forms come first: the others rewrite the parsed rules.
         generic = (self.forward, self.backward)
+        array = (_array_form(self.forward), _array_form(self.backward))
         scalar = (_scalar_form(self.forward), _scalar_form(self.backward))
         object.__setattr__(self, "_generic", generic)
+        object.__setattr__(self, "_array", array)
         object.__setattr__(self, "_scalar", scalar)
         object.__setattr__(self, "forward", _float_form(generic[0], scalar[0]))
         object.__setattr__(self, "backward", _float_form(generic[1], scalar[1]))
@@ -126,7 +131,7 @@ class Op:
             if kit is floats:
                 rules = (self.forward, self.backward)
             else:
-                rules = self._scalar if getattr(kit, "SCALAR", True) else self._generic
+                rules = self._scalar if getattr(kit, "SCALAR", True) else self._array
             bound = tuple(_bind(rule, kit) for rule in rules)  # type: ignore[assignment]
             self._bound[kit] = bound  # type: ignore[index]
         return bound  # type: ignore[return-value]
@@ -179,6 +184,55 @@ class _InlineWhere(ast.NodeTransformer):
         ):  # fmt: skip
             return ast.copy_location(_FLOAT_TESTS[func.attr](node.args[0]), node)
         return node
+
+
+class _LazyWhere(ast.NodeTransformer):
+    """Rewrites ``K.where(c, a, b)`` as ``K.where_lazy(c, lambda: a, lambda: b)``: the array
+    kit then evaluates a branch only where some sample takes it."""
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        self.generic_visit(node)
+        func = node.func
+        if (
+            isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "K"
+            and func.attr == "where" and len(node.args) == 3 and not node.keywords
+        ):  # fmt: skip
+            condition, if_true, if_false = node.args
+            no_arguments = ast.arguments(posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[], defaults=[])
+            return ast.copy_location(
+                ast.Call(
+                    func=ast.Attribute(value=ast.Name(id="K", ctx=ast.Load()), attr="where_lazy", ctx=ast.Load()),
+                    args=[condition, ast.Lambda(args=no_arguments, body=if_true), ast.Lambda(args=no_arguments, body=if_false)],
+                    keywords=[],
+                ),
+                node,
+            )
+        return node
+
+
+def _array_form(rule: Callable[..., Any]) -> Callable[..., Any]:
+    """The rule with each ``K.where(c, a, b)`` as ``K.where_lazy(c, lambda: a, lambda: b)``.
+
+    NumPy's where evaluates both branches for every sample. The softmax family's rules
+    keep a plain formula for a non-finite largest logit beside the careful one: a batch
+    replay computed both, always. With the branches as functions, the array kit runs
+    only the branch the whole batch takes, or both where samples differ. Compiled as
+    :func:`_scalar_form` compiles (a rule without source is returned as it is)."""
+    code = getattr(rule, "__code__", None)
+    if code is None or code.co_freevars or rule.__name__ == "<lambda>" or not _names_where(code):
+        return rule
+    definition = _definitions(code.co_filename).get((code.co_firstlineno, rule.__name__))
+    if definition is None:
+        return rule
+    tree = ast.Module(body=[_LazyWhere().visit(copy.deepcopy(definition))], type_ignores=[])
+    ast.fix_missing_locations(tree)
+    namespace: dict[str, Any] = {}
+    exec(compile(tree, code.co_filename, "exec"), rule.__globals__, namespace)  # noqa: S102 - our own rule's source
+    compiled = namespace[rule.__name__]
+    compiled.__qualname__ = rule.__qualname__
+    compiled.__module__ = rule.__module__
+    compiled.__doc__ = rule.__doc__
+    return compiled
 
 
 def _scalar_form(rule: Callable[..., Any], floats_only: bool = False) -> Callable[..., Any]:

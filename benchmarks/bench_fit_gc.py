@@ -78,7 +78,7 @@ def worker(pause_gc: bool, ballast: bool, freeze: bool = False) -> dict[str, Any
     before = [stats["collections"] for stats in gc.get_stats()]
     start = time.process_time()
     history = nn.fit(model, X_train, y_train, loss="cross_entropy", optimizer=optimizer, epochs=EPOCHS,
-                     batch_size=BATCH, seed=SEED, progress=False, pause_gc=pause_gc)
+                     batch_size=BATCH, seed=SEED, progress=False, pause_gc=pause_gc, compiled=False)  # the eager engine's graphs
     seconds = (time.process_time() - start) / EPOCHS
     after = [stats["collections"] for stats in gc.get_stats()]
     return {

@@ -54,8 +54,9 @@ def moons(steps: int = 100) -> float:
         return nn.hinge_loss(scores, targets) + 1e-4 * autograd.dot(params, params)  # Σp² as one node
 
     schedule = nn.LRSchedule(lambda k: 1.0 - 0.9 * k / 100)  # micrograd's learning rate at step k
-    # full batch: one epoch is one step
-    history = nn.fit(model, X, labels, loss=loss, optimizer=nn.SGD(params, lr=1.0), epochs=steps, callbacks=[schedule])
+    # full batch: one epoch is one step; a callable loss runs eagerly (compiled=False: no warning about it)
+    history = nn.fit(model, X, labels, loss=loss, optimizer=nn.SGD(params, lr=1.0), epochs=steps, callbacks=[schedule],
+                     compiled=False)
     sys.stderr.flush()
     print(f"moons: loss {history.loss[-1]:.4f} after {steps} steps, accuracy {history.accuracy[-1]:.0%}")
     return history.accuracy[-1]

@@ -11,6 +11,7 @@
 from . import data
 from .callbacks import Callback, FitState, LRSchedule
 from .classic import Adaline, Perceptron
+from .compiled import NotCompiledWarning
 
 # nn-core's names: modules, losses, optimizers, training and model files
 from .io import ModelFileError, load, save
@@ -36,6 +37,7 @@ __all__ = [
     "ModelFileError",
     "Module",
     "Neuron",
+    "NotCompiledWarning",
     "Optimizer",
     "Perceptron",
     "bce_loss",

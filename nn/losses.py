@@ -122,35 +122,42 @@ def bce_loss(prediction: Any, target: Any, reduction: str = "mean", eps: float =
     """Binary cross-entropy of probabilities: -(t·log p + (1 - t)·log(1 - p)).
 
     ``p`` must lie in [0, 1] (a sigmoid output); ``t`` in [0, 1] too (0/1 labels, or
-    soft ones). A ``p`` closer than ``eps`` to 0 or 1 is clamped to ``eps`` or
-    ``1 - eps`` so that log never sees 0 (the loss stays finite, at most about 27.6
-    for the default eps; a clamped ``p`` gets no gradient, as with any clamp).
-    Terms whose weight t or 1 - t is 0 are left out of the graph. For raw scores,
-    :func:`bce_with_logits` is the stable choice.
+    soft ones). ``p`` is clamped to [eps, 1 - eps] so that log never sees 0 (the
+    loss stays finite, at most about 27.6 for the default eps; a clamped ``p`` gets
+    no gradient, as with any clamp). The clamp is two ``maximum`` nodes on every
+    term, whatever p is, so the graph's structure does not depend on the data
+    (``autograd.compile`` replays it over a batch); at p = eps or 1 - eps exactly,
+    p itself is the maximum's first operand and keeps its gradient. Both terms
+    are built for every label (a term whose weight t or 1 - t is 0 adds an exact
+    0). For raw scores, :func:`bce_with_logits` is the stable choice.
     """
     _check_reduction(reduction, "bce_loss")
     predictions, targets = _pairs(prediction, target, "bce_loss")
     terms = []
     for i, (p, t) in enumerate(zip(predictions, targets)):
         p_data, t_data = _data(p), _data(t)
-        if not 0.0 <= p_data <= 1.0:
-            raise ValueError(
-                f"bce_loss takes probabilities in [0, 1]; the prediction at index {i} is {p_data!r} (for raw scores use bce_with_logits)"
-            )
-        if not 0.0 <= t_data <= 1.0:
-            raise ValueError(f"bce_loss takes targets in [0, 1]; the target at index {i} is {t_data!r}")
-        p = _as_value(p)
-        if p_data < eps:
-            p = autograd.maximum([p, eps])
-        elif p_data > 1.0 - eps:
-            p = -autograd.maximum([-p, eps - 1.0])  # min(p, 1 - eps)
-        if t.__class__ is not Value and t_data == 1.0:
-            terms.append(-p.log())
-        elif t.__class__ is not Value and t_data == 0.0:
-            terms.append(-(1 - p).log())
-        else:
-            terms.append(-(t * p.log() + (1 - t) * (1 - p).log()))
+        check_probability(p_data, i)
+        check_bce_target(t_data, i)
+        # min(max(p, eps), 1 - eps), branch-free: max(-max(p, eps), eps - 1) is -min(...)
+        p = -autograd.maximum([-autograd.maximum([_as_value(p), eps]), eps - 1.0])
+        # both terms always, even when t or 1 - t is 0 (0·log(...) is an exact 0, as the clamp
+        # keeps log finite): leaving one out would make the graph depend on the label
+        terms.append(-(t * p.log() + (1 - t) * (1 - p).log()))
     return _reduce(terms, reduction, "bce_loss")
+
+
+def check_probability(p: float, i: int) -> None:
+    """bce_loss's check of one prediction (nn.fit's compiled path runs it on the outputs too)."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(
+            f"bce_loss takes probabilities in [0, 1]; the prediction at index {i} is {p!r} (for raw scores use bce_with_logits)"
+        )
+
+
+def check_bce_target(t: float, i: int) -> None:
+    """bce_loss's check of one target."""
+    if not 0.0 <= t <= 1.0:
+        raise ValueError(f"bce_loss takes targets in [0, 1]; the target at index {i} is {t!r}")
 
 
 def bce_with_logits(prediction: Any, target: Any, reduction: str = "mean") -> Value:
@@ -174,10 +181,15 @@ def hinge_loss(prediction: Any, target: Any, reduction: str = "mean") -> Value:
     predictions, targets = _pairs(prediction, target, "hinge_loss")
     terms = []
     for i, (score, y) in enumerate(zip(predictions, targets)):
-        if _data(y) not in (-1.0, 1.0):
-            raise ValueError(f"hinge_loss takes labels -1 or +1; the target at index {i} is {_data(y)!r} (from 0/1 labels use 2·y - 1)")
+        check_hinge_label(_data(y), i)
         terms.append((1 - y * _as_value(score)).relu())
     return _reduce(terms, reduction, "hinge_loss")
+
+
+def check_hinge_label(y: float, i: int) -> None:
+    """hinge_loss's check of one label."""
+    if y not in (-1.0, 1.0):
+        raise ValueError(f"hinge_loss takes labels -1 or +1; the target at index {i} is {y!r} (from 0/1 labels use 2·y - 1)")
 
 
 def _class_index(t: object, n_classes: int, who: str) -> int:

@@ -11,7 +11,11 @@ import types
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import numpy as np
+
 from autograd import Value
+
+from . import compiled
 
 __all__ = ["Module"]
 
@@ -125,6 +129,41 @@ class Module:
                 raise ValueError(f"{where}: parameter {name} is {value}; only finite numbers are accepted")
             values.append(value)
         return values
+
+    # --- batches ----------------------------------------------------------------------
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The outputs for each row of ``X`` (a 2-D array, samples × inputs), as a NumPy array.
+
+        Shape (B,) when the model gives one output, (B, k) for k outputs; the numbers
+        are ``[model(row) for row in X]``'s. The model's graph for one sample is
+        compiled (``autograd.compile``) and replayed over all rows at once; the
+        compiled step is kept on the model, reads the parameters' current values at
+        every call (so it stays right after training) and is traced again when the
+        parameters are other Values. A model that does not compile runs eagerly,
+        with a :class:`nn.NotCompiledWarning` saying why.
+
+        Raises:
+            ValueError: X is not 2-D (one sample: ``model(x)``), is empty, or its
+                rows are not ``nin`` wide.
+            TypeError: X does not hold plain numbers.
+
+        >>> import random
+        >>> import nn
+        >>> model = nn.MLP(2, [3, 2], rng=random.Random(0))
+        >>> X = np.array([[0.5, -1.0], [2.0, 0.25], [0.0, 0.0]])
+        >>> model.predict(X).shape
+        (3, 2)
+        >>> bool(np.allclose(model.predict(X)[1], [o.data for o in model(X[1])], rtol=1e-12))
+        True
+        """
+        return compiled.predict(self, X)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # predict's compiled step is a cache (and holds closures): copies and pickles leave it out
+        state = dict(vars(self))
+        state.pop("_predict_cache", None)
+        return state
 
     # --- files ------------------------------------------------------------------------
 

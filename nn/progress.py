@@ -94,8 +94,9 @@ class _Silent(Callback):
         pass
 
 
-def reporter(progress: Any, epochs: int) -> ProgressBar | ProgressLines | _Silent:
-    """The reporter for fit's ``progress`` argument: True/"auto", "bar", "lines", False/"none"."""
+def reporter(progress: Any, epochs: int, desc: str = "fit") -> ProgressBar | ProgressLines | _Silent:
+    """The reporter for fit's ``progress`` argument: True/"auto", "bar", "lines", False/"none";
+    ``desc`` leads the bar and each line ("fit · compiled" for compiled steps)."""
     if progress is True:
         progress = "auto"
     elif progress is False or progress is None:
@@ -107,7 +108,7 @@ def reporter(progress: Any, epochs: int) -> ProgressBar | ProgressLines | _Silen
         redraws = _in_jupyter() or (stream is not None and hasattr(stream, "isatty") and stream.isatty())
         progress = "bar" if redraws else "lines"
     if progress == "bar":
-        return ProgressBar(epochs)
+        return ProgressBar(epochs, desc)
     if progress == "lines":
-        return ProgressLines(epochs)
+        return ProgressLines(epochs, desc)
     return _Silent()

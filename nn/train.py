@@ -15,9 +15,11 @@ from typing import Any
 
 import numpy as np
 
+import autograd
 from autograd import Value
 
 from .callbacks import FitState, LRSchedule, hooks_of
+from .compiled import compiled_fit_step, not_compiled
 from .losses import LOSSES
 from .module import Module
 from .optim import SGD, Adam, Optimizer
@@ -39,13 +41,15 @@ class History:
     reports it), or nan when the targets are not class labels. Also readable as
     ``history["loss"]`` and ``history["accuracy"]``. ``description`` says what was
     trained (model, loss, optimizer, batch size: ``viz.plot_history``'s title);
-    ``interrupted`` is True when a KeyboardInterrupt ended the run early.
+    ``interrupted`` is True when a KeyboardInterrupt ended the run early;
+    ``compiled`` says whether the steps ran through ``autograd.compile``.
     """
 
     loss: list[float] = field(default_factory=list)
     accuracy: list[float] = field(default_factory=list)
     description: str = ""
     interrupted: bool = False
+    compiled: bool = False
 
     def __getitem__(self, key: str) -> list[float]:
         if key == "loss":
@@ -75,12 +79,25 @@ def fit(
     shuffle: bool = True,
     callbacks: Sequence[Any] | None = None,
     pause_gc: bool = True,
+    compiled: bool | None = None,
 ) -> History:
     """Train ``model`` on samples ``X`` with targets ``y`` and return the :class:`History`.
 
     Each batch: ``on_step_begin`` callbacks, outputs ``model(x)`` for its samples,
     one loss over them, ``zero_grad``, ``backward``, ``optimizer.step()``, then
     ``on_step_end`` callbacks; after each epoch, ``on_epoch_end`` callbacks.
+
+    Compiled steps: with a named loss, fit compiles one sample's graph,
+    ``loss(model(x), t)``, with ``autograd.compile`` and replays it over each
+    batch with NumPy (the progress bar reads "fit · compiled"). The batches,
+    shuffling, callbacks, optimizer steps, history and interrupts are those of
+    the eager loop, and so are the numbers, to rounding (the tests ask 1e-12
+    relative; digits, 129 Adam steps: weights 7e-14 apart): the batch loss is the mean over the samples of each sample's loss,
+    which is the eager loss's mean over all terms when every sample has as many
+    outputs. A loss given as a callable takes the batch's lists, so it cannot be
+    split per sample: it runs eagerly. So does a model whose graph cannot be
+    replayed (its structure depends on the data); fit then warns
+    (:class:`nn.NotCompiledWarning`) with the reason.
 
     A KeyboardInterrupt (Ctrl-C, or raised by a callback or the loss) ends training
     early and ``fit`` returns the History of the complete epochs, with
@@ -115,6 +132,9 @@ def fit(
             it ends). gradtrace's graphs hold no reference cycles, so reference
             counting frees them; the collector's passes would only rescan live
             objects (7-12% of a digits epoch: benchmarks/bench_fit_gc.py).
+        compiled: None (the default) compiles when the model and loss allow it and
+            otherwise warns and runs eagerly; True insists (an ``autograd.CompileError``
+            naming the reason when it cannot); False always runs the eager engine.
     """
     samples = _rows(X, "X")
     targets = _targets(y)
@@ -126,19 +146,44 @@ def fit(
         raise ValueError(f"fit(): epochs must be an int >= 0; got {epochs!r}")
     if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1):
         raise ValueError(f"fit(): batch_size must be a positive int or None (full batch); got {batch_size!r}")
+    if compiled is not None and not isinstance(compiled, bool):
+        raise TypeError(f"fit(): compiled must be None (compile when possible), True or False; got {compiled!r:.60}")
     loss_fn, loss_name = _loss(loss)
     opt = _optimizer(optimizer, model, lr)
-    is_right = _accuracy_rule(loss_name, targets)
+    rule = _accuracy_rule(loss_name, targets)
+    is_right = _scalar_rule(rule)
     hooks = hooks_of(callbacks)
+
+    def eager_step(batch: list[int]) -> tuple[float, int]:
+        outputs = [model(samples[i]) for i in batch]
+        batch_targets = [targets[i] for i in batch]
+        value = loss_fn(outputs, batch_targets)
+        if value.__class__ is not Value:
+            raise TypeError(f"fit(): the loss must return a Value; got {type(value).__name__}")
+        opt.zero_grad()
+        value.backward()
+        right = sum(map(is_right, outputs, batch_targets)) if is_right is not None else 0
+        return value.data, right
+
+    run = eager_step
+    if compiled is not False:
+        fast = compiled_fit_step(model, _trained(model, opt), loss_fn, loss_name, samples, targets, opt.zero_grad, rule)
+        if isinstance(fast, str):
+            if compiled:
+                raise autograd.CompileError(f"fit(compiled=True): cannot compile the training step: {fast}")
+            not_compiled("fit", fast, stacklevel=2)
+        elif fast is not None:
+            run = fast.run
+        # None: the data does not suit the model or loss; the eager step says how, at the first batch
 
     n, epochs = len(samples), int(epochs)
     size = n if batch_size is None else min(int(batch_size), n)
     order = list(range(n))
     rng = random.Random(seed) if size < n and shuffle else None
     scheduled = any(isinstance(callback, LRSchedule) for callback in callbacks or [])
-    history = History(description=_describe(model, loss, opt, scheduled, size, n))
+    history = History(description=_describe(model, loss, opt, scheduled, size, n), compiled=run is not eager_step)
     state = FitState(model=model, optimizer=opt, history=history, epochs=epochs, steps_per_epoch=math.ceil(n / size))
-    report = reporter(progress, epochs)
+    report = reporter(progress, epochs, "fit · compiled" if history.compiled else "fit")
     step_begin, step_end = hooks["on_step_begin"], hooks["on_step_end"] + [report.on_step_end]
     epoch_end = hooks["on_epoch_end"] + [report.on_epoch_end]
     pause = _collector_paused if pause_gc else _unchanged
@@ -154,21 +199,19 @@ def fit(
                 state.batch_size = len(batch)
                 for hook in step_begin:
                     hook(state)
-                with pause():
-                    outputs = [model(samples[i]) for i in batch]
-                    batch_targets = [targets[i] for i in batch]
-                    value = loss_fn(outputs, batch_targets)
-                    if value.__class__ is not Value:
-                        raise TypeError(f"fit(): the loss must return a Value; got {type(value).__name__}")
-                    opt.zero_grad()
-                    value.backward()
+                with pause():  # the eager step's graph is freed when it returns, while the collector is paused
+                    try:
+                        state.loss, batch_right = run(batch)
+                    except autograd.CompileError as error:  # a batch that needed a new trace, which failed
+                        if run is eager_step or compiled:
+                            raise
+                        not_compiled("fit", str(error), stacklevel=2)
+                        run, history.compiled = eager_step, False
+                        state.loss, batch_right = run(batch)
                     with _interrupts_held():
                         opt.step()
                         steps_done += 1
-                    if is_right is not None:
-                        right += sum(map(is_right, outputs, batch_targets))
-                    state.loss = value.data
-                    del outputs, value  # free the batch's graph now, while the collector is paused
+                    right += batch_right
                 seen += len(batch)
                 total_loss += state.loss * len(batch)
                 state.epoch_loss = total_loss / seen
@@ -293,24 +336,41 @@ def _optimizer(optimizer: object, model: object, lr: float | None) -> Optimizer:
     raise ValueError(f"fit(): unknown optimizer {optimizer!r}; accepted: {', '.join(OPTIMIZERS)}, or an optimizer instance")
 
 
-def _accuracy_rule(loss_name: str | None, targets: list[Any]) -> Callable[[Any, Any], bool] | None:
-    """How to tell a right prediction for this loss and these targets; None when they are not labels."""
+def _trained(model: Any, opt: Optimizer) -> list[Value]:
+    """The Values a compiled step differentiates: the optimizer's, then the model's others."""
+    params = list(opt.params)
+    if isinstance(model, Module):
+        known = set(map(id, params))
+        params += [p for p in model.parameters() if id(p) not in known]
+    return params
+
+
+def _accuracy_rule(loss_name: str | None, targets: list[Any]) -> tuple[str, float, float] | None:
+    """How to tell a right prediction for this loss and these targets: ("argmax", 0, 0), or
+    ("above", output threshold, target threshold); None when the targets are not labels."""
     if loss_name == "cross_entropy":
-        return _argmax_matches
+        return ("argmax", 0.0, 0.0)
     if loss_name in ("hinge", "bce_with_logits"):
-        return _above(0.0, 0.0 if loss_name == "hinge" else 0.5)
+        return ("above", 0.0, 0.0 if loss_name == "hinge" else 0.5)
     if loss_name == "bce":
-        return _above(0.5, 0.5)
+        return ("above", 0.5, 0.5)
     if all(isinstance(t, numbers.Real) for t in targets):
         labels = set(targets)
         if labels <= {0, 1}:
-            return _above(0.5, 0.5)
+            return ("above", 0.5, 0.5)
         if labels <= {-1, 1}:
-            return _above(0.0, 0.0)
+            return ("above", 0.0, 0.0)
         return None
     if all(isinstance(t, Sequence) and t and set(t) <= {0, 1} and sum(t) == 1 for t in targets):
-        return _argmax_matches  # one-hot rows
+        return ("argmax", 0.0, 0.0)  # one-hot rows
     return None
+
+
+def _scalar_rule(rule: tuple[str, float, float] | None) -> Callable[[Any, Any], bool] | None:
+    """The eager loop's test of one output against its target, for the rule."""
+    if rule is None:
+        return None
+    return _argmax_matches if rule[0] == "argmax" else _above(rule[1], rule[2])
 
 
 def _above(output_threshold: float, target_threshold: float) -> Callable[[Any, Any], bool]:

@@ -231,7 +231,7 @@ def test_a_log_file_gets_a_plain_line_every_few_epochs(monkeypatch: pytest.Monke
     nn.fit(small_model(), X4, Y4, loss="hinge", epochs=25)
     lines = log.getvalue().splitlines()
     assert "\r" not in log.getvalue()
-    assert [int(re.match(r"fit: epoch (\d+)/25: ", line).group(1)) for line in lines] == [1, 3, 6, 9, 12, 15, 18, 21, 24, 25]
+    assert [int(re.match(r"fit · compiled: epoch (\d+)/25: ", line).group(1)) for line in lines] == [1, 3, 6, 9, 12, 15, 18, 21, 24, 25]
     assert all(re.search(POSTFIX + r" \(\d+\.\d s\)$", line) for line in lines)
 
 
@@ -240,14 +240,14 @@ def test_a_terminal_gets_tqdms_bar_with_the_same_postfix(monkeypatch: pytest.Mon
     monkeypatch.setattr(sys, "stderr", terminal)
     nn.fit(small_model(), X4, Y4, loss="hinge", epochs=3)
     out = terminal.getvalue()
-    assert "\r" in out and "fit: 100%" in out and "3/3" in out
+    assert "\r" in out and "fit · compiled: 100%" in out and "3/3" in out
     assert re.search(POSTFIX, out)
 
 
 def test_no_accuracy_for_regression_and_silence_on_request(capsys: pytest.CaptureFixture[str]) -> None:
     nn.fit(small_model(), X4, [0.5, 0.1, -0.2, 0.3], loss="mse", epochs=2, progress="lines")
     err = capsys.readouterr().err
-    assert re.fullmatch(r"(fit: epoch \d/2: loss=[\d.e-]+ \(\d+\.\d s\)\n){2}", err)
+    assert re.fullmatch(r"(fit · compiled: epoch \d/2: loss=[\d.e-]+ \(\d+\.\d s\)\n){2}", err)
     nn.fit(small_model(), X4, Y4, loss="hinge", epochs=2, progress=False)
     nn.fit(small_model(), X4, Y4, loss="hinge", epochs=2, progress="none")
     assert capsys.readouterr().err == ""

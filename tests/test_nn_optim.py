@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import random
 
+import numpy as np
 import pytest
 
 import nn
@@ -88,6 +90,29 @@ def test_adam_follows_the_algorithm(lr: float, betas: tuple[float, float], eps: 
     expected = textbook_adam(1.5, lambda x: 2 * x, lr, betas[0], betas[1], eps, 25)
     assert ours == pytest.approx(expected, rel=1e-12, abs=1e-15)
     assert optimizer.t == 25
+
+
+@pytest.mark.parametrize(("betas", "weight_decay"), [((0.9, 0.999), 0.0), ((0.3, 0.9), 0.1)])
+def test_adam_on_many_parameters_is_the_scalar_formula_bit_for_bit(betas: tuple[float, float], weight_decay: float) -> None:
+    # Adam steps all parameters as arrays; each operation is correctly rounded, in the scalar formula's order
+    rng = random.Random(5)
+    start = [rng.gauss(0, 1) for _ in range(300)]
+    params = [Value(x) for x in start]
+    optimizer = nn.Adam(params, lr=0.01, betas=betas, weight_decay=weight_decay)
+    expected, m, v = list(start), [0.0] * 300, [0.0] * 300
+    (beta1, beta2), weight = betas, 1 - betas[0]
+    for t in range(1, 11):
+        grads = [rng.choice([rng.gauss(0, 1), 0.0, rng.gauss(0, 1e6)]) for _ in params]
+        for p, g in zip(params, grads):
+            p.grad = g
+        optimizer.step()
+        for i, g in enumerate(grads):
+            g = g + weight_decay * expected[i] if weight_decay else g
+            m[i] = m[i] + weight * (g - m[i]) if weight < 0.5 else g - (g - m[i]) * (1.0 - weight)
+            v[i] = v[i] * beta2 + (1.0 - beta2) * g * g
+            step_size, correction = 0.01 / (1.0 - beta1**t), math.sqrt(1.0 - beta2**t)
+            expected[i] = expected[i] + -step_size * (m[i] / (math.sqrt(v[i]) / correction + 1e-8))
+        assert [p.data for p in params] == expected
 
 
 def test_adam_weight_decay_adds_to_the_gradient() -> None:
@@ -180,7 +205,7 @@ OPTIMIZERS = {
 
 
 def state_of(optimizer: nn.Optimizer) -> dict:
-    return {k: (list(v) if isinstance(v, list) else v) for k, v in vars(optimizer).items() if k != "params"}
+    return {k: (list(v) if isinstance(v, (list, np.ndarray)) else v) for k, v in vars(optimizer).items() if k != "params"}
 
 
 @pytest.mark.parametrize("name", list(OPTIMIZERS))

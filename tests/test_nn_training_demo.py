@@ -19,5 +19,5 @@ def test_training_demo_learns_xor_and_runs_the_moons_demo(capsys: pytest.Capture
     moons = re.search(r"moons: loss ([\d.]+) after 20 steps, accuracy (\d+)%", captured.out)
     assert moons is not None and int(moons.group(2)) >= 80
     # the progress reports: captured stderr is not a terminal, so plain lines, not a redrawn bar
-    assert "fit: epoch 200/200: loss=" in captured.err and "fit: epoch 20/20: loss=" in captured.err
+    assert "fit · compiled: epoch 200/200: loss=" in captured.err and "fit: epoch 20/20: loss=" in captured.err
     assert "\r" not in captured.err

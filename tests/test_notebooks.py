@@ -27,7 +27,7 @@ RERUN = "run `make notebooks` (or `python tools/notebooks.py NAME`) and commit t
 
 
 def test_there_are_notebooks() -> None:
-    assert len(NOTEBOOKS) >= 8
+    assert len(NOTEBOOKS) >= 9
 
 
 def _differences(committed: list[dict[str, object]], fresh: list[dict[str, object]]) -> str:

@@ -75,9 +75,10 @@ def _label_text(label: Any) -> str:
 
 
 def _predict(model: Any, row: np.ndarray) -> float:
-    """A class label for one sample. Duck-typed, since viz does not import nn: a ``predict``
-    method (nn.Perceptron), else the model's output Value(s) thresholded or argmaxed."""
-    if callable(getattr(model, "predict", None)):
+    """A class label for one sample. Duck-typed, since viz does not import nn: a callable model's
+    output Value(s) thresholded or argmaxed, else a ``predict(row)`` method's label (nn.Perceptron).
+    A callable model is called even when it has ``predict``: nn's modules have one for a 2-D batch."""
+    if not callable(model) and callable(getattr(model, "predict", None)):
         return float(model.predict(row))
     out = model(row)
     if isinstance(out, (list, tuple)):
@@ -94,9 +95,9 @@ def plot_decision_boundary(
     """Shade the plane by the model's predicted class and scatter the samples on top.
 
     Args:
-        model: has ``predict(row)`` giving a label; or is called as ``model(row)`` giving a
-            Value (thresholded at 0.5 if ``model.output_activation == "sigmoid"``, else at 0)
-            or a list of Values (argmax).
+        model: is called as ``model(row)`` giving a Value (thresholded at 0.5 if
+            ``model.output_activation == "sigmoid"``, else at 0) or a list of Values (argmax);
+            or, not callable, has ``predict(row)`` giving a label.
         X: samples, shape (n, 2). y: their labels, n of them.
         ax: the Axes to draw on (a new figure if None).
         resolution: grid points per axis (the model runs resolution² times, without a graph).
