@@ -725,7 +725,10 @@ class _Matmul(_Unit):
         self._x, self._wt = x, wt
         out = x @ wt
         if self.b is not None:
-            out += self.b(vals)
+            b = self.b(vals)
+            if b.shape[0] > out.shape[0]:  # inputs and weights the batch shares (one row), a bias per sample
+                return out + b
+            out += b
         return out
 
     def backward(self, vals: list[np.ndarray], grads: list[np.ndarray | None], needs: list[bool], args: _Batch) -> None:
@@ -734,7 +737,8 @@ class _Matmul(_Unit):
             return
         x, wt = self._x, self._wt
         if self.w_needs:
-            gw_t = x.T @ g  # type: ignore[union-attr]
+            # inputs the batch shares (one row) against a gradient per sample: Σ_samples g·x = x·Σ g
+            gw_t = x.T @ (g if x.shape[0] == g.shape[0] else g.sum(axis=0, keepdims=True))  # type: ignore[union-attr]
             if self.rows is not None:
                 sid = self.rows[0]
                 if grads[sid] is None:
