@@ -429,6 +429,16 @@ def test_random_graphs_of_each_op_equal_eager(name: str) -> None:
     check()
 
 
+def test_a_dot_over_shared_operands_with_a_bias_per_sample() -> None:
+    """dot(ws, xs, bias) whose weights and inputs are params and constants (one row for
+    the batch) but whose bias is per sample (found by the random graphs)."""
+    w, v, c = Value(0.3), Value(-0.7), Value(1.5)
+    fn = lambda x, t: autograd.dot([w, c], [v, w], bias=x[0] * t).tanh() + autograd.dot([c], [w], bias=t)  # noqa: E731
+    rng = np.random.default_rng(19)
+    for b in BATCH_SIZES:
+        check_against_eager(fn, [w, v], [rng.normal(size=(b, 1)), rng.normal(size=b)], f"shared dot, B={b}")
+
+
 # --- moons and digits ------------------------------------------------------------------------
 
 
