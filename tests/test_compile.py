@@ -439,6 +439,20 @@ def test_a_dot_over_shared_operands_with_a_bias_per_sample() -> None:
         check_against_eager(fn, [w, v], [rng.normal(size=(b, 1)), rng.normal(size=b)], f"shared dot, B={b}")
 
 
+def test_dots_whose_weights_are_every_other_column_of_a_group() -> None:
+    """Two dots over one input whose weights are columns 0 and 2 of a three-node group
+    (found by the random graphs): the layer's W cannot be read as whole runs of a row."""
+    c, p = Value(0.4), Value(0.9)
+
+    def fn(x: list[Value]) -> Value:
+        a, between, b = c * p, c * 3.0, c * 4.0  # traced in the order a, between, b: one group of three
+        return autograd.dot([a], [x[0]], between) * autograd.dot([b], [x[0]], 0.5)
+
+    rng = np.random.default_rng(20)
+    for size in BATCH_SIZES:
+        check_against_eager(fn, [p], [rng.normal(size=(size, 1))], f"weights every other column, B={size}")
+
+
 # --- moons and digits ------------------------------------------------------------------------
 
 
