@@ -256,7 +256,8 @@ N_CLASSES = 3  # the per-sample class index picks one of this many softmax outpu
 # (2.4e-12 relative: tests/test_rule_forms.py measures it). Eager has that error too;
 # neither side is the more exact, so the graphs keep tanh's inputs where 1e-12 holds.
 NARROWER = {"tanh": (-3.0, 3.0)}
-KINDS = ("x", "t", "p", "c", "f", "node")  # row entry, per-sample float, param, Value constant, float, earlier node
+# row entry, per-sample float, per-sample int (the class index), param, Value constant, float, earlier node
+KINDS = ("x", "t", "k", "p", "c", "f", "node")
 SOFTMAX_FAMILY = ("softmax", "log_softmax")
 
 
@@ -284,13 +285,19 @@ class Graph:
     numbers: list[float]
 
     def __call__(self, x: list[Value], t: Value, k: int) -> Value:
+        self.k = k
         nodes: list[Value] = []
         for ins in self.program:
             nodes.extend(self._apply(ins, x, t, k, nodes))
         return autograd.sum(nodes) if len(nodes) > 1 else nodes[0]
 
-    def _operand(self, o: Operand, domain: tuple[float, float], x: list[Value], t: Value, nodes: list[Value]) -> Any:
+    def _operand(
+        self, o: Operand, domain: tuple[float, float], x: list[Value], t: Value, nodes: list[Value], ints: bool = False
+    ) -> Any:
+        """The operand for a domain; the sample's class index as a plain int only where ``ints``."""
         low, high = domain
+        if o.kind == "k" and ints:
+            return self.k
         if o.kind == "node" and nodes:
             return low + (high - low) * nodes[o.index % len(nodes)].sigmoid()
         leaf: Any = {
@@ -303,8 +310,8 @@ class Graph:
         return low + (high - low) * ((leaf - LOW) / (HIGH - LOW)) if o.spread else leaf
 
     def _value(self, o: Operand, domain: tuple[float, float], x: list[Value], t: Value, nodes: list[Value]) -> Value:
-        """An operand that must be a Value (a float constant becomes a Value constant)."""
-        if o.kind == "f":
+        """An operand that must be a Value (a number becomes a Value constant)."""
+        if o.kind in ("f", "k"):
             o = Operand("c", o.index, o.spread)
         return self._operand(o, domain, x, t, nodes)  # type: ignore[no-any-return]
 
@@ -323,12 +330,14 @@ class Graph:
             return [BUILDERS[op.name]([self._value(ins.operands[0], domain, x, t, nodes)])]
         if op.arity == 2:
             first, second = ins.operands
-            if op.name in ("leaky_relu", "elu") or (first.kind == "f" and second.kind == "f"):
+            ints = op.name in ("add", "sub", "mul")  # an int 0 would be a pole of div and pow
+            b = self._operand(second, op.domain[1], x, t, nodes, ints)
+            if op.name in ("leaky_relu", "elu") or not isinstance(b, Value):
                 a = self._value(first, op.domain[0], x, t, nodes)
             else:
-                a = self._operand(first, op.domain[0], x, t, nodes)
-            return [BUILDERS[op.name]([a, self._operand(second, op.domain[1], x, t, nodes)])]
-        operands = [self._operand(o, op.domain[0], x, t, nodes) for o in ins.operands]
+                a = self._operand(first, op.domain[0], x, t, nodes, ints)
+            return [BUILDERS[op.name]([a, b])]
+        operands = [self._operand(o, op.domain[0], x, t, nodes, ints=True) for o in ins.operands]
         if op.name in SOFTMAX_FAMILY:
             index = k if ins.index < 0 else ins.index % len(operands)
             return [getattr(autograd, op.name)(operands)[index]]
