@@ -721,7 +721,12 @@ class _Matmul(_Unit):
         """W as a (k, n) view of a row holding each neuron's weights in a run of its own."""
         sid, start, length = self.rows  # type: ignore[misc]
         n, k = self.shape
-        return source[0, start : start + k * length].reshape(k, length)[:, :n]
+        row = source[0]
+        if start + k * length <= row.shape[0]:
+            return row[start : start + k * length].reshape(k, length)[:, :n]
+        # the last neuron's run ends the row early (its n weights, not a whole run of length)
+        step = row.strides[0]
+        return np.lib.stride_tricks.as_strided(row[start:], shape=(k, n), strides=(length * step, step))
 
     def forward(self, vals: list[np.ndarray], args: _Batch) -> np.ndarray:
         x = self.x(vals)
