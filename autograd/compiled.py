@@ -668,19 +668,26 @@ class _Elementwise(_Unit):
         self.group, self.sid, self.k = group, sid, len(refs)
 
     def forward(self, vals: list[np.ndarray], args: _Batch) -> np.ndarray:
-        out = self.forward_rule(*[take(vals) for take in self.takes])
-        return np.asarray(out, dtype=np.float64).reshape(-1, self.k)
+        # the operands are kept for the backward pass (a step runs one batch at a time)
+        operands = self._operands = [take(vals) for take in self.takes]
+        out = self.forward_rule(*operands)
+        if out.__class__ is not np.ndarray or out.ndim != 2:  # a number, or one row of numbers
+            out = np.asarray(out, dtype=np.float64).reshape(-1, self.k)
+        return out
+
+    def prepare(self, needs: list[bool]) -> None:
+        self.wanted = [any(needs[s] for s in take.sources()) for take in self.takes]
 
     def backward(self, vals: list[np.ndarray], grads: list[np.ndarray | None], needs: list[bool], args: _Batch) -> None:
         g = grads[self.sid]
         if g is None:
             return
-        operands = [take(vals) for take in self.takes]
-        local = self.backward_rule(g, vals[self.sid], *operands)
+        local = self.backward_rule(g, vals[self.sid], *self._operands)
         if len(self.takes) == 1:
             local = (local,)
-        for take, gradient in zip(self.takes, local):
-            take.add(grads, vals, needs, gradient)
+        for take, wanted, gradient in zip(self.takes, self.wanted, local):
+            if wanted:
+                take.add(grads, vals, needs, gradient)
 
 
 class _Matmul(_Unit):
@@ -730,10 +737,11 @@ class _Matmul(_Unit):
         self._x, self._wt = x, wt
         out = x @ wt
         if self.b is not None:
-            b = self.b(vals)
-            if b.shape[0] > out.shape[0]:  # inputs and weights the batch shares (one row), a bias per sample
-                return out + b
-            out += b
+            bias = self.b(vals)
+            if bias.shape[0] <= out.shape[0]:
+                out += bias
+            else:  # per-sample biases on shared products
+                out = out + bias
         return out
 
     def backward(self, vals: list[np.ndarray], grads: list[np.ndarray | None], needs: list[bool], args: _Batch) -> None:
@@ -742,7 +750,7 @@ class _Matmul(_Unit):
             return
         x, wt = self._x, self._wt
         if self.w_needs:
-            # inputs the batch shares (one row) against a gradient per sample: Σ_samples g·x = x·Σ g
+            # shared inputs (one row) under per-sample results (a per-sample bias): sum g first
             gw_t = x.T @ (g if x.shape[0] == g.shape[0] else g.sum(axis=0, keepdims=True))  # type: ignore[union-attr]
             if self.rows is not None:
                 sid = self.rows[0]
@@ -948,6 +956,9 @@ class _Tape:
 
     # --- running -------------------------------------------------------------------------
 
+    def _params_values(self) -> list[float]:
+        return [p.data for p in self._params] + [c.data for c in self.constants]
+
     def forward(self, args: _Batch, checking: list[_Unit] | None = None) -> list[np.ndarray]:
         vals: list[np.ndarray] = [None] * self.n_sources  # type: ignore[list-item]
         vals[PARAMS] = np.fromiter(map(_data_of, self._params), np.float64, self.n_params).reshape(1, -1)
@@ -1007,10 +1018,15 @@ class _Tape:
         except Exception as error:  # noqa: BLE001 - reported with the op that failed
             what = f"the {phase} of the {checking[-1].group.op} op" if checking else f"the replay's {phase}"
             raise CompileError(f"compile(): {what} failed over a batch ({type(error).__name__}: {error}); {hint}") from error
+        # the batch's arithmetic may round differently (matmul, compensated sums): a node
+        # that cancels to 0 in one may hold an ulp of its operands in the other
+        magnitudes = [abs(x) for x in trace.numbers if x - x == 0.0]
+        magnitudes += [abs(node.data) for node in trace.nodes if node.data - node.data == 0.0]
+        scale = max(magnitudes + [abs(v) for v in self._params_values()], default=1.0)
         for unit in self.units:
             got = vals[unit.sid][0]
             want = np.array([node.data for node in unit.group.nodes])
-            close = np.isclose(got, want, rtol=1e-9, atol=1e-300, equal_nan=True) | (got == want)
+            close = np.isclose(got, want, rtol=1e-9, atol=1e-9 * scale, equal_nan=True) | (got == want)
             if not close.all():
                 j = int(np.argmin(close))
                 raise CompileError(
@@ -1044,8 +1060,8 @@ _ADD = OPS["add"]
 def _flatten_sums(trace: _Trace) -> tuple[list[Op], list[list[tuple[str, Any, int]]], set[int], set[int]]:
     """Each node's op and operands ``(kind, what, number id)``, with chains of additions
     made one n-ary node: Python's ``sum()`` over Values, ((0 + a) + b) + c, would be k
-    groups of one column each. An add whose result only another add reads is dropped
-    into it. Returns the ops, the operands, the dropped nodes and the chains' nodes,
+    groups of one column each. An add whose result only the next add reads, as its left
+    operand, is dropped into it. Returns the ops, the operands, the dropped nodes and the chains' nodes,
     which the replay adds up left to right (np.cumsum), rounding as the chain did."""
     uses = [0] * len(trace.nodes)
     for operands in trace.operands:
@@ -1068,9 +1084,10 @@ def _flatten_sums(trace: _Trace) -> tuple[list[Op], list[list[tuple[str, Any, in
         op: Op = node._rule  # type: ignore[assignment]
         if op is _ADD:
             merged = []
-            for item in described:
+            for position, item in enumerate(described):
                 j = item[1] if item[0] == "node" else -1
-                if j >= 0 and trace.nodes[j]._rule is _ADD and uses[j] == 1:
+                # only the left operand: ((a + b) + c) + d adds up left to right, as cumsum does
+                if position == 0 and j >= 0 and trace.nodes[j]._rule is _ADD and uses[j] == 1:
                     merged.extend(descriptions[j])
                     dropped.add(j)
                 else:

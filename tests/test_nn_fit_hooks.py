@@ -83,7 +83,7 @@ def test_lr_schedule_is_micrograds_hand_written_loop_bit_for_bit() -> None:
 
     fitted = nn.MLP(2, [8, 8, 1], rng=random.Random(1337))
     optimizer = nn.SGD(fitted.parameters(), lr=1.0)
-    history = nn.fit(fitted, X, labels, loss=moons_loss(fitted), optimizer=optimizer, epochs=12, progress=False,
+    history = nn.fit(fitted, X, labels, loss=moons_loss(fitted), optimizer=optimizer, epochs=12, progress=False, compiled=False,
                      callbacks=[nn.LRSchedule(schedule)])
 
     manual = nn.MLP(2, [8, 8, 1], rng=random.Random(1337))
@@ -155,7 +155,7 @@ def test_an_interrupt_in_the_loss_returns_the_complete_epochs() -> None:
         return nn.hinge_loss(outputs, targets)
 
     model = small_model()
-    history = nn.fit(model, X4, Y4, loss=loss, optimizer="sgd", lr=0.1, epochs=10, progress=False)
+    history = nn.fit(model, X4, Y4, loss=loss, optimizer="sgd", lr=0.1, epochs=10, progress=False, compiled=False)
     reference = nn.fit(small_model(), X4, Y4, loss="hinge", optimizer="sgd", lr=0.1, epochs=3, progress=False)
     assert history.interrupted and len(history) == 3
     assert history.loss == reference.loss
@@ -277,10 +277,10 @@ def test_the_collector_is_paused_in_each_step_and_given_back_between_steps() -> 
             between.append(gc.isenabled())
 
     assert gc.isenabled()
-    nn.fit(small_model(), X4, Y4, loss=loss, epochs=2, batch_size=2, progress=False, callbacks=[Between()])
+    nn.fit(small_model(), X4, Y4, loss=loss, epochs=2, batch_size=2, progress=False, compiled=False, callbacks=[Between()])
     assert during == [False] * 4 and between == [True] * 4 and gc.isenabled()
     during.clear()
-    nn.fit(small_model(), X4, Y4, loss=loss, epochs=1, progress=False, pause_gc=False)
+    nn.fit(small_model(), X4, Y4, loss=loss, epochs=1, progress=False, compiled=False, pause_gc=False)
     assert during == [True]
 
 
@@ -290,7 +290,7 @@ def test_the_collector_is_restored_as_the_caller_had_it_even_after_an_error() ->
 
     try:
         with pytest.raises(ArithmeticError):
-            nn.fit(small_model(), X4, Y4, loss=failing, progress=False)
+            nn.fit(small_model(), X4, Y4, loss=failing, progress=False, compiled=False)
         assert gc.isenabled()
         gc.disable()  # a caller who turned it off keeps it off
         nn.fit(small_model(), X4, Y4, loss="hinge", epochs=2, progress=False)
