@@ -12,7 +12,9 @@ labels), terms shared by every sample, graphs whose structure depends on the dat
 
 from __future__ import annotations
 
+import functools
 import math
+import operator
 import random
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -280,7 +282,9 @@ class Operand:
 
 @dataclass(frozen=True)
 class Instruction:
-    op: str  # an op's name, or "layer": dots of params over one input list, as nn.Layer makes
+    # an op's name; "layer": dots of params over one input list, as nn.Layer makes;
+    # "chain": Python's + over the operands (sum(), left- or right-nested)
+    op: str
     operands: tuple[Operand, ...]
     index: int = 0  # softmax family: the output picked; -1 picks the sample's class
 
@@ -328,6 +332,15 @@ class Graph:
         return self._operand(o, domain, x, t, nodes)  # type: ignore[no-any-return]
 
     def _apply(self, ins: Instruction, x: list[Value], t: Value, k: int, nodes: list[Value]) -> list[Value]:
+        if ins.op == "chain":  # chains of add nodes, which compile may merge into one n-ary sum
+            terms = [self._value(o, (-5.0, 5.0), x, t, nodes) for o in ins.operands]
+            nesting = ins.index % 3
+            if nesting == 0:
+                return [sum(terms)]  # type: ignore[list-item]  # ((0 + a) + b) + c
+            if nesting == 1:
+                return [functools.reduce(lambda acc, v: v + acc, terms)]  # c + (b + a)
+            head = functools.reduce(operator.add, terms[:-1]) if len(terms) > 1 else terms[0]
+            return [head + terms[-1], head * 0.5]  # a partial chain also read elsewhere
         if ins.op == "layer":  # len(operands) inputs, 2 neurons with weights and biases from the params
             inputs = [self._operand(o, (-1.0, 1.0), x, t, nodes) for o in ins.operands]
             n = len(inputs)
@@ -395,6 +408,8 @@ def instructions(name: str) -> st.SearchStrategy[Instruction]:
     """An instruction of op ``name`` with a fitting number of operands."""
     if name == "layer":
         return st.builds(Instruction, st.just("layer"), operands((1, 4)), st.integers(0, 7))
+    if name == "chain":
+        return st.builds(Instruction, st.just("chain"), operands((1, 5)), st.integers(0, 5))
     op = BUILT_IN[name]
     if op.arity != VARIADIC:
         return st.builds(Instruction, st.just(name), operands(op.arity))
@@ -405,7 +420,7 @@ def instructions(name: str) -> st.SearchStrategy[Instruction]:
     return st.builds(Instruction, st.just(name), operands((2, 7) if name == "dot" else (1, 4)))
 
 
-ANY_INSTRUCTION = st.sampled_from([*BUILT_IN, "layer"]).flatmap(instructions)
+ANY_INSTRUCTION = st.sampled_from([*BUILT_IN, "layer", "chain"]).flatmap(instructions)
 
 
 def random_batches(rng: np.random.Generator, b: int) -> list[np.ndarray]:
@@ -428,7 +443,7 @@ def test_the_random_graphs_know_every_op() -> None:
     assert len(BUILT_IN) == 26
 
 
-@pytest.mark.parametrize("name", [*BUILT_IN, "layer"])
+@pytest.mark.parametrize("name", [*BUILT_IN, "layer", "chain"])
 def test_random_graphs_of_each_op_equal_eager(name: str) -> None:
     """Graphs holding op ``name`` among others, each compiled once and replayed at
     batch sizes 1, 2, 7 and 64 (mean and sum); half of them give every node as extras."""
