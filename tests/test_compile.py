@@ -409,7 +409,7 @@ def instructions(name: str) -> st.SearchStrategy[Instruction]:
     if name == "layer":
         return st.builds(Instruction, st.just("layer"), operands((1, 4)), st.integers(0, 7))
     if name == "chain":
-        return st.builds(Instruction, st.just("chain"), operands((1, 5)), st.integers(0, 5))
+        return st.builds(Instruction, st.just("chain"), operands((2, 5)), st.integers(0, 5))
     op = BUILT_IN[name]
     if op.arity != VARIADIC:
         return st.builds(Instruction, st.just(name), operands(op.arity))
@@ -908,6 +908,21 @@ def test_fn_that_does_not_give_values_is_refused() -> None:
         compile_and_call(lambda x: 3.0, [w], np.ones((2, 1)))
     with pytest.raises(autograd.CompileError, match=r"str|Value"):
         compile_and_call(lambda x: "loss", [w], np.ones((2, 1)))
+
+
+def test_fn_that_returns_a_leaf_is_refused() -> None:
+    """A parameter, a constant or an input returned as the result or an extra: a CompileError, not a KeyError."""
+    w, c = Value(0.5), Value(2.0)
+    X = np.ones((3, 2))
+    for fn in (
+        lambda x: w,
+        lambda x: x[0],
+        lambda x: [x[0] * w, w],
+        lambda x: (x[0] * w, [x[0] * w, c]),
+        lambda x: (x[0] * w, x[1]),
+    ):
+        with pytest.raises(autograd.CompileError, match="leaf"):
+            autograd.compile(fn, [w])(X)
 
 
 # --- bad input ---------------------------------------------------------------------------------------
