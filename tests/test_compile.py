@@ -448,7 +448,7 @@ def test_random_graphs_of_each_op_equal_eager(name: str) -> None:
     """Graphs holding op ``name`` among others, each compiled once and replayed at
     batch sizes 1, 2, 7 and 64 (mean and sum); half of them give every node as extras."""
 
-    @settings(max_examples=6, deadline=None, derandomize=True, database=None)
+    @settings(max_examples=4, deadline=None, derandomize=True, database=None)
     @given(
         before=st.lists(ANY_INSTRUCTION, max_size=2),
         this=instructions(name),
