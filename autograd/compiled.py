@@ -170,9 +170,8 @@ class CompiledStep:
             compare(first, traces[-1])  # at the first difference, before tracing more
         probe = probe_indices(self.fn, args, first, self.params)
         if probe is not None:
-            traces.append(probe)
-        if probe is not None:
             compare(first, probe)
+            traces.append(probe)
         bound = bind_numbers(traces, args)
         self.trace_seconds = time.process_time() - start
         start = time.process_time()

@@ -451,7 +451,10 @@ class Tape:
     @staticmethod
     def _ref_of_output(v: Value, position: dict[int, int], ref_of: dict[int, Ref]) -> Ref:
         if id(v) not in position:
-            raise CompileError(f"compile(): fn returned a leaf ({v!r:.60}), not a result computed by an op")
+            raise CompileError(
+                f"compile(): fn returned a leaf ({v!r:.60}: a parameter, an input or a constant) as a result or extra; "
+                "the replay gives the results of ops (return, say, 1.0 * it)"
+            )
         return ref_of[position[id(v)]]
 
     # --- running -------------------------------------------------------------------------
@@ -570,7 +573,8 @@ def _flatten_sums(trace: Trace) -> tuple[list[Op], list[list[tuple[str, Any, int
                 uses[what] += 1
     position = {id(node): i for i, node in enumerate(trace.nodes)}
     for node in trace.result_nodes + trace.extra_nodes:
-        uses[position[id(node)]] += 2  # a result stays a node of its own
+        if id(node) in position:  # a leaf returned is refused by the tape, naming it
+            uses[position[id(node)]] += 2  # a result stays a node of its own
     rules: list[Op] = []
     descriptions: list[list[tuple[str, Any, int]]] = []
     dropped: set[int] = set()

@@ -183,6 +183,8 @@ def _outputs(result: Any, what: str) -> tuple[list[Value], bool]:
 
 
 def trace_sample(fn: Callable[..., Any], args: Batch, row: int, params: list[Value], ints: dict[int, int] | None = None) -> Trace:
+    """Run fn on sample ``row`` (its integer arguments replaced by ``ints``, for a probe)
+    and flatten the graph of what it returns."""
     if not is_grad_enabled():
         raise CompileError("compile(): cannot trace under no_grad(): the graph would not be recorded")
     sample, slots = args.sample(row, _names(fn, len(args.arrays)))
@@ -281,15 +283,14 @@ def compare(first: Trace, other: Trace) -> None:
             f"compile(): the graph of sample {first.row} has {len(first.nodes)} nodes and that of sample "
             f"{other.row} {len(other.nodes)}; {hint}"
         )
-    for trace in (first, other):
-        roots = [id(n) for n in trace.result_nodes + trace.extra_nodes]
-        if trace is other:
-            index = {id(n): i for i, n in enumerate(other.nodes)}
-            first_index = {id(n): i for i, n in enumerate(first.nodes)}
-            mine = [index.get(r) for r in roots]
-            theirs = [first_index.get(id(n)) for n in first.result_nodes + first.extra_nodes]
-            if mine != theirs:
-                raise CompileError(f"compile(): fn returns different nodes for {where}; {hint}")
+    if _result_positions(first) != _result_positions(other):
+        raise CompileError(f"compile(): fn returns different nodes for {where}; {hint}")
+
+
+def _result_positions(trace: Trace) -> list[int | None]:
+    """Where the results and extras are among the trace's nodes (None: a leaf)."""
+    position = {id(n): i for i, n in enumerate(trace.nodes)}
+    return [position.get(id(n)) for n in trace.result_nodes + trace.extra_nodes]
 
 
 def probe_indices(fn: Callable[..., Any], args: Batch, first: Trace, params: list[Value]) -> Trace | None:
@@ -329,6 +330,9 @@ class Bound:
 
 
 def bind_numbers(traces: list[Trace], args: Batch) -> Bound:
+    """Which of the graph's numbers are an integer argument's value per sample; a number
+    that changes otherwise, or an integer argument that cannot be told apart from a
+    fixed number, is a CompileError naming the node."""
     first = traces[0]
     per_sample: dict[int, int] = {}
     for k, value in enumerate(first.numbers):
@@ -343,9 +347,11 @@ def bind_numbers(traces: list[Trace], args: Batch) -> Bound:
                 break
         if owner is None:
             i, position = first.number_sites[k]
+            differ = [j for j, v in enumerate(values) if not v == value][:1]
+            shown = [(t.row, v) for t, v in zip(traces, values)][:1] + [(traces[j].row, values[j]) for j in differ]
             raise CompileError(
                 f"compile(): operand {position} of node {i}, {describe_node(first, i)}, is a plain number that changes "
-                f"with the data ({', '.join(repr(v) for v in values)} for samples {', '.join(str(t.row) for t in traces)}): "
+                f"with the data ({' and '.join(f'{v!r} for sample {row}' for row, v in shown)}): "
                 "fn computed it from the data outside the graph (.data, float(), a NumPy call); keep it a Value"
             )
         per_sample[k] = owner
