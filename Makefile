@@ -49,7 +49,7 @@ notebooks: $(STAMP)  ## re-execute every notebook in notebooks/ in place (the co
 lab: $(VENV)/.installed-lab  ## open the notebooks in JupyterLab (installed into .venv on first use)
 	$(VENV)/bin/jupyter lab notebooks/
 
-bench: $(VENV)/.installed-bench  ## each engine in its own process, collector on and off (~10 min; BENCH_QUICK=1: ~1 min; BENCH_ARGS='--workloads training --repeats 5' and so on); writes benchmarks/RESULTS.md
+bench: $(VENV)/.installed-bench  ## each engine in its own process, collector on and off (~12 min; BENCH_QUICK=1: ~1 min; BENCH_ARGS='--workloads training --repeats 5' and so on); writes benchmarks/RESULTS.md
 	$(PY) benchmarks/run.py $(BENCH_ARGS)
 
 lint: $(STAMP)
