@@ -224,9 +224,16 @@ def _array_form(rule: Callable[..., Any]) -> Callable[..., Any]:
     definition = _definitions(code.co_filename).get((code.co_firstlineno, rule.__name__))
     if definition is None:
         return rule
-    tree = ast.Module(body=[_LazyWhere().visit(copy.deepcopy(definition))], type_ignores=[])
+    return _recompiled(rule, _LazyWhere().visit(copy.deepcopy(definition)))
+
+
+def _recompiled(rule: Callable[..., Any], definition: ast.stmt) -> Callable[..., Any]:
+    """The rewritten definition of ``rule``, compiled with the rule's file name, line
+    numbers (tracebacks point at the rule) and globals, named as the rule."""
+    tree = ast.Module(body=[definition], type_ignores=[])
     ast.fix_missing_locations(tree)
     namespace: dict[str, Any] = {}
+    code = rule.__code__
     exec(compile(tree, code.co_filename, "exec"), rule.__globals__, namespace)  # noqa: S102 - our own rule's source
     compiled = namespace[rule.__name__]
     compiled.__qualname__ = rule.__qualname__
@@ -262,15 +269,7 @@ def _scalar_form(rule: Callable[..., Any], floats_only: bool = False) -> Callabl
         # tests become float comparisons in place, which no later Value form may see
         del definitions[key]
     # rewriting in place is fine: a rewritten definition has no K.where left to rewrite
-    tree = ast.Module(body=[_InlineWhere(floats_only).visit(definition)], type_ignores=[])
-    ast.fix_missing_locations(tree)
-    namespace: dict[str, Any] = {}
-    exec(compile(tree, code.co_filename, "exec"), rule.__globals__, namespace)  # noqa: S102 - our own rule's source
-    compiled = namespace[rule.__name__]
-    compiled.__qualname__ = rule.__qualname__
-    compiled.__module__ = rule.__module__
-    compiled.__doc__ = rule.__doc__
-    return compiled
+    return _recompiled(rule, _InlineWhere(floats_only).visit(definition))
 
 
 def _float_form(rule: Callable[..., Any], scalar: Callable[..., Any]) -> Callable[..., Any]:
