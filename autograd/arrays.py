@@ -27,7 +27,7 @@ __all__ = [
     "shifted_minus", "sigmoid", "sin", "sqrt", "sum", "sum_except", "tanh", "where", "where_lazy", "winner",
 ]  # fmt: skip
 
-SCALAR = False  # the table gives this kit its rules as written, with K.where a call
+SCALAR = False  # the table gives this kit its array forms: K.where's branches as functions (where_lazy)
 _TINY = np.finfo(np.float64).tiny  # the smallest normal float
 _HUGE = np.finfo(np.float64).max
 

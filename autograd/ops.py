@@ -42,7 +42,6 @@ into the operand nodes, which saves building lists for every node.
 from __future__ import annotations
 
 import ast
-import copy
 import functools
 import inspect
 import linecache
@@ -101,7 +100,9 @@ class Op:
     accumulate: Callable[[float, tuple], None] | None = None
     short: str = ""
     _generic: tuple[Callable[..., Any], Callable[..., Any]] = field(init=False, repr=False, compare=False)
-    _array: tuple[Callable[..., Any], Callable[..., Any]] = field(init=False, repr=False, compare=False)
+    _array: tuple[Callable[..., Any], Callable[..., Any]] | None = field(
+        init=False, default=None, repr=False, compare=False
+    )
     _scalar: tuple[Callable[..., Any], Callable[..., Any]] = field(init=False, repr=False, compare=False)
     _bound: dict[ModuleType, tuple[Callable[..., Any], Callable[..., Any]]] = field(
         init=False, repr=False, compare=False
@@ -109,13 +110,10 @@ class Op:
 
     def __post_init__(self) -> None:
         # forward and backward become their compiled float forms; the scalar forms serve
-        # Values; the array forms (K.where evaluating only the branch a whole batch takes)
-        # serve arrays. The array forms come first: the others rewrite the parsed rules.
+        # Values; the array forms (made at the first batch replay: see _array_rules) serve arrays
         generic = (self.forward, self.backward)
-        array = (_array_form(self.forward), _array_form(self.backward))
         scalar = (_scalar_form(self.forward), _scalar_form(self.backward))
         object.__setattr__(self, "_generic", generic)
-        object.__setattr__(self, "_array", array)
         object.__setattr__(self, "_scalar", scalar)
         object.__setattr__(self, "forward", _float_form(generic[0], scalar[0]))
         object.__setattr__(self, "backward", _float_form(generic[1], scalar[1]))
@@ -131,7 +129,7 @@ class Op:
             if kit is floats:
                 rules = (self.forward, self.backward)
             else:
-                rules = self._scalar if getattr(kit, "SCALAR", True) else self._array
+                rules = self._scalar if getattr(kit, "SCALAR", True) else _array_rules(self)
             bound = tuple(_bind(rule, kit) for rule in rules)  # type: ignore[assignment]
             self._bound[kit] = bound  # type: ignore[index]
         return bound  # type: ignore[return-value]
@@ -224,7 +222,20 @@ def _array_form(rule: Callable[..., Any]) -> Callable[..., Any]:
     definition = _definitions(code.co_filename).get((code.co_firstlineno, rule.__name__))
     if definition is None:
         return rule
-    return _recompiled(rule, _LazyWhere().visit(copy.deepcopy(definition)))
+    return _recompiled(rule, _LazyWhere().visit(definition))
+
+
+def _array_rules(op: Op) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """The op's array forms, made when a batch replay first asks (not at import: they
+    took as long as the rest of the table); the whole table's at once, from one parse."""
+    if op._array is None:
+        # a fresh parse: making the scalar forms rewrote the parsed rules in place
+        _definitions.cache_clear()
+        for each in (*_TABLE, op) if any(op is built_in for built_in in _TABLE) else (op,):
+            if each._array is None:
+                object.__setattr__(each, "_array", (_array_form(each._generic[0]), _array_form(each._generic[1])))
+        _definitions.cache_clear()
+    return op._array  # type: ignore[return-value]
 
 
 def _recompiled(rule: Callable[..., Any], definition: ast.stmt) -> Callable[..., Any]:
