@@ -2,10 +2,11 @@
 
 Called with ``K=arrays``, a rule of :mod:`autograd.ops` gets one float64 array per
 operand (one entry per sample; plain floats broadcast) and returns arrays: the batch
-replay of a traced graph runs the same rules as the eager float path. ``K.where`` is
-``numpy.where`` here, which evaluates both branches: callers run the rules under
-``numpy.errstate(all="ignore")`` (:func:`quiet`), since a branch not taken may
-overflow or divide by zero harmlessly. An op's index parameter (the class a softmax
+replay of a traced graph runs the same rules as the eager float path. A rule's
+``K.where(c, a, b)`` becomes :func:`where_lazy` in its array form: only the branch
+every sample takes runs, or both where samples differ (as ``numpy.where`` does):
+callers run the rules under ``numpy.errstate(all="ignore")`` (:func:`quiet`), since
+a branch no sample takes may overflow or divide by zero harmlessly. An op's index parameter (the class a softmax
 output picks) may be a number or an integer array, one index per sample.
 
 NumPy's elementary functions are not always correctly rounded, and its sums here are
