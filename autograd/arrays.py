@@ -52,9 +52,10 @@ def where_lazy(condition: Array, if_true: Callable[[], Any], if_false: Callable[
     """``where(condition, if_true(), if_false())``, calling only the branch every sample
     takes when they all take one (the table's array form of a rule's ``K.where``)."""
     c = np.asarray(condition)
-    if c.all():
+    taken = np.count_nonzero(c)
+    if taken == c.size:
         chosen = if_true()
-    elif not c.any():
+    elif not taken:
         chosen = if_false()
     else:
         return np.where(c, if_true(), if_false())

@@ -185,8 +185,10 @@ class _InlineWhere(ast.NodeTransformer):
 
 
 class _LazyWhere(ast.NodeTransformer):
-    """Rewrites ``K.where(c, a, b)`` as ``K.where_lazy(c, lambda: a, lambda: b)``: the array
-    kit then evaluates a branch only where some sample takes it."""
+    """Rewrites ``K.where(c, a, b)`` as ``K.where_lazy(c, lambda: a, lambda: b)`` where a
+    branch calls a function (the costly ones): the array kit then evaluates a branch only
+    where some sample takes it. A where between cheap branches (relu's ``x`` or ``0.0``)
+    stays numpy.where, one call, as its condition is mixed in nearly every batch."""
 
     def visit_Call(self, node: ast.Call) -> ast.AST:
         self.generic_visit(node)
@@ -194,6 +196,7 @@ class _LazyWhere(ast.NodeTransformer):
         if (
             isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "K"
             and func.attr == "where" and len(node.args) == 3 and not node.keywords
+            and any(_calls(branch) for branch in node.args[1:])
         ):  # fmt: skip
             condition, if_true, if_false = node.args
             no_arguments = ast.arguments(posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[], defaults=[])
@@ -206,6 +209,10 @@ class _LazyWhere(ast.NodeTransformer):
                 node,
             )
         return node
+
+
+def _calls(branch: ast.expr) -> bool:
+    return any(isinstance(node, (ast.Call, ast.ListComp)) for node in ast.walk(branch))
 
 
 def _array_form(rule: Callable[..., Any]) -> Callable[..., Any]:
