@@ -349,7 +349,6 @@ class Tape:
         constant_index: dict[int, int] = {}
         self.arg_sid = {a: 2 + a for a in range(len(args.arrays))}
         n_sources = 2 + len(args.arrays)
-        per_sample_source = [False, False] + [True] * len(args.arrays)
         ref_of: dict[int, Ref] = {}  # node index -> (sid, col)
         site_owner = bound.per_sample
         rules, descriptions, dropped, chains = _flatten_sums(trace)
@@ -409,7 +408,6 @@ class Tape:
             members = keyed[key]
             sid = n_sources
             n_sources += 1
-            per_sample_source.append(per_sample[members[0]])
             for col, i in enumerate(members):
                 ref_of[i] = (sid, col)
             op = rules[members[0]]
@@ -434,7 +432,6 @@ class Tape:
                 unit = _Variadic(op, refs[0], node_params[members[0]], group, sid, members[0] in chains)  # type: ignore[arg-type]
             self.units.append(unit)
         self.n_sources = n_sources
-        self.per_sample_source = per_sample_source
         # which sources need a gradient: the parameters and whatever depends on them
         needs = [False] * n_sources
         needs[PARAMS] = True
