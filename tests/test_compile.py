@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import operator
 import random
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -241,15 +241,6 @@ def check_against_eager(
         eager_loss, eager_grads, loss_size, grad_sizes = eager_backward(fn, params, batches, reduction, expected.graphs)
         assert_matches(loss, eager_loss, f"{what}: {reduction} loss", loss_size)
         assert_matches(grads, eager_grads, f"{what}: gradients ({reduction})", grad_sizes)
-
-
-@pytest.fixture(autouse=True)
-def own_ops() -> Iterator[None]:
-    """Ops of your own that a test registers leave autograd.OPS when it ends."""
-    before = set(autograd.OPS)
-    yield
-    for name in set(autograd.OPS) - before:
-        autograd.OPS.pop(name, None)
 
 
 # --- random graphs of every op ----------------------------------------------------------------

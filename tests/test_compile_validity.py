@@ -15,12 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from test_compile import (
-    assert_matches,
-    check_against_eager,
-    moons_demo,
-    own_ops,  # noqa: F401 - the autouse fixture: ops a test registers leave autograd.OPS
-)
+from test_compile import assert_matches, check_against_eager, moons_demo
 
 import autograd
 import nn

@@ -1,7 +1,7 @@
 """Ops of your own (``autograd.primitive``): the lectures' multiply node, ``sin`` by hand,
 a variadic op, and the errors a wrong op gets.
 
-Every op a test registers joins ``autograd.OPS``; the ``own_ops`` fixture removes it
+Every op a test registers joins ``autograd.OPS``; the ``own_ops`` fixture (tests/conftest.py) removes it
 afterwards, since tests/test_op_table.py asks every op in the table for a test row.
 """
 
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import pickle
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -22,16 +21,6 @@ from autograd import Value
 from autograd.ops import _TABLE
 
 BUILT_IN = frozenset(op.name for op in _TABLE)
-
-
-@pytest.fixture(autouse=True)
-def own_ops() -> Iterator[None]:
-    """Whatever op a test registers leaves autograd.OPS when it ends."""
-    before = set(autograd.OPS)
-    yield
-    for name in set(autograd.OPS) - before:
-        autograd.OPS.pop(name, None)
-    assert set(autograd.OPS) == before
 
 
 def define_times() -> autograd.Primitive:
