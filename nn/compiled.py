@@ -142,7 +142,8 @@ def compiled_fit_step(
 
     try:
         step = autograd.compile(per_sample, params)
-        # traced on all the samples: the compiler compares the first with the one most unlike it
+        # traced on all the samples: the structure check compares the first with up to 32 others
+        # spread over the whole training set, not just the first batch
         step.trace(X, T)
     except (ValueError, TypeError) as error:  # CompileError is a ValueError
         return _eager_error_or(model, loss_fn, samples[:2], targets[:2], _reason(error))
@@ -213,7 +214,7 @@ def _predict_step(model: Any, rows: np.ndarray) -> Any:
     step = None
     try:
         step = autograd.compile(lambda x: _outputs(model(x)), params)
-        step.trace(rows)  # the compiler compares the first row with the one most unlike it
+        step.trace(rows)  # the structure check compares the first row with up to 32 others of X
     except (ValueError, TypeError) as error:
         step = None
         not_compiled(f"{type(model).__name__}.predict", _reason(error), stacklevel=4)
