@@ -29,7 +29,7 @@ import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .engine import Value, _make_node, _number, apply_variadic
+from .engine import Value, _number, apply_op, apply_variadic
 from .ops import _TABLE, OPS, VARIADIC, Op
 
 __all__ = ["Primitive", "primitive"]
@@ -124,8 +124,7 @@ class Primitive:
         if self.arity == VARIADIC:
             return apply_variadic(op, operands)
         args = tuple(a if a.__class__ is Value else _number(a, self.name) for a in operands)
-        data = [a.data if a.__class__ is Value else a for a in args]
-        return _make_node(op, op.forward(*data), args)
+        return apply_op(op, args)
 
     def __repr__(self) -> str:
         return f"<primitive {self.name!r} ({self.symbol})>"

@@ -18,12 +18,45 @@ __all__ = ["Value", "detect_anomaly", "is_grad_enabled", "no_grad"]
 _NO_GRAD = 1
 _ANOMALY = 2
 _OBSERVED = 4
+_TRACING = 8  # autograd.compile is tracing fn in this thread: see tracing_with
 
 
 class _Mode(threading.local):
     def __init__(self) -> None:
         self.state = 0
         self.observer: Callable[[Value, Op, tuple], None] | None = None
+        self.tracer: Tracer | None = None
+
+
+class TracedNumber:
+    """Base of the numbers ``autograd.compile``'s tracer hands out in place of data:
+    the engine keeps them as operands (``as_operand``) instead of converting them."""
+
+    __slots__ = ()
+
+    def as_operand(self) -> object:
+        """What a node keeps as this operand (the number itself while its trace runs)."""
+        raise NotImplementedError
+
+    def index_into(self, n: int) -> object:
+        """As an index into n items: itself when the replay can pick per sample, else a plain int."""
+        raise NotImplementedError
+
+
+class Tracer:
+    """What ``autograd.compile``'s tracing gives the engine (see :func:`tracing_with`)."""
+
+    def make_node(self, op: Op, args: tuple) -> Value:
+        """Make the node of ``op`` over ``args`` (operands, then a variadic op's parameters)."""
+        raise NotImplementedError
+
+    def read(self, value: Value, data: float) -> object:
+        """What ``value.data`` gives fn while it is traced (``data``: the stored number)."""
+        raise NotImplementedError
+
+    def assigned(self, value: Value, data: object) -> None:
+        """``value.data = data`` ran while tracing."""
+        raise NotImplementedError
 
 
 _mode = _Mode()
@@ -38,6 +71,8 @@ def _number(x: object, where: str, accepted: str = "a Value, int, float or NumPy
     cls = x.__class__
     if cls is float:
         return x  # type: ignore[return-value]
+    if isinstance(x, TracedNumber):  # autograd.compile's tracing: the number stays traced
+        return x.as_operand()  # type: ignore[return-value]
     if cls is int or isinstance(x, numbers.Real) or _is_real_0d_array(x):  # int, bool, NumPy scalars, Fraction
         try:
             return float(x)
@@ -62,16 +97,15 @@ def _unary_method(name: str, doc: str) -> Callable[[Value], Value]:
     forward = op.forward
 
     def method(self: Value) -> Value:
+        if _modes_in_use:  # a mode may be on in this thread: the slow path
+            return _apply_unusual(op, (self,))
         # _make_node's lines, inlined for speed
         out = _new(Value)
         out.data = forward(self.data)
         out.grad = 0.0
         out.label = ""
-        if _modes_in_use and _mode.state:
-            _record_unusual(out, op, (self,))
-        else:
-            out._rule = op
-            out._args = (self,)
+        out._rule = op
+        out._args = (self,)
         return out
 
     method.__doc__ = doc
@@ -85,6 +119,10 @@ def _binary_method(name: str, doc: str, reflected: bool = False) -> Callable[[Va
 
     def method(self: Value, other: Value | float) -> Value:
         cls = other.__class__
+        if _modes_in_use:  # a mode may be on in this thread: the slow path
+            if cls is not Value and cls is not float:
+                other = _number(other, name)
+            return _apply_unusual(op, (other, self) if reflected else (self, other))
         if cls is Value:
             other_data = other.data  # type: ignore[union-attr]
         elif cls is float:
@@ -102,11 +140,8 @@ def _binary_method(name: str, doc: str, reflected: bool = False) -> Callable[[Va
             args = (self, other)
         out.grad = 0.0
         out.label = ""
-        if _modes_in_use and _mode.state:
-            _record_unusual(out, op, args)
-        else:
-            out._rule = op
-            out._args = args
+        out._rule = op
+        out._args = args
         return out
 
     method.__doc__ = doc
@@ -223,7 +258,8 @@ class Value:
     # --- the number protocol: read the data, record nothing ---------------------------
 
     def __float__(self) -> float:
-        return self.data
+        data = self.data
+        return data if data.__class__ is float else float(data)  # a traced number decides for itself
 
     def __int__(self) -> int:
         return int(self.data)
@@ -479,6 +515,9 @@ def apply_variadic(op: Op, operands: Sequence[Value | float], params: tuple = ()
     if op.arity != VARIADIC:
         raise ValueError(f"{op.name} is not a variadic op")
     args = tuple(operands)
+    if _modes_in_use:  # a mode may be on in this thread: the slow path
+        args = tuple(a if a.__class__ is Value or a.__class__ is float else _number(a, op.name) for a in args)
+        return _apply_unusual(op, args + tuple(params))
     try:
         # One pass for the usual operands, Values and floats: a neuron's dot node has
         # dozens of them. Any other operand (an int, a NumPy scalar, a bad type) stops
@@ -488,17 +527,14 @@ def apply_variadic(op: Op, operands: Sequence[Value | float], params: tuple = ()
         args = tuple(a if a.__class__ is Value else _number(a, op.name) for a in args)
         values = [a.data if a.__class__ is Value else a for a in args]
     if params:
-        return _make_node(op, op.forward(values + list(params)), args + tuple(params))
+        return apply_op(op, args + tuple(params))
     # _make_node's lines, inlined: a neuron's dot node passes here once per sample
     out = _new(Value)
     out.data = op.forward(values)
     out.grad = 0.0
     out.label = ""
-    if _modes_in_use and _mode.state:
-        _record_unusual(out, op, args)
-    else:
-        out._rule = op
-        out._args = args
+    out._rule = op
+    out._args = args
     return out
 
 
@@ -508,6 +544,37 @@ class _NotAFloat(Exception):
 
 def _not_a_float() -> float:
     raise _NotAFloat
+
+
+def apply_op(op: Op, args: tuple) -> Value:
+    """Make one node of ``op`` over ``args`` (Values and numbers, a variadic op's
+    parameters last), computing its data from theirs: the way for code outside this
+    module (ops of your own) to make a node, so that every mode sees it."""
+    if _modes_in_use:
+        return _apply_unusual(op, args)
+    values = [a.data if a.__class__ is Value else a for a in args]
+    data = op.forward(values) if op.arity == VARIADIC else op.forward(*values)
+    return _make_node(op, data, args)
+
+
+def _apply_unusual(op: Op, args: tuple) -> Value:
+    """Make a node while some mode may be on in this thread (no_grad, detect_anomaly,
+    an observer, or autograd.compile's tracing, which makes the node itself)."""
+    state = _mode.state
+    if state & _TRACING:
+        return _mode.tracer.make_node(op, args)  # type: ignore[union-attr]
+    values = [a.data if a.__class__ is Value else a for a in args]
+    data = op.forward(values) if op.arity == VARIADIC else op.forward(*values)
+    out = _new(Value)
+    out.data = data
+    out.grad = 0.0
+    out.label = ""
+    if state:
+        _record_unusual(out, op, args)
+    else:
+        out._rule = op
+        out._args = args
+    return out
 
 
 def _make_node(op: Op, data: float, args: tuple) -> Value:
@@ -521,6 +588,8 @@ def _make_node(op: Op, data: float, args: tuple) -> Value:
     out.grad = 0.0
     out.label = ""
     if _modes_in_use and _mode.state:
+        if _mode.state & _TRACING:
+            return _mode.tracer.make_node(op, args)  # type: ignore[union-attr]
         _record_unusual(out, op, args)
     else:
         out._rule = op
@@ -588,6 +657,69 @@ def observe_nodes(observer: Callable[[Value, Op, tuple], None]) -> Iterator[None
             yield
     finally:
         _mode.observer = previous
+
+
+# While any thread traces, Value.data is a property: in the tracing thread a read of
+# .data gives the tracer's traced number (so that every read of the data is seen);
+# elsewhere it reads the slot as before, only slower. The slot's own descriptor is
+# put back when the last trace ends.
+_DATA_SLOT = Value.__dict__["data"]
+_slot_get = _DATA_SLOT.__get__
+_slot_set = _DATA_SLOT.__set__
+_tracings = 0
+
+
+def _traced_data_get(self: Value) -> object:
+    data = _slot_get(self)
+    if _mode.state & _TRACING:
+        return _mode.tracer.read(self, data)  # type: ignore[union-attr]
+    return data
+
+
+def _traced_data_set(self: Value, data: object) -> None:
+    _slot_set(self, data)
+    if _mode.state & _TRACING:
+        _mode.tracer.assigned(self, data)  # type: ignore[union-attr]
+
+
+_TRACED_DATA = property(_traced_data_get, _traced_data_set, doc="The value, a Python float (read through the tracer while fn is traced).")
+
+
+def stored_data(value: Value) -> object:
+    """``value.data`` as stored, whether or not a trace is running (for the tracer)."""
+    return _slot_get(value)
+
+
+@contextmanager
+def tracing_with(tracer: Tracer) -> Iterator[None]:
+    """Within the block, in this thread, every node is made by ``tracer.make_node`` and
+    every read of a Value's ``.data`` goes through ``tracer.read``: ``autograd.compile``
+    traces ``fn`` this way. Not reentrant within one thread."""
+    global _tracings, _modes_in_use
+    if _mode.state & _TRACING:
+        raise RuntimeError("autograd.compile: fn started another trace while being traced (a compiled step called inside fn)")
+    with _modes_lock:
+        if _tracings == 0:
+            Value.data = _TRACED_DATA  # type: ignore[assignment]
+        _tracings += 1
+        _modes_in_use += 1
+    previous_state, previous_tracer = _mode.state, _mode.tracer
+    _mode.tracer = tracer
+    _mode.state = previous_state | _TRACING
+    try:
+        yield
+    finally:
+        _mode.state, _mode.tracer = previous_state, previous_tracer
+        with _modes_lock:
+            _modes_in_use -= 1
+            _tracings -= 1
+            if _tracings == 0:
+                Value.data = _DATA_SLOT  # type: ignore[assignment]
+
+
+def is_tracing() -> bool:
+    """Whether autograd.compile is tracing in this thread."""
+    return bool(_modes_in_use and _mode.state & _TRACING)
 
 
 def no_grad() -> AbstractContextManager[None]:

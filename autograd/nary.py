@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from .engine import Value, apply_variadic
+from .engine import TracedNumber, Value, apply_variadic, is_tracing
 from .ops import OPS
 
 __all__ = ["dot", "log_softmax", "logsumexp", "maximum", "mean", "softmax", "sum"]
@@ -64,13 +64,32 @@ def softmax(values: Iterable[Operand]) -> list[Value]:
     a handful of classes, and it keeps every node self-contained.
     """
     items = _listed(values, "softmax")
-    return [apply_variadic(OPS["softmax"], items, (i,)) for i in range(len(items))]
+    outputs = [apply_variadic(OPS["softmax"], items, (i,)) for i in range(len(items))]
+    return _Outputs(outputs, "softmax", items) if is_tracing() else outputs
 
 
 def log_softmax(values: Iterable[Operand]) -> list[Value]:
     """[x_i - logsumexp(x)], stable, one node per output; d/dx_j = δ_ij - p_j."""
     items = _listed(values, "log_softmax")
-    return [apply_variadic(OPS["log_softmax"], items, (i,)) for i in range(len(items))]
+    outputs = [apply_variadic(OPS["log_softmax"], items, (i,)) for i in range(len(items))]
+    return _Outputs(outputs, "log_softmax", items) if is_tracing() else outputs
+
+
+class _Outputs(list):  # type: ignore[type-arg]
+    """softmax's outputs while autograd.compile traces: indexed by a traced class index
+    (a label), it gives the node for each sample's own class, replayed per sample."""
+
+    def __init__(self, outputs: list[Value], op: str, items: Sequence[Operand]) -> None:
+        super().__init__(outputs)
+        self.op, self.items = op, items
+
+    def __getitem__(self, index):  # type: ignore[no-untyped-def, override]
+        if isinstance(index, TracedNumber):
+            picked = index.index_into(len(self))
+            if picked is index:
+                return apply_variadic(OPS[self.op], self.items, (index,))
+            index = picked
+        return list.__getitem__(self, index)
 
 
 def maximum(values: Iterable[Operand]) -> Value:

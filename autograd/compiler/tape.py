@@ -1,4 +1,4 @@
-"""The replay for ``autograd.compile``: a traced graph as groups over sources, run over a batch.
+"""The third stage of ``autograd.compile``: one trace as a tape of groups over sources.
 
 Every node becomes a column of a 2-D array, its *source*: the parameters (one row),
 the closure's Values (one row), each batched argument, and each group's results
@@ -6,7 +6,11 @@ the closure's Values (one row), each batched argument, and each group's results
 NumPy computation: a layer's dot nodes as ``X @ W.T + b`` (:class:`_Matmul`), one op's
 nodes at one depth as one call of its array rule (:class:`_Elementwise`), an n-ary
 node over its operands as columns (:class:`_Variadic`). The backward pass runs the
-groups in reverse, each adding its operands' gradients into their sources.
+groups in reverse, each adding its operands' gradients into their sources. Python's
+arithmetic on traced numbers runs as calcs (:class:`_Calc`, no gradient); a Value's
+``.data`` used as a number is read through an *alias* of its source, which takes no
+gradient. A tape also holds its trace's guards and their outcomes: the replay
+(:mod:`autograd.compiler.replay`) gives each tape the samples that take its branches.
 """
 
 from __future__ import annotations
@@ -18,10 +22,11 @@ from typing import Any
 
 import numpy as np
 
-from . import arrays
-from .engine import Value
-from .ops import OPS, Op
-from .tracing import Batch, Bound, CompileError, Trace
+from .. import arrays
+from ..engine import Value
+from ..ops import _TABLE, OPS, VARIADIC, Op
+from .batch import Batch, CompileError
+from .trace import Calc, Trace, describe_item
 
 __all__ = ["Group", "Tape"]
 
@@ -148,14 +153,15 @@ class _Unit:
     group: Group
     sid: int  # where its results go
     takes: list[_Take]
+    index: int  # its place in the tape: saved[index] holds what its backward needs from this call
 
     def prepare(self, needs: list[bool]) -> None:
         """Learn which of its operands need a gradient (fixed once the tape is built)."""
 
-    def forward(self, vals: list[np.ndarray], args: Batch) -> np.ndarray:
+    def forward(self, vals: list[np.ndarray], args: Batch, saved: list[Any]) -> np.ndarray:
         raise NotImplementedError
 
-    def backward(self, vals: list[np.ndarray], grads: list[np.ndarray | None], needs: list[bool], args: Batch) -> None:
+    def backward(self, vals: list[np.ndarray], grads: list[np.ndarray | None], needs: list[bool], args: Batch, saved: list[Any]) -> None:
         raise NotImplementedError
 
 
@@ -167,9 +173,9 @@ class _Elementwise(_Unit):
         self.takes = [_Take([r[j] for r in refs]) for j in range(op.arity)]
         self.group, self.sid, self.k = group, sid, len(refs)
 
-    def forward(self, vals: list[np.ndarray], args: Batch) -> np.ndarray:
-        # the operands are kept for the backward pass (a step runs one batch at a time)
-        operands = self._operands = [take(vals) for take in self.takes]
+    def forward(self, vals: list[np.ndarray], args: Batch, saved: list[Any]) -> np.ndarray:
+        # the operands are kept for the backward pass, in this call's own list
+        operands = saved[self.index] = [take(vals) for take in self.takes]
         out = self.forward_rule(*operands)
         if out.__class__ is not np.ndarray or out.ndim != 2:  # a number, or one row of numbers
             out = np.asarray(out, dtype=np.float64).reshape(-1, self.k)
@@ -178,11 +184,11 @@ class _Elementwise(_Unit):
     def prepare(self, needs: list[bool]) -> None:
         self.wanted = [any(needs[s] for s in take.sources()) for take in self.takes]
 
-    def backward(self, vals: list[np.ndarray], grads: list[np.ndarray | None], needs: list[bool], args: Batch) -> None:
+    def backward(self, vals: list[np.ndarray], grads: list[np.ndarray | None], needs: list[bool], args: Batch, saved: list[Any]) -> None:
         g = grads[self.sid]
         if g is None:
             return
-        local = self.backward_rule(g, vals[self.sid], *self._operands)
+        local = self.backward_rule(g, vals[self.sid], *saved[self.index])
         if len(self.takes) == 1:
             local = (local,)
         for take, wanted, gradient in zip(self.takes, self.wanted, local):
@@ -193,8 +199,7 @@ class _Elementwise(_Unit):
 class _Matmul(_Unit):
     """k dot nodes reading the same per-sample inputs: one ``X @ W.T (+ b)``.
 
-    The replay keeps X and W.T of the last forward pass for the backward pass: a
-    compiled step runs one batch at a time.
+    The forward pass keeps X and W.T for the backward pass in the call's ``saved`` list.
     """
 
     def __init__(self, inputs: list[Ref], weights: list[list[Ref]], biases: list[Ref] | None, group: Group, sid: int) -> None:
@@ -209,8 +214,6 @@ class _Matmul(_Unit):
         self.takes = [self.x, self.w] + ([self.b] if self.b is not None else [])
         self.group, self.sid = group, sid
         self.w_needs = self.x_needs = self.b_needs = True
-        self._x: np.ndarray | None = None
-        self._wt: np.ndarray | None = None
 
     def prepare(self, needs: list[bool]) -> None:
         self.w_needs = any(needs[s] for s in self.w.sources())
@@ -228,13 +231,13 @@ class _Matmul(_Unit):
         step = row.strides[0]
         return np.lib.stride_tricks.as_strided(row[start:], shape=(k, n), strides=(length * step, step))
 
-    def forward(self, vals: list[np.ndarray], args: Batch) -> np.ndarray:
+    def forward(self, vals: list[np.ndarray], args: Batch, saved: list[Any]) -> np.ndarray:
         x = self.x(vals)
         if self.rows is not None:
             wt = np.ascontiguousarray(self._weights(vals[self.rows[0]]).T)
         else:
             wt = self.w(vals).reshape(self.shape)
-        self._x, self._wt = x, wt
+        saved[self.index] = (x, wt)
         out = x @ wt
         if self.b is not None:
             bias = self.b(vals)
@@ -244,11 +247,11 @@ class _Matmul(_Unit):
                 out = out + bias
         return out
 
-    def backward(self, vals: list[np.ndarray], grads: list[np.ndarray | None], needs: list[bool], args: Batch) -> None:
+    def backward(self, vals: list[np.ndarray], grads: list[np.ndarray | None], needs: list[bool], args: Batch, saved: list[Any]) -> None:
         g = grads[self.sid]
         if g is None:
             return
-        x, wt = self._x, self._wt
+        x, wt = saved[self.index]
         if self.w_needs:
             # shared inputs (one row) under per-sample results (a per-sample bias): sum g first
             gw_t = x.T @ (g if x.shape[0] == g.shape[0] else g.sum(axis=0, keepdims=True))  # type: ignore[union-attr]
@@ -293,26 +296,26 @@ class _Variadic(_Unit):
         self.forward_rule, self.backward_rule = op.rules_for(arrays)
         self.take = _Take(refs)
         self.takes = [self.take]
-        self.params = params  # numbers, or ("ints", a): one per sample from argument a
+        self.params = params  # numbers, or ("ref", (sid, col)): one index per sample
         self.fast_sum = op.name in ("sum", "mean")
         self.group, self.sid = group, sid
 
-    def _params(self, args: Batch) -> list[Any]:
-        return [args.arrays[p[1]] if isinstance(p, tuple) else p for p in self.params]
+    def _params(self, vals: list[np.ndarray]) -> list[Any]:
+        return [vals[p[1][0]][:, p[1][1]].astype(np.int64) if isinstance(p, tuple) else p for p in self.params]
 
-    def forward(self, vals: list[np.ndarray], args: Batch) -> np.ndarray:
+    def forward(self, vals: list[np.ndarray], args: Batch, saved: list[Any]) -> np.ndarray:
         operands = self.take(vals)
         if self.chain:
             return np.cumsum(operands, axis=1)[:, -1:]
         if self.fast_sum:
             total = _row_sums(operands)
             return (total if self.op.name == "sum" else total / operands.shape[1])[:, None]
-        # the operands as rows, kept for the backward pass (a step runs one batch at a time)
-        self._operands = arrays.Rows(np.ascontiguousarray(operands.T), self._params(args))
-        out = self.forward_rule(self._operands)
+        # the operands as rows, kept for the backward pass in the call's own list
+        rows = saved[self.index] = arrays.Rows(np.ascontiguousarray(operands.T), self._params(vals))
+        out = self.forward_rule(rows)
         return np.asarray(out, dtype=np.float64).reshape(-1, 1)
 
-    def backward(self, vals: list[np.ndarray], grads: list[np.ndarray | None], needs: list[bool], args: Batch) -> None:
+    def backward(self, vals: list[np.ndarray], grads: list[np.ndarray | None], needs: list[bool], args: Batch, saved: list[Any]) -> None:
         g = grads[self.sid]
         if g is None:
             return
@@ -320,8 +323,9 @@ class _Variadic(_Unit):
             n = self.take.k
             self.take.add(grads, vals, needs, np.broadcast_to(g if self.op.name == "sum" else g / n, (g.shape[0], n)))
             return
-        local = self.backward_rule(g[:, 0], vals[self.sid][:, 0], self._operands)
-        rows = max(g.shape[0], self._operands.matrix.shape[1])
+        operands = saved[self.index]
+        local = self.backward_rule(g[:, 0], vals[self.sid][:, 0], operands)
+        rows = max(g.shape[0], operands.matrix.shape[1])
         if local.__class__ is np.ndarray and local.shape == (self.take.k, rows):
             self.take.add(grads, vals, needs, local.T)  # the rule's gradients came as one array
         else:
@@ -335,119 +339,220 @@ def _row_sums(m: np.ndarray) -> np.ndarray:
     return arrays.sum(list(m.T))
 
 
-class Tape:
-    """The traced graph as groups over sources: what one call of the step runs."""
 
-    def __init__(self, trace: Trace, bound: Bound, args: Batch, params: list[Value]) -> None:
+class _Calc(_Unit):
+    """k calcs of one kind (Python arithmetic on traced numbers, a NumPy function): one
+    NumPy call over (rows, k) arrays, with Python's errors where Python raises. No gradient."""
+
+    def __init__(self, calc: Calc, refs: list[list[Ref]], group: Group, sid: int) -> None:
+        self.name, self.fn, self.is_int = calc.name, calc.fn, calc.is_int
+        self.takes = [_Take([r[j] for r in refs]) for j in range(len(refs[0]))]
+        self.group, self.sid, self.k = group, sid, len(refs)
+
+    def forward(self, vals: list[np.ndarray], args: Batch, saved: list[Any]) -> np.ndarray:
+        operands = [take(vals) for take in self.takes]
+        name = self.name
+        if name in ("truediv", "floordiv", "mod") and np.any(operands[1] == 0.0):
+            raise ZeroDivisionError(f"a compiled step's {name} by zero (fn divides by a number that is 0 for a sample)")
+        out = self.fn(*operands)
+        if name == "pow":
+            base, exponent = np.broadcast_arrays(*operands)
+            if np.any((base == 0.0) & (exponent < 0.0)):
+                raise ZeroDivisionError("a compiled step's power: 0 to a negative power (for a sample)")
+            if np.any((base < 0.0) & (exponent != np.floor(exponent)) & np.isfinite(exponent)):
+                raise CompileError("compile(): a negative number to a fractional power is a complex number in Python (for a sample)")
+            if not self.is_int and np.any(np.isinf(out) & np.isfinite(base) & np.isfinite(exponent)):
+                raise OverflowError("a compiled step's power overflowed (Python raises for a float power out of range)")
+        if self.is_int and np.any(np.abs(out) > 2.0**53):
+            raise CompileError("compile(): integer arithmetic on a label went past 2**53, where float64 is no longer exact")
+        out = np.asarray(out, dtype=np.float64)
+        if out.ndim != 2:
+            out = out.reshape(-1, self.k)
+        return out
+
+    def prepare(self, needs: list[bool]) -> None:
+        pass
+
+    def backward(self, vals: list[np.ndarray], grads: list[np.ndarray | None], needs: list[bool], args: Batch, saved: list[Any]) -> None:
+        pass
+
+
+class _Guards:
+    """A tape's guards: each a comparison over referenced numbers (or an int's value),
+    evaluated for a batch."""
+
+    def __init__(self, fns: list[Any], refs: list[list[Ref]], outcomes: tuple[Any, ...]) -> None:
+        self.fns = fns
+        self.takes = [[_Take([r]) for r in operand_refs] for operand_refs in refs]
+        self.outcomes = np.array([float(o) for o in outcomes], dtype=np.float64)
+        self.is_value = [fn is None for fn in fns]
+
+    def __len__(self) -> int:
+        return len(self.fns)
+
+    def evaluate(self, vals: list[np.ndarray], size: int) -> np.ndarray:
+        """(size, guards): each sample's outcome of each guard (1.0 or 0.0, or an int's value)."""
+        out = np.empty((size, len(self.fns)), dtype=np.float64)
+        for g, (fn, takes) in enumerate(zip(self.fns, self.takes)):
+            operands = [take(vals)[:, 0] for take in takes]
+            result = operands[0] if fn is None else np.asarray(fn(*operands), dtype=bool)
+            out[:, g] = np.broadcast_to(result, (size,))
+        return out
+
+    def key(self, g: int, value: float) -> Any:
+        """Guard g's outcome as the pattern tree keys it: a bool, or an int."""
+        return int(value) if self.is_value[g] else bool(value)
+
+
+class Tape:
+    """One trace as groups over sources: what the replay runs for the samples of one branch pattern."""
+
+    def __init__(self, trace: Trace, args: Batch, params: list[Value]) -> None:
         self._params = params
         n_params = len(params)
         self.kinds = list(args.kinds)
-        self.widths = [array.shape[1] if array.ndim == 2 else 1 for array in args.arrays]
+        self.widths = args.widths
         self.n_params = n_params
+        self.outcomes = trace.outcomes
+        self.row = trace.row
         # sources: parameters, the closure's constant Values, then each batched argument
         self.constants: list[Value] = []
         constant_index: dict[int, int] = {}
         self.arg_sid = {a: 2 + a for a in range(len(args.arrays))}
         n_sources = 2 + len(args.arrays)
-        ref_of: dict[int, Ref] = {}  # node index -> (sid, col)
-        site_owner = bound.per_sample
+        self.alias_of: dict[int, int] = {}  # source -> its alias (the same numbers, no gradient)
+        alias_by_source: dict[int, int] = {}
+        ref_of: dict[int, Ref] = {}  # item index -> (sid, col)
         rules, descriptions, dropped, chains = _flatten_sums(trace)
         node_refs: list[list[Ref]] = []
         node_params: list[list[Any]] = []
         depth: list[int] = []
         per_sample: list[bool] = []
-        self.index_limits: list[tuple[int, int, str]] = []
-        for i, op in enumerate(rules):
-            n_args = len(descriptions[i]) - op.n_params
+
+        def resolve(desc: tuple[str, Any]) -> tuple[Ref, int, bool]:
+            """(reference, depth, per sample); items as (-3, i) until their group is known, aliases as (-4, ref)."""
+            kind, what = desc
+            if kind == "item":
+                return (-3, what), depth[what], per_sample[what]
+            if kind == "param":
+                return (PARAMS, what), 0, False
+            if kind == "input":
+                return (self.arg_sid[what[0]], what[1]), 0, True
+            if kind == "arg":
+                return (self.arg_sid[what], 0), 0, True
+            if kind == "constant":
+                if id(what) not in constant_index:
+                    constant_index[id(what)] = len(self.constants)
+                    self.constants.append(what)
+                return (CONSTANTS, constant_index[id(what)]), 0, False
+            if kind == "detached":
+                inner, d, varies = resolve(what)
+                return (-4, inner), d, varies
+            if isinstance(what, int) and not isinstance(what, bool) and abs(what) > 2**53:
+                raise CompileError(f"compile(): fn's integer {what} is too large to replay exactly in float64")
+            return (NUMBER, float(what)), 0, False
+
+        for i, rule in enumerate(rules):
+            is_calc = isinstance(rule, Calc)
+            n_args = len(descriptions[i]) - (0 if is_calc else rule.n_params)
             refs: list[Ref] = []
-            params: list[Any] = []
+            node_param: list[Any] = []
             d, sample_dependent = 0, False
-            for k, (kind, what, number_id) in enumerate(descriptions[i]):
-                if kind == "number":
-                    owner = site_owner.get(number_id)
-                    if owner is not None:
-                        sample_dependent = True
-                        if k >= n_args:
-                            params.append(("ints", owner))
-                            if op.name in ("softmax", "log_softmax"):
-                                self.index_limits.append((owner, n_args, op.name))
-                        else:
-                            refs.append((self.arg_sid[owner], 0))
-                        continue
-                    if k >= n_args:
-                        params.append(what)
-                    else:
-                        refs.append((NUMBER, float(what)))
-                    continue
-                if kind == "node":
-                    ref = (-3, what)  # until its group is known
-                    d = max(d, depth[what])
-                    sample_dependent |= per_sample[what]
-                elif kind == "param":
-                    ref = (PARAMS, what)
-                elif kind == "input":
-                    ref = (self.arg_sid[what[0]], what[1])
-                    sample_dependent = True
+            for k, desc in enumerate(descriptions[i]):
+                ref, ref_depth, varies = resolve(desc)
+                d, sample_dependent = max(d, ref_depth), sample_dependent or varies
+                if k >= n_args:
+                    node_param.append(ref[1] if ref[0] == NUMBER else ("ref", ref))
                 else:
-                    if id(what) not in constant_index:
-                        constant_index[id(what)] = len(self.constants)
-                        self.constants.append(what)
-                    ref = (CONSTANTS, constant_index[id(what)])
-                refs.append(ref)
+                    refs.append(ref)
             node_refs.append(refs)
-            node_params.append(params)
+            node_params.append(node_param)
             depth.append(d + 1)
             per_sample.append(sample_dependent)
+
+        def final(ref: Ref) -> Ref:
+            nonlocal n_sources
+            if ref[0] == -3:
+                return ref_of[ref[1]]
+            if ref[0] == -4:
+                sid, col = final(ref[1])
+                if sid >= 2 + len(args.arrays) or sid in (PARAMS, CONSTANTS):
+                    if sid not in alias_by_source:
+                        alias_by_source[sid] = n_sources
+                        self.alias_of[sid] = n_sources
+                        n_sources += 1
+                    sid = alias_by_source[sid]
+                return (sid, col)
+            return ref
+
         # groups: by depth, op and how the nodes can run together
         keyed: dict[tuple, list[int]] = {}
-        for i, op in enumerate(rules):
+        for i, rule in enumerate(rules):
             if i not in dropped:
-                keyed.setdefault(_group_key(op, node_refs[i], node_params[i], depth[i], per_sample, i), []).append(i)
+                keyed.setdefault(_group_key(rule, node_refs[i], node_params[i], depth[i], per_sample, i), []).append(i)
         self.units: list[_Unit] = []
-        for key in sorted(keyed, key=lambda key: (key[0], keyed[key][0])):
-            members = keyed[key]
-            sid = n_sources
+        order = sorted(keyed, key=lambda key: (key[0], keyed[key][0]))
+        unit_sids = []
+        for key in order:
+            unit_sids.append(n_sources)
             n_sources += 1
+        for key, sid in zip(order, unit_sids):
+            members = keyed[key]
             for col, i in enumerate(members):
                 ref_of[i] = (sid, col)
-            op = rules[members[0]]
-            refs = [[ref_of[r[1]] if r[0] == -3 else r for r in node_refs[i]] for i in members]
-            for i, r in zip(members, refs):
-                node_refs[i] = r
-            nodes = [trace.nodes[i] for i in members]
+        for key, sid in zip(order, unit_sids):
+            members = keyed[key]
+            rule = rules[members[0]]
+            refs = [[final(r) for r in node_refs[i]] for i in members]
+            params_of = [[("ref", final(p[1])) if isinstance(p, tuple) else p for p in node_params[i]] for i in members]
+            items = [trace.items[i] for i in members]
             kind = key[2]
+            name = rule.name
             shown = "shared" if not per_sample[members[0]] else kind
-            group = Group(op.name, shown, key[0], nodes)  # type: ignore[union-attr]
-            if kind == "matmul":
+            group = Group(name, shown, key[0], items)  # type: ignore[arg-type]
+            if kind == "calc":
+                unit: _Unit = _Calc(rule, refs, group, sid)  # type: ignore[arg-type]
+            elif kind == "matmul":
                 side = key[3]
-                n = (len(refs[0]) // 2)
+                n = len(refs[0]) // 2
                 halves = [(r[:n], r[n : 2 * n]) for r in refs]
                 inputs = halves[0][1] if side == "x" else halves[0][0]
                 weights = [h[0] if side == "x" else h[1] for h in halves]
                 biases = [r[2 * n] for r in refs] if len(refs[0]) % 2 else None
-                unit: _Unit = _Matmul(inputs, weights, biases, group, sid)
+                unit = _Matmul(inputs, weights, biases, group, sid)
             elif kind == "elementwise":
-                unit = _Elementwise(op, refs, group, sid)  # type: ignore[arg-type]
+                unit = _Elementwise(rule, refs, group, sid)  # type: ignore[arg-type]
             else:
-                unit = _Variadic(op, refs[0], node_params[members[0]], group, sid, members[0] in chains)  # type: ignore[arg-type]
+                unit = _Variadic(rule, refs[0], params_of[0], group, sid, members[0] in chains)  # type: ignore[arg-type]
+            unit.index = len(self.units)
             self.units.append(unit)
+        self.guards = _Guards(
+            [g.fn for g, _ in trace.guards],
+            [[final(resolve(desc)[0]) for desc in descs] for _, descs in trace.guards],
+            trace.outcomes,
+        )
         self.n_sources = n_sources
-        # which sources need a gradient: the parameters and whatever depends on them
+        # which sources need a gradient: the parameters, the constants (a closure's node may
+        # lead to parameters) and whatever depends on them, except calcs and aliases
         needs = [False] * n_sources
-        needs[PARAMS] = True
+        needs[PARAMS] = needs[CONSTANTS] = True
         for unit in self.units:
-            needs[unit.sid] = any(needs[s] for take in unit.takes for s in take.sources())
+            if not isinstance(unit, _Calc):
+                needs[unit.sid] = any(needs[s] for take in unit.takes for s in take.sources())
         self.needs = needs
         for unit in self.units:
             unit.prepare(needs)
-        position = {id(node): i for i, node in enumerate(trace.nodes)}
+        self.unit_aliases = [self.alias_of.get(unit.sid) for unit in self.units]
+        position = {id(item): i for i, item in enumerate(trace.items)}
         self.result_refs = [self._ref_of_output(v, position, ref_of) for v in trace.result_nodes]
         self.extra_refs = [self._ref_of_output(v, position, ref_of) for v in trace.extra_nodes]
         self.result_list, self.extra_list = trace.result_list, trace.extra_list
+        # a closure's node (not a leaf) that leads to parameters: its gradient goes on to them
+        self.constant_nodes = [(j, c) for j, c in enumerate(self.constants) if c._rule is not None]
 
     @staticmethod
     def _ref_of_output(v: Value, position: dict[int, int], ref_of: dict[int, Ref]) -> Ref:
-        if id(v) not in position:
+        if id(v) not in position or id(v) not in position or position[id(v)] not in ref_of:
             raise CompileError(
                 f"compile(): fn returned a leaf ({v!r:.60}: a parameter, an input or a constant) as a result or extra; "
                 "the replay gives the results of ops (return, say, 1.0 * it)"
@@ -459,27 +564,35 @@ class Tape:
     def _params_values(self) -> list[float]:
         return [p.data for p in self._params] + [c.data for c in self.constants]
 
-    def forward(self, args: Batch, checking: list[_Unit] | None = None) -> list[np.ndarray]:
+    def forward(self, args: Batch, checking: list[_Unit] | None = None) -> tuple[list[np.ndarray], list[Any]]:
+        """Every source's numbers for this batch, and what the backward pass needs (this call's own)."""
         vals: list[np.ndarray] = [None] * self.n_sources  # type: ignore[list-item]
+        saved: list[Any] = [None] * len(self.units)
         vals[PARAMS] = np.fromiter(map(_data_of, self._params), np.float64, self.n_params).reshape(1, -1)
         vals[CONSTANTS] = np.fromiter(map(_data_of, self.constants), np.float64, len(self.constants)).reshape(1, -1)
-        for a, array in enumerate(args.arrays):
-            vals[2 + a] = array if array.ndim == 2 else array.reshape(-1, 1).astype(np.float64, copy=False)
-        for unit in self.units:
+        vals[2 : 2 + len(args.columns)] = args.columns
+        alias_of = self.alias_of
+        if alias_of:
+            for sid in (PARAMS, CONSTANTS):
+                if sid in alias_of:
+                    vals[alias_of[sid]] = vals[sid]
+        for unit, alias in zip(self.units, self.unit_aliases):
             if checking is not None:
                 checking.append(unit)
-            vals[unit.sid] = unit.forward(vals, args)
-        return vals
+            vals[unit.sid] = unit.forward(vals, args, saved)
+            if alias is not None:
+                vals[alias] = vals[unit.sid]
+        return vals, saved
 
     def backward(
-        self, vals: list[np.ndarray], args: Batch, reduction: str, checking: list[_Unit] | None = None
-    ) -> np.ndarray | None:
+        self, vals: list[np.ndarray], saved: list[Any], args: Batch, seed: float, checking: list[_Unit] | None = None
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The gradients of the parameters and of the constants (None: none), for the results' sum times ``seed``."""
         grads: list[np.ndarray | None] = [None] * self.n_sources
         size = args.size
         sid, col = self.result_refs[0]
-        seed = 1.0 / size if reduction == "mean" else 1.0
         if not self.needs[sid]:
-            return None
+            return None, None
         rows = vals[sid].shape[0]
         grads[sid] = np.zeros(vals[sid].shape)
         grads[sid][:, col] = seed * (size if rows == 1 else 1.0)
@@ -488,9 +601,9 @@ class Tape:
             if needs[unit.sid]:
                 if checking is not None:
                     checking.append(unit)
-                unit.backward(vals, grads, needs, args)
-        g = grads[PARAMS]
-        return g[0] if g is not None else None
+                unit.backward(vals, grads, needs, args, saved)
+        g, c = grads[PARAMS], grads[CONSTANTS]
+        return (g[0] if g is not None else None), (c[0] if c is not None and self.constant_nodes else None)
 
     @staticmethod
     def read(vals: list[np.ndarray], refs: list[Ref], as_list: bool, size: int) -> np.ndarray:
@@ -503,29 +616,31 @@ class Tape:
         return np.stack([np.broadcast_to(vals[sid][:, col], (size,)) for sid, col in refs], axis=1)
 
     def validate(self, trace: Trace, args: Batch) -> None:
-        """Replay the traced sample and compare every node with its traced value: an op
-        whose rules do not run on arrays is found here, named, before any training."""
-        one = Batch([a[trace.row : trace.row + 1] for a in args.arrays], args.kinds, 1)
+        """Replay the traced sample and compare every node, calc and guard with the trace;
+        then probe the ops of your own on several samples at once. An op whose rules do
+        not run on arrays, or not elementwise per sample, is named here, before any training."""
+        one = args.take(np.array([trace.row]))
         hint = "its rules must accept NumPy arrays (write them with operators, autograd's functions or NumPy)"
         checking: list[_Unit] = []  # the units run so far: the last is the one that failed
         phase = "forward"
         try:
             with arrays.quiet():
-                vals = self.forward(one, checking)
+                vals, saved = self.forward(one, checking)
                 phase, checking = "derivative", []
                 if not self.result_list:
-                    self.backward(vals, one, "mean", checking)
+                    self.backward(vals, saved, one, 1.0, checking)
         except Exception as error:  # noqa: BLE001 - reported with the op that failed
             what = f"the {phase} of the {checking[-1].group.op} op" if checking else f"the replay's {phase}"
             raise CompileError(f"compile(): {what} failed over a batch ({type(error).__name__}: {error}); {hint}") from error
         # the batch's arithmetic may round differently (matmul, compensated sums): a node
         # that cancels to 0 in one may hold an ulp of its operands in the other
-        magnitudes = [abs(x) for x in trace.numbers if x - x == 0.0]
-        magnitudes += [abs(node.data) for node in trace.nodes if node.data - node.data == 0.0]
-        scale = max(magnitudes + [abs(v) for v in self._params_values()], default=1.0)
+        magnitudes = [abs(trace.value_of(i)) for i in range(len(trace.items))]
+        magnitudes = [m for m in magnitudes if m - m == 0.0]
+        scale = max(magnitudes + [abs(v) for v in self._params_values() if v - v == 0.0], default=1.0)
+        position = {id(item): i for i, item in enumerate(trace.items)}
         for unit in self.units:
             got = vals[unit.sid][0]
-            want = np.array([node.data for node in unit.group.nodes])
+            want = np.array([trace.value_of(position[id(item)]) for item in unit.group.nodes])
             close = np.isclose(got, want, rtol=1e-9, atol=1e-9 * scale, equal_nan=True) | (got == want)
             if not close.all():
                 j = int(np.argmin(close))
@@ -533,17 +648,78 @@ class Tape:
                     f"compile(): the {unit.group.op} op gives {got[j]!r} over a batch where the traced node holds "
                     f"{want[j]!r}; {hint}"
                 )
+        if len(self.guards):
+            got_outcomes = self.guards.evaluate(vals, 1)[0]
+            if not np.array_equal(got_outcomes, self.guards.outcomes):
+                g = int(np.argmax(got_outcomes != self.guards.outcomes))
+                guard = trace.guards[g][0]
+                raise CompileError(
+                    f"compile(): the comparison {guard.name} at {guard.where} gives {bool(got_outcomes[g])} over a "
+                    f"batch where fn's run gave {guard.outcome}; its operands round differently in the replay"
+                )
+        for unit in self.units:
+            op = getattr(unit, "forward_rule", None) and getattr(unit.group.nodes[0], "_rule", None)
+            if isinstance(op, Op) and not any(op is built_in for built_in in _TABLE):
+                probe_own_op(op, unit.group.nodes[0])
 
 
-def _group_key(op: Op, refs: list[Ref], params: list[Any], depth: int, per_sample: list[bool], i: int) -> tuple:
-    """Nodes with one key run as one group. References to nodes are still (-3, index) here."""
+def probe_own_op(op: Op, node: Value) -> None:
+    """An op of your own runs as one call over a batch: its array rules must act on each
+    sample alone. They are run on several distinct samples near the traced one, together
+    and one by one; a rule that reduces over the batch, or branches with a Python if
+    (which cannot answer for an array), is refused, naming the op and the rule."""
+    n_params = op.n_params
+    args = node._args[: len(node._args) - n_params] if n_params else node._args
+    values = np.array([float(a.data) if a.__class__ is Value else float(a) for a in args])
+    steps = np.array([0.0, 1e-3, -2e-3, 3e-3, 5e-2])
+    samples = values[None, :] * (1.0 + steps[:, None]) + steps[:, None]  # (samples, operands)
+    forward, backward = op.rules_for(arrays)
+
+    def run(rows: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+        columns = [rows[:, k] for k in range(rows.shape[1])]
+        if op.arity == VARIADIC:
+            out = np.broadcast_to(np.asarray(forward(arrays.Rows(np.array(columns))), dtype=np.float64), (rows.shape[0],))
+            grads = backward(np.ones(rows.shape[0]), out, arrays.Rows(np.array(columns)))
+        else:
+            out = np.broadcast_to(np.asarray(forward(*columns), dtype=np.float64), (rows.shape[0],))
+            grads = backward(np.ones(rows.shape[0]), out, *columns)
+            grads = [grads] if op.arity == 1 else list(grads)
+        return np.array(out, dtype=np.float64), [np.broadcast_to(np.asarray(g, dtype=np.float64), (rows.shape[0],)) for g in grads]
+
+    phase = "forward"
+    try:
+        with arrays.quiet():
+            together, together_grads = run(samples)
+            alone = [run(samples[s : s + 1]) for s in range(len(samples))]
+    except Exception as error:  # noqa: BLE001 - reported with the op
+        raise CompileError(
+            f"compile(): the {op.name} op's rules failed on several samples at once ({type(error).__name__}: {error}); "
+            "a rule must act on each sample of an array alone (no Python if on a number, no sum over the batch)"
+        ) from error
+    for s, (out, grads) in enumerate(alone):
+        for what, a, b in [("forward", together[s], out[0])] + [
+            ("derivative", together_grads[k][s], grads[k][0]) for k in range(len(grads))
+        ]:
+            if not (a == b or (a != a and b != b) or abs(a - b) <= 1e-12 * max(abs(a), abs(b))):
+                raise CompileError(
+                    f"compile(): the {what} of the {op.name} op is not elementwise: over several samples it gives "
+                    f"{a!r} for one where that sample alone gives {b!r}; a rule must act on each sample of an array "
+                    "alone (no sum or mean over the batch, no Python if on a number)"
+                )
+
+
+def _group_key(rule: Op | Calc, refs: list[Ref], params: list[Any], depth: int, per_sample: list[bool], i: int) -> tuple:
+    """Items with one key run as one group. References to items are still (-3, index) here."""
+    if isinstance(rule, Calc):
+        return (depth, "calc:" + rule.name, "calc", len(refs), rule.is_int, per_sample[i], id(rule.fn))
+    op = rule
     if op.arity in (1, 2) and not params:
         return (depth, op.name, "elementwise", per_sample[i])
     if op.name == "dot" and not params:
         n = len(refs) // 2
 
         def varies(half: list[Ref]) -> bool:
-            return any(s >= 2 or s == -3 and per_sample[c] for s, c in half)
+            return any(s >= 2 or s == -3 and per_sample[c] or s == -4 for s, c in half)
 
         ws, xs = refs[:n], refs[n : 2 * n]
         if not varies(ws):
@@ -553,46 +729,55 @@ def _group_key(op: Op, refs: list[Ref], params: list[Any], depth: int, per_sampl
     return (depth, op.name, "variadic", i)
 
 
-
 _ADD = OPS["add"]
 
 
-def _flatten_sums(trace: Trace) -> tuple[list[Op], list[list[tuple[str, Any, int]]], set[int], set[int]]:
-    """Each node's op and operands ``(kind, what, number id)``, with chains of additions
-    made one n-ary node: Python's ``sum()`` over Values, ((0 + a) + b) + c, would be k
-    groups of one column each. An add whose result only the next add reads, as its left
-    operand, is dropped into it. Returns the ops, the operands, the dropped nodes and the chains' nodes,
-    which the replay adds up left to right (np.cumsum), rounding as the chain did."""
-    uses = [0] * len(trace.nodes)
+def _flatten_sums(trace: Trace) -> tuple[list[Op | Calc], list[list[tuple[str, Any]]], set[int], set[int]]:
+    """Each item's op (or calc) and operand descriptions, with chains of additions made
+    one n-ary node: Python's ``sum()`` over Values, ((0 + a) + b) + c, would be k groups
+    of one column each. An add whose result only the next add reads, as its left
+    operand, is dropped into it. Returns the ops, the operands, the dropped nodes and the
+    chains' nodes, which the replay adds up left to right (np.cumsum), rounding as the chain did."""
+    uses = [0] * len(trace.items)
+
+    def count(desc: tuple[str, Any], weight: int = 1) -> None:
+        if desc[0] == "item":
+            uses[desc[1]] += weight
+        elif desc[0] == "detached":
+            count(desc[1], 2)  # read as a number too: it keeps a column of its own
+
     for operands in trace.operands:
-        for kind, what in operands:
-            if kind == "node":
-                uses[what] += 1
-    position = {id(node): i for i, node in enumerate(trace.nodes)}
+        for desc in operands:
+            count(desc)
+    for _, descs in trace.guards:
+        for desc in descs:
+            count(desc, 2)
+    position = {id(item): i for i, item in enumerate(trace.items)}
     for node in trace.result_nodes + trace.extra_nodes:
         if id(node) in position:  # a leaf returned is refused by the tape, naming it
             uses[position[id(node)]] += 2  # a result stays a node of its own
-    rules: list[Op] = []
-    descriptions: list[list[tuple[str, Any, int]]] = []
+    rules: list[Op | Calc] = []
+    descriptions: list[list[tuple[str, Any]]] = []
     dropped: set[int] = set()
     chains: set[int] = set()
-    number_id = 0
-    for i, node in enumerate(trace.nodes):
-        described = []
-        for kind, what in trace.operands[i]:
-            described.append((kind, what, number_id if kind == "number" else -1))
-            number_id += kind == "number"
-        op: Op = node._rule  # type: ignore[assignment]
+    for i, item in enumerate(trace.items):
+        described = list(trace.operands[i])
+        if isinstance(item, Calc):
+            rules.append(item)
+            descriptions.append(described)
+            continue
+        op: Op = item._rule  # type: ignore[assignment]
         if op is _ADD:
-            merged = []
-            for position, item in enumerate(described):
-                j = item[1] if item[0] == "node" else -1
+            merged: list[tuple[str, Any]] = []
+            for k, desc in enumerate(described):
+                j = desc[1] if desc[0] == "item" else -1
                 # only the left operand: ((a + b) + c) + d adds up left to right, as cumsum does
-                if position == 0 and j >= 0 and trace.nodes[j]._rule is _ADD and uses[j] == 1:
+                item_j = trace.items[j] if j >= 0 else None
+                if k == 0 and item_j.__class__ is Value and item_j._rule is _ADD and uses[j] == 1:  # type: ignore[union-attr]
                     merged.extend(descriptions[j])
                     dropped.add(j)
-                else:
-                    merged.append(item)
+                    continue
+                merged.append(desc)
             if len(merged) > len(described):
                 op, described = OPS["sum"], merged
                 chains.add(i)

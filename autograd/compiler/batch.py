@@ -1,0 +1,97 @@
+"""The first stage of ``autograd.compile``: a call's batched arguments, checked.
+
+A 2-D array gives ``fn`` each row as a list of Values, a 1-D array of floats a Value,
+a 1-D array of integers an int (a class index, a ±1 label). :class:`Batch` holds them
+as float64 and int64 arrays of one length; :meth:`Batch.take` is the part of a batch
+that one branch pattern replays.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = ["KIND_NAMES", "Batch", "CompileError"]
+
+KIND_NAMES = {"rows": "2-D rows", "floats": "1-D floats", "ints": "1-D integers (class indices)"}
+
+
+class CompileError(ValueError):
+    """The function's graph cannot be replayed over a batch; the message says why and where."""
+
+
+class Batch:
+    """The batched arguments of one call, checked: 2-D float rows, 1-D floats, 1-D ints.
+
+    ``columns[a]`` is argument a as a 2-D float64 array (a 1-D argument as one column),
+    the form the replay reads."""
+
+    __slots__ = ("arrays", "kinds", "size", "columns")
+
+    def __init__(self, arrays_: list[np.ndarray], kinds: list[str], size: int) -> None:
+        self.arrays, self.kinds, self.size = arrays_, kinds, size
+        self.columns = [
+            array if array.ndim == 2 else array.reshape(-1, 1).astype(np.float64, copy=False) for array in arrays_
+        ]
+
+    @classmethod
+    def of(cls, batches: tuple[Any, ...], kinds: list[str] | None = None, widths: list[int] | None = None) -> Batch:
+        """The batched arguments checked, and against the traced ``kinds`` and row ``widths`` when given."""
+        if not batches:
+            raise TypeError("a compiled step takes the batched arguments of fn (say X, t); got none")
+        if kinds is not None and len(batches) != len(kinds):
+            raise TypeError(f"this step was traced with {len(kinds)} batched arguments; got {len(batches)}")
+        out, found, sizes = [], [], []
+        for a, batch in enumerate(batches):
+            array = np.asarray(batch)
+            if array.dtype.kind == "b" or array.dtype.kind not in "iuf":
+                raise TypeError(
+                    f"batched argument {a} must be an array of numbers (2-D rows, or 1-D values or class indices); "
+                    f"got dtype {array.dtype} from {type(batch).__name__}"
+                )
+            if array.ndim == 2:
+                kind = "rows"
+                array = np.ascontiguousarray(array, dtype=np.float64)
+            elif array.ndim == 1:
+                kind = "ints" if array.dtype.kind in "iu" else "floats"
+                array = array.astype(np.int64) if kind == "ints" else np.asarray(array, dtype=np.float64)
+            else:
+                raise ValueError(
+                    f"batched argument {a} must be 2-D (one row per sample) or 1-D (one number per sample); "
+                    f"got shape {array.shape}"
+                )
+            if kinds is not None and widths is not None:
+                expected = kinds[a]
+                if kind == "ints" and expected == "floats":  # integer labels where floats were traced
+                    array, kind = array.astype(np.float64), "floats"
+                if kind != expected:
+                    raise TypeError(f"batched argument {a} was traced as {KIND_NAMES[expected]}; got {KIND_NAMES[kind]}")
+                if kind == "rows" and array.shape[1] != widths[a]:
+                    raise ValueError(
+                        f"batched argument {a}: each row must have {widths[a]} values, as when traced; "
+                        f"got rows of {array.shape[1]}"
+                    )
+            out.append(array)
+            found.append(kind)
+            sizes.append(len(array))
+        if len(set(sizes)) != 1:
+            raise ValueError(f"the batched arguments must have one length (one entry per sample); got lengths {sizes}")
+        if sizes[0] == 0:
+            raise ValueError("got an empty batch: a compiled step needs at least one sample")
+        return cls(out, found, sizes[0])
+
+    @property
+    def widths(self) -> list[int]:
+        return [array.shape[1] if array.ndim == 2 else 1 for array in self.arrays]
+
+    def take(self, index: np.ndarray) -> Batch:
+        """The samples at ``index`` (sorted positions), as a batch of their own."""
+        return Batch([array[index] for array in self.arrays], self.kinds, len(index))
+
+    def row(self, row: int) -> list[Any]:
+        """Sample ``row``'s arguments as plain numbers: a list of floats per row, a float, an int."""
+        return [
+            array[row].tolist() if kind != "ints" else int(array[row])
+            for array, kind in zip(self.arrays, self.kinds)
+        ]

@@ -1,0 +1,137 @@
+"""The last stage of ``autograd.compile``: a batch replayed, each sample by the tape of its branch pattern.
+
+A tape is traced for one branch pattern: the outcomes of the comparisons (guards) fn
+made on one sample. :class:`Patterns` keeps the tapes in a tree by outcome. A batch
+is run by the first tape; its guards are evaluated for every sample, and the samples
+whose outcomes differ go on to the tape whose pattern agrees up to the first guard
+where they differ, traced from the first such sample when there is none yet. Each
+sample ends up replayed by the tape of its own pattern, so a branch that a single
+sample takes, in any batch, is replayed as eager gradtrace runs it. At most
+:data:`MAX_PATTERNS` tapes are traced.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .. import arrays
+from ..engine import Value
+from .batch import Batch, CompileError
+from .tape import Tape
+from .trace import Trace, trace_sample
+
+__all__ = ["MAX_PATTERNS", "Patterns", "Run"]
+
+MAX_PATTERNS = 64
+
+
+@dataclass
+class Run:
+    """One tape's replay of some of a call's samples (``index``: their positions; None: all)."""
+
+    tape: Tape
+    index: np.ndarray | None
+    batch: Batch
+    vals: list[np.ndarray]
+    saved: list[Any]
+
+
+class Patterns:
+    """The tapes of a compiled function, one per branch pattern, in a tree by guard outcome."""
+
+    def __init__(self, fn: Callable[..., Any], params: list[Value]) -> None:
+        self.fn, self.params = fn, params
+        self.tapes: list[Tape] = []
+        self.traces: list[Trace] = []
+        self.tree: dict[Any, Any] = {}  # ("o", outcome) -> subtree; "tape" -> a tape whose pattern goes through here
+        self.lock = threading.Lock()
+        self.kinds: list[str] | None = None
+        self.widths: list[int] | None = None
+
+    def first(self, batch: Batch) -> Tape:
+        """The first tape, traced on the batch's first sample when there is none yet."""
+        with self.lock:
+            if not self.tapes:
+                self._add(batch, 0, ())
+            return self.tapes[0]
+
+    def _find(self, prefix: tuple[Any, ...]) -> Tape | None:
+        node = self.tree
+        for outcome in prefix:
+            node = node.get(("o", outcome))  # type: ignore[assignment]
+            if node is None:
+                return None
+        return node.get("tape")  # type: ignore[no-any-return]
+
+    def _add(self, batch: Batch, row: int, prefix: tuple[Any, ...]) -> Tape:
+        """Trace sample ``row`` (of ``batch``), whose outcomes begin with ``prefix``, as a new tape."""
+        if len(self.tapes) >= MAX_PATTERNS:
+            raise CompileError(
+                f"compile(): fn takes more than {MAX_PATTERNS} branch patterns (combinations of the outcomes of its "
+                "comparisons on the data); each is traced and replayed apart, and more are not kept. Write the "
+                "branches with ops (relu, abs, autograd.maximum, autograd.where in an op of your own) instead"
+            )
+        trace = trace_sample(self.fn, batch, row, self.params)
+        if trace.outcomes[: len(prefix)] != prefix:
+            raise CompileError(
+                "compile(): fn made other comparisons on a sample than the replay found for it: it does not compute "
+                "the same way from the same numbers (random numbers or state that changes between calls?)"
+            )
+        tape = Tape(trace, batch, self.params)
+        tape.validate(trace, batch)
+        if self.kinds is None:
+            self.kinds, self.widths = list(batch.kinds), batch.widths
+        self.tapes.append(tape)
+        self.traces.append(trace)
+        node = self.tree
+        node.setdefault("tape", tape)
+        for outcome in trace.outcomes:
+            node = node.setdefault(("o", outcome), {})
+            node.setdefault("tape", tape)
+        return tape
+
+    def forward(self, batch: Batch) -> list[Run]:
+        """Every sample replayed by the tape of its branch pattern (tracing patterns not seen before)."""
+        pending: list[tuple[Tape, np.ndarray | None]] = [(self.first(batch), None)]
+        runs: list[Run] = []
+        with arrays.quiet():
+            while pending:
+                tape, index = pending.pop()
+                part = batch if index is None else batch.take(index)
+                vals, saved = tape.forward(part)
+                guards = tape.guards
+                if len(guards):
+                    outcomes = guards.evaluate(vals, part.size)
+                    differ = outcomes != guards.outcomes
+                    strays = differ.any(axis=1)
+                    if strays.any():
+                        local = np.arange(part.size) if index is None else index
+                        first = differ.argmax(axis=1)
+                        for position in np.unique(first[strays]).tolist():
+                            at = strays & (first == position)
+                            for value in np.unique(outcomes[at, position]).tolist():
+                                members = local[at & (outcomes[:, position] == value)]
+                                prefix = tape.outcomes[:position] + (guards.key(position, value),)
+                                pending.append((self._tape_for(prefix, batch, int(members[0])), members))
+                        keep = local[~strays]
+                        if not keep.size:
+                            continue
+                        index, part = keep, batch.take(keep)
+                        vals, saved = tape.forward(part)
+                runs.append(Run(tape, index, part, vals, saved))
+        return runs
+
+    def _tape_for(self, prefix: tuple[Any, ...], batch: Batch, row: int) -> Tape:
+        tape = self._find(prefix)
+        if tape is not None:
+            return tape
+        with self.lock:
+            tape = self._find(prefix)
+            if tape is None:
+                tape = self._add(batch, row, prefix)
+            return tape

@@ -1,0 +1,240 @@
+"""``autograd.compile``: trace one sample's scalar graph, replay it over a whole batch with NumPy.
+
+A function written for one sample (``lambda x, t: nn.cross_entropy(model(x), t)``) is
+run once on one sample with every read of a number seen, and its graph recorded (the
+*tape*); the tape is then replayed over a batch with the op table's array rules
+(:mod:`autograd.arrays`): every node becomes a column of a ``(batch, k)`` array, and
+nodes are run in groups:
+
+* a layer's dot nodes that read the same inputs in the same order are one matrix
+  product, ``X @ W.T + b``: the lectures' "MLP in matrix form", found by the trace;
+* the other nodes of one op at one depth are one call of the op's array rule;
+* nodes that depend on the parameters alone (a penalty ``1e-4·Σp²``) are computed
+  once per batch, as one row that the batch shares.
+
+The pipeline runs one way: the batched arguments (:mod:`.batch`) → one sample's trace
+(:mod:`.trace`) → a tape (:mod:`.tape`) → the replay of a batch by branch pattern
+(:mod:`.replay`). Numbers fn computes in Python from the data, the parameters or the
+closure are replayed per sample or refused (:class:`CompileError`, naming fn's line);
+comparisons are replayed as guards, and each sample is replayed by the tape of its
+own branch pattern, traced the first time a sample takes it.
+
+>>> import numpy as np
+>>> from autograd import Value
+>>> w, b = Value(2.0), Value(0.5)
+>>> step = compile(lambda x, t: (w * x[0] + b - t) ** 2, [w, b])
+>>> X, t = np.array([[1.0], [2.0]]), np.array([3.0, 4.0])
+>>> step(X, t).tolist()  # (2·1 + 0.5 - 3)², (2·2 + 0.5 - 4)²
+[0.25, 0.25]
+>>> step.backward(X, t)  # the mean loss; adds the batch-mean gradient into .grad
+0.25
+>>> w.grad, b.grad  # mean of 2(wx + b - t)·x and of 2(wx + b - t)
+(0.5, 0.0)
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from ..engine import Value
+from ..functional import grad as _grad
+from .batch import Batch, CompileError
+from .replay import MAX_PATTERNS, Patterns, Run
+from .tape import Group, Tape
+
+__all__ = ["MAX_PATTERNS", "CompileError", "CompiledStep", "Group", "compile"]
+
+REDUCTIONS = ("mean", "sum")
+
+# .grad additions of every compiled step: one thread's at a time, so that threads'
+# gradients add up (p.grad += g is a read, an add and a write)
+_GRAD_LOCK = threading.Lock()
+
+
+def compile(fn: Callable[..., Any], params: Sequence[Value], reduction: str = "mean") -> CompiledStep:  # noqa: A001
+    """Compile ``fn``, written for one sample, to run over whole batches.
+
+    ``fn`` takes one sample's arguments and returns a Value (say, its loss), a list of
+    Values (several results per sample), or a pair ``(result, extra)``: ``extra``, a
+    Value or a list of them (say, the model's outputs), is replayed alongside and left
+    in ``step.extra``, but not differentiated.
+
+    The batched arguments of the returned step are arrays of one length, sliced per
+    sample: a 2-D array gives ``fn`` each row as a list of Values; a 1-D array of
+    integers gives an int (a class index, a ±1 label); a 1-D array of floats gives a
+    Value. ``params`` are the leaves every sample shares (a model's parameters); other
+    Values that ``fn`` reads are constants, read afresh at every call (their ``.data``).
+
+    The graph is traced at the first call (or :meth:`CompiledStep.trace`), and again for
+    each new branch pattern a sample takes. ``step(...)`` gives the per-sample results as
+    an array; ``step.backward(...)`` returns their mean (``reduction="sum"``: their sum)
+    and adds its gradient into each parameter's ``.grad``. One step may be called from
+    several threads at once.
+    """
+    return CompiledStep(fn, params, reduction)
+
+
+class CompiledStep:
+    """A traced function replayed over batches: see :func:`compile`.
+
+    Attributes:
+        params: the parameters, in the order given.
+        reduction: "mean" or "sum".
+        graph: the first traced sample's result (a Value, drawable with ``viz.draw_dot``).
+        groups: the first tape's :class:`Group` list, in the order it runs them.
+        patterns: how many branch patterns have been traced (one tape each).
+        extra: after a call in this thread, the replayed ``extra`` outputs ((batch,) or (batch, k)), or None.
+        trace_seconds, compile_seconds: how long the first tracing and building its tape took.
+    """
+
+    def __init__(self, fn: Callable[..., Any], params: Sequence[Value], reduction: str = "mean") -> None:
+        if not callable(fn):
+            raise TypeError(f"compile() takes a function of one sample; got {type(fn).__name__} {fn!r:.60}")
+        if reduction not in REDUCTIONS:
+            raise ValueError(f"compile(): unknown reduction {reduction!r}; accepted: {', '.join(REDUCTIONS)}")
+        if isinstance(params, (Value, str, bytes)) or not hasattr(params, "__iter__"):
+            raise TypeError(f"compile() takes a list of parameter Values (model.parameters()); got {type(params).__name__}")
+        params = list(params)
+        for i, p in enumerate(params):
+            if p.__class__ is not Value:
+                raise TypeError(f"compile(): parameter {i} must be a Value; got {type(p).__name__} {p!r:.60}")
+            if p._rule is not None:
+                raise ValueError(
+                    f"compile(): parameter {i} is not a leaf: it was made by {p.op} ({p!r:.80}); "
+                    "parameters are leaves every sample shares, such as model.parameters()"
+                )
+        if len({id(p) for p in params}) != len(params):
+            raise ValueError("compile(): a parameter appears more than once in the list")
+        self.fn = fn
+        self.params = params
+        self.reduction = reduction
+        self.trace_seconds = math.nan
+        self.compile_seconds = math.nan
+        self._patterns = Patterns(fn, params)
+        self._local = threading.local()
+
+    def __repr__(self) -> str:
+        state = f"{self.patterns} branch pattern(s), {len(self.groups)} groups" if self.patterns else "not traced yet"
+        return f"<CompiledStep of {getattr(self.fn, '__name__', 'fn')}: {len(self.params)} parameters, {state}>"
+
+    @property
+    def patterns(self) -> int:
+        return len(self._patterns.tapes)
+
+    @property
+    def graph(self) -> Value | None:
+        traces = self._patterns.traces
+        return traces[0].result_nodes[0] if traces and traces[0].result_nodes else None
+
+    @property
+    def groups(self) -> list[Group]:
+        tapes = self._patterns.tapes
+        return [unit.group for unit in tapes[0].units] if tapes else []
+
+    @property
+    def extra(self) -> np.ndarray | None:
+        return getattr(self._local, "extra", None)
+
+    @extra.setter
+    def extra(self, value: np.ndarray | None) -> None:
+        self._local.extra = value
+
+    # --- public calls ------------------------------------------------------------------
+
+    def trace(self, *batches: Any) -> CompiledStep:
+        """Trace ``fn`` on this batch: the first sample, then every branch pattern the
+        batch's samples take (the first call does this by itself). Raises
+        :class:`CompileError` when the graph cannot be replayed."""
+        self._runs(batches)
+        return self
+
+    def retrace(self) -> CompiledStep:
+        """Forget every tape: the next call traces ``fn`` afresh. Needed when ``fn`` now
+        reads other Values than when it was traced (a model whose parameters were
+        replaced by new Values: pass the new ones with a new ``compile``)."""
+        with self._patterns.lock:
+            self._patterns = Patterns(self.fn, self.params)
+        return self
+
+    def __call__(self, *batches: Any) -> np.ndarray:
+        """The per-sample results: shape (batch,) for a Value, (batch, k) for a list of k.
+        No gradient is computed or stored."""
+        runs, args = self._runs(batches)
+        tape = runs[0].tape
+        self.extra = _gather(runs, "extra_refs", tape.extra_list, args.size) if tape.extra_refs else None
+        return _gather(runs, "result_refs", tape.result_list, args.size)
+
+    def backward(self, *batches: Any) -> float:
+        """The mean (or sum) of the per-sample results, as a float; its gradient is added
+        into each parameter's ``.grad``, as ``backward()`` on the eager batch loss would."""
+        runs, args = self._runs(batches)
+        tape = runs[0].tape
+        if tape.result_list:
+            raise TypeError("step.backward(): fn returned a list of Values; backward needs one Value per sample")
+        results = _gather(runs, "result_refs", False, args.size)
+        total = _reduce(results, self.reduction)
+        seed = 1.0 / args.size if self.reduction == "mean" else 1.0
+        grad: np.ndarray | None = None
+        through: dict[int, tuple[Value, float]] = {}  # a closure's node -> its gradient, to pass on
+        with np.errstate(all="ignore"):
+            for run in runs:
+                g, c = run.tape.backward(run.vals, run.saved, run.batch, seed)
+                if g is not None:
+                    grad = g if grad is None else grad + g
+                if c is not None:
+                    for j, node in run.tape.constant_nodes:
+                        previous = through.get(id(node), (node, 0.0))[1]
+                        through[id(node)] = (node, previous + float(c[j]))
+        self.extra = _gather(runs, "extra_refs", tape.extra_list, args.size) if tape.extra_refs else None
+        if through:
+            nodes = [node for node, g in through.values() if g != 0.0]
+            if nodes:
+                passed = _grad(nodes, self.params, grad_outputs=[through[id(n)][1] for n in nodes])
+                more = np.array([float(x) for x in passed])
+                grad = more if grad is None else grad + more
+        if grad is not None:
+            values = grad.tolist()
+            with _GRAD_LOCK:
+                for p, g in zip(self.params, values):
+                    p.grad += g
+        return total
+
+    # --- tracing and replaying -----------------------------------------------------------
+
+    def _runs(self, batches: tuple[Any, ...]) -> tuple[list[Run], Batch]:
+        patterns = self._patterns
+        args = Batch.of(batches, patterns.kinds, patterns.widths)
+        if not patterns.tapes:
+            start = time.process_time()
+            patterns.first(args)
+            self.trace_seconds = time.process_time() - start
+            self.compile_seconds = 0.0
+        return patterns.forward(args), args
+
+
+def _gather(runs: list[Run], which: str, as_list: bool, size: int) -> np.ndarray:
+    """The results (or extras) of every sample, from the runs that replayed them."""
+    if len(runs) == 1 and runs[0].index is None:
+        run = runs[0]
+        return Tape.read(run.vals, getattr(run.tape, which), as_list, size)
+    out: np.ndarray | None = None
+    for run in runs:
+        part = Tape.read(run.vals, getattr(run.tape, which), as_list, run.batch.size)
+        if out is None:
+            out = np.empty((size,) + part.shape[1:])
+        if part.shape[1:] != out.shape[1:]:
+            raise CompileError("compile(): fn returns a different number of results on different branches")
+        out[run.index] = part
+    return out  # type: ignore[return-value]
+
+
+def _reduce(results: np.ndarray, reduction: str) -> float:
+    # math.fsum: the correctly rounded total, as the eager mean and sum nodes give
+    total = math.fsum(results.tolist())
+    return total / len(results) if reduction == "mean" else total
