@@ -8,7 +8,7 @@
 (220.0, 2.2, 110.0, 200.0)
 """
 
-from .compiled import CompiledStep, CompileError, Group, compile  # noqa: A004 - autograd.compile, as torch.compile
+from .compiled import MAX_PATTERNS, CompiledStep, CompileError, Group, compile  # noqa: A004 - autograd.compile, as torch.compile
 from .custom import Primitive, primitive
 from .engine import Value, detect_anomaly, is_grad_enabled, no_grad
 from .functional import grad, hessian, jvp
@@ -21,6 +21,7 @@ __all__ = [
     "CompileError",
     "CompiledStep",
     "GradcheckError",
+    "MAX_PATTERNS",
     "Group",
     "OPS",
     "Op",

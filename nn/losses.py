@@ -95,7 +95,8 @@ def _check_reduction(reduction: object, who: str) -> None:
 
 
 def _data(x: Value | float) -> float:
-    return x.data if x.__class__ is Value else float(x)  # type: ignore[union-attr, arg-type]
+    # a number as it is: autograd.compile's traced label must stay traced (float() would fix its value)
+    return x.data if x.__class__ is Value else x  # type: ignore[union-attr, return-value]
 
 
 def _as_value(x: Value | float) -> Value:
@@ -157,7 +158,7 @@ def check_probability(p: float, i: int) -> None:
 def check_bce_target(t: float, i: int) -> None:
     """bce_loss's check of one target."""
     if not 0.0 <= t <= 1.0:
-        raise ValueError(f"bce_loss takes targets in [0, 1]; the target at index {i} is {t!r}")
+        raise ValueError(f"bce_loss takes targets in [0, 1]; the target at index {i} is {t + 0.0!r}")
 
 
 def bce_with_logits(prediction: Any, target: Any, reduction: str = "mean") -> Value:
@@ -188,8 +189,8 @@ def hinge_loss(prediction: Any, target: Any, reduction: str = "mean") -> Value:
 
 def check_hinge_label(y: float, i: int) -> None:
     """hinge_loss's check of one label."""
-    if y not in (-1.0, 1.0):
-        raise ValueError(f"hinge_loss takes labels -1 or +1; the target at index {i} is {y!r} (from 0/1 labels use 2·y - 1)")
+    if not abs(y) == 1.0:  # one comparison for both labels (a compiled step replays it as one branch)
+        raise ValueError(f"hinge_loss takes labels -1 or +1; the target at index {i} is {y + 0.0!r} (from 0/1 labels use 2·y - 1)")
 
 
 def _class_index(t: object, n_classes: int, who: str) -> int:
@@ -203,7 +204,9 @@ def _class_index(t: object, n_classes: int, who: str) -> int:
             f"{who}: target class {t} is out of range for {n_classes} logits (classes 0..{n_classes - 1}); "
             "a model for k classes needs k outputs, one logit per class"
         )
-    return int(t)  # type: ignore[call-overload]
+    if not isinstance(t, (int, np.integer)):  # autograd.compile's traced label: kept, to pick each sample's class
+        return t  # type: ignore[return-value]
+    return int(t)
 
 
 def cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> Value:

@@ -495,8 +495,11 @@ class Tracer(engine.Tracer):
         return outcome
 
     def end(self) -> None:
-        """The trace is over: traced numbers act as plain ones, and leaves made from them hold floats."""
+        """The trace is over: traced numbers act as plain ones."""
         self.active = False
+
+    def restore(self) -> None:
+        """Leaves made from traced numbers hold floats again (once the trace is flattened)."""
         for leaf in self.leaves.values():
             data = stored_data(leaf)
             if isinstance(data, Traced):
@@ -569,7 +572,10 @@ def trace_sample(fn: Callable[..., Any], batch: Batch, row: int, params: list[Va
         extras, extra_list = _outputs(result[1], "extra")
     else:
         (results, result_list), (extras, extra_list) = _outputs(result, "result"), ([], False)
-    return _flatten(tracer, row, args, results, result_list, extras, extra_list)
+    try:
+        return _flatten(tracer, row, args, results, result_list, extras, extra_list)
+    finally:
+        tracer.restore()
 
 
 def _flatten(
