@@ -107,6 +107,19 @@ def test_arithmetic_on_data_is_replayed_per_sample() -> None:
     check_later(fn, [w, b], steps, lambda rng, n: [rows(rng, n)], "arithmetic on .data")
 
 
+def test_python_errors_are_raised_for_the_samples_that_meet_them() -> None:
+    """1 / x[0].data raises ZeroDivisionError for a sample with x[0] = 0, as eager does;
+    behind a branch that such samples do not take, it raises nothing."""
+    w = Value(0.5)
+    guarded = lambda x: w * (1.0 / x[0].data) if x[0].data != 0.0 else w * x[1]  # noqa: E731
+    steps = compiled_on(guarded, [w], np.array([[2.0, 1.0], [4.0, 1.0]]))
+    check_against_eager(guarded, [w], [np.array([[1.0, 3.0], [0.0, 5.0], [-2.0, 1.0]])], "a guarded division", steps)
+    unguarded = autograd.compile(lambda x: w * (1.0 / x[0].data), [w])
+    unguarded(np.array([[2.0], [4.0]]))
+    with pytest.raises(ZeroDivisionError):
+        unguarded(np.array([[1.0], [0.0]]))
+
+
 def test_a_value_made_in_fn_as_an_accumulator_compiles() -> None:
     w = Value(0.3)
 

@@ -123,6 +123,7 @@ class Patterns:
                             continue
                         index, part = keep, batch.take(keep)
                         vals, saved = tape.forward(part)
+                tape.raise_errors(saved)
                 runs.append(Run(tape, index, part, vals, saved))
         return runs
 

@@ -301,7 +301,13 @@ class _Variadic(_Unit):
         self.group, self.sid = group, sid
 
     def _params(self, vals: list[np.ndarray]) -> list[Any]:
-        return [vals[p[1][0]][:, p[1][1]].astype(np.int64) if isinstance(p, tuple) else p for p in self.params]
+        # an index per sample, kept in range: a sample whose index is not (its guards
+        # 0 <= i < n fail) is replayed by another tape, but runs through this one first
+        last = self.take.k - 1
+        return [
+            np.clip(vals[p[1][0]][:, p[1][1]], 0, last).astype(np.int64) if isinstance(p, tuple) else p
+            for p in self.params
+        ]
 
     def forward(self, vals: list[np.ndarray], args: Batch, saved: list[Any]) -> np.ndarray:
         operands = self.take(vals)
@@ -351,24 +357,32 @@ class _Calc(_Unit):
 
     def forward(self, vals: list[np.ndarray], args: Batch, saved: list[Any]) -> np.ndarray:
         operands = [take(vals) for take in self.takes]
-        name = self.name
-        if name in ("truediv", "floordiv", "mod") and np.any(operands[1] == 0.0):
-            raise ZeroDivisionError(f"a compiled step's {name} by zero (fn divides by a number that is 0 for a sample)")
         out = self.fn(*operands)
-        if name == "pow":
-            base, exponent = np.broadcast_arrays(*operands)
-            if np.any((base == 0.0) & (exponent < 0.0)):
-                raise ZeroDivisionError("a compiled step's power: 0 to a negative power (for a sample)")
-            if np.any((base < 0.0) & (exponent != np.floor(exponent)) & np.isfinite(exponent)):
-                raise CompileError("compile(): a negative number to a fractional power is a complex number in Python (for a sample)")
-            if not self.is_int and np.any(np.isinf(out) & np.isfinite(base) & np.isfinite(exponent)):
-                raise OverflowError("a compiled step's power overflowed (Python raises for a float power out of range)")
-        if self.is_int and np.any(np.abs(out) > 2.0**53):
-            raise CompileError("compile(): integer arithmetic on a label went past 2**53, where float64 is no longer exact")
+        # where Python raises, for a sample: kept in saved, raised by the replay only if the
+        # sample is one this tape replays (a sample bound for another branch may divide by 0 here)
+        error = self._error(operands, out)
+        if error is not None:
+            saved[self.index] = error
         out = np.asarray(out, dtype=np.float64)
         if out.ndim != 2:
             out = out.reshape(-1, self.k)
         return out
+
+    def _error(self, operands: list[np.ndarray], out: np.ndarray) -> Exception | None:
+        name = self.name
+        if name in ("truediv", "floordiv", "mod") and np.any(operands[1] == 0.0):
+            return ZeroDivisionError(f"a compiled step's {name} by zero (fn divides by a number that is 0 for a sample)")
+        if name == "pow":
+            base, exponent = np.broadcast_arrays(*operands)
+            if np.any((base == 0.0) & (exponent < 0.0)):
+                return ZeroDivisionError("a compiled step's power: 0 to a negative power (for a sample)")
+            if np.any((base < 0.0) & (exponent != np.floor(exponent)) & np.isfinite(exponent)):
+                return CompileError("compile(): a negative number to a fractional power is a complex number in Python (for a sample)")
+            if not self.is_int and np.any(np.isinf(out) & np.isfinite(base) & np.isfinite(exponent)):
+                return OverflowError("a compiled step's power overflowed (Python raises for a float power out of range)")
+        if self.is_int and np.any(np.abs(out) > 2.0**53):
+            return CompileError("compile(): integer arithmetic on a label went past 2**53, where float64 is no longer exact")
+        return None
 
     def prepare(self, needs: list[bool]) -> None:
         pass
@@ -543,6 +557,7 @@ class Tape:
         for unit in self.units:
             unit.prepare(needs)
         self.unit_aliases = [self.alias_of.get(unit.sid) for unit in self.units]
+        self.calcs = [unit for unit in self.units if isinstance(unit, _Calc)]
         position = {id(item): i for i, item in enumerate(trace.items)}
         self.result_refs = [self._ref_of_output(v, position, ref_of) for v in trace.result_nodes]
         self.extra_refs = [self._ref_of_output(v, position, ref_of) for v in trace.extra_nodes]
@@ -583,6 +598,12 @@ class Tape:
             if alias is not None:
                 vals[alias] = vals[unit.sid]
         return vals, saved
+
+    def raise_errors(self, saved: list[Any]) -> None:
+        """Raise what Python would have raised for a sample this tape replayed (a division by 0)."""
+        for unit in self.calcs:
+            if saved[unit.index] is not None:
+                raise saved[unit.index]
 
     def backward(
         self, vals: list[np.ndarray], saved: list[Any], args: Batch, seed: float, checking: list[_Unit] | None = None
@@ -626,6 +647,7 @@ class Tape:
         try:
             with arrays.quiet():
                 vals, saved = self.forward(one, checking)
+                self.raise_errors(saved)
                 phase, checking = "derivative", []
                 if not self.result_list:
                     self.backward(vals, saved, one, 1.0, checking)
