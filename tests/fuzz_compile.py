@@ -621,20 +621,24 @@ class Summary:
             f"mismatches {self.count('mismatch')}, invalid {self.count('invalid')} ({self.seconds:.1f} s)"
         ]
         by_feature: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+        alone: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
         for o in self.outcomes:
             for f in o.program.features or {"(none)"}:
                 by_feature[f][o.status] += 1
-        lines.append("by feature (a program has several): programs / equal / refused / mismatches")
+            if len(o.program.features) <= 1:
+                alone[next(iter(o.program.features), "(none)")][o.status] += 1
+        lines.append("by feature: programs with it / equal / refused / mismatches; then programs with it alone / mismatches")
         for f in (*FEATURES, "(none)"):
-            c = by_feature.get(f)
+            c, a = by_feature.get(f), alone.get(f, collections.Counter())
             if c:
-                lines.append(f"  {f:16} {sum(c.values()):6} {c['equal']:6} {c['refused']:6} {c['mismatch']:6}")
-        alone = collections.Counter(
-            ", ".join(sorted(o.program.features)) or "(none)" for o in self.mismatches
-        )
-        if alone:
-            lines.append("mismatches by the program's feature set:")
-            lines += [f"  {n:5}  {name}" for name, n in alone.most_common()]
+                lines.append(
+                    f"  {f:16} {sum(c.values()):6} {c['equal']:6} {c['refused']:6} {c['mismatch']:6}"
+                    f"   {sum(a.values()):6} {a['mismatch']:6}"
+                )
+        sets = collections.Counter(", ".join(sorted(o.program.features)) or "(none)" for o in self.mismatches)
+        if sets:
+            lines.append("mismatches by the program's feature set (the 12 commonest):")
+            lines += [f"  {n:5}  {name}" for name, n in sets.most_common(12)]
         kinds = collections.Counter(_kind(o.detail) for o in self.mismatches)
         if kinds:
             lines.append("mismatches by what differed:")
