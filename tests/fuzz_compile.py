@@ -47,7 +47,8 @@ from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # test_compile, when run as a script
+# run as a script: test_compile from beside this file, autograd from this checkout (not an installed copy)
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent)]
 
 from test_compile import NARROWER, assert_matches, compiled_backward, eager_backward, eager_outputs  # noqa: E402
 
@@ -71,7 +72,9 @@ FEATURES = (
     "own_op_batch",  # ops of one's own whose forward or derivative reduces over a batch array
     "own_op_branch",  # ops of one's own with a Python if in a rule
     "own_op_math",  # ops of one's own written with math.* (floats only)
+    "nonfinite",  # the data: later batches hold inf, -inf, nan, ±1e308 and 0.0 among their numbers
 )
+EDGES = np.array([np.inf, -np.inf, np.nan, 1e308, -1e308, 0.0])
 
 BUILT_IN: dict[str, Op] = {op.name: op for op in _TABLE}
 N_CLASSES = 3
@@ -356,6 +359,8 @@ class Generator:
                 self.new(f"{name} * Value({self.number(-2, 2)})")
         elif feature.startswith("own_op"):
             self.own_statement(feature)
+        elif feature == "nonfinite":  # a property of the data (make_batch); the statement is an op
+            self.op_statement()
         else:
             self.op_statement()
             return
@@ -457,12 +462,19 @@ def make_batch(program: Program, rng: np.random.Generator, size: int, first: boo
     X = np.clip(rng.normal(scale=1.5, size=(size, program.width)), -4.5, 4.5)
     if first and rng.random() < 0.4:
         X[:, rng.integers(program.width)] = X[0, rng.integers(program.width)]
+    edges = "nonfinite" in program.features and (not first or rng.random() < 0.3)
+    if edges:
+        X[rng.random(X.shape) < 0.15] = 0.0  # set below, one edge each
+        X = np.where(X == 0.0, rng.choice(EDGES, size=X.shape), X)
     batches: list[np.ndarray] = [X]
     same_labels = first and rng.random() < 0.4
     ints: dict[str, np.ndarray] = {}
     for name in program.args:
         if name == "t":
-            batches.append(np.clip(rng.normal(size=size), -4.5, 4.5))
+            t = np.clip(rng.normal(size=size), -4.5, 4.5)
+            if edges:
+                t = np.where(rng.random(size) < 0.15, rng.choice(EDGES, size=size), t)
+            batches.append(t)
             continue
         if name == "s":
             labels = rng.choice(np.array([-1, 1]), size=size)
