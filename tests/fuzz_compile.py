@@ -50,7 +50,15 @@ import numpy as np
 # run as a script: test_compile from beside this file, autograd from this checkout (not an installed copy)
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent)]
 
-from test_compile import NARROWER, assert_matches, compiled_backward, eager_backward, eager_outputs  # noqa: E402
+from test_compile import (  # noqa: E402
+    NARROWER,
+    Eager,
+    assert_matches,
+    compiled_backward,
+    eager_backward,
+    eager_outputs,
+    sample_args,
+)
 
 import autograd  # noqa: E402
 from autograd import CompileError, Value  # noqa: E402
@@ -72,6 +80,7 @@ FEATURES = (
     "own_op_batch",  # ops of one's own whose forward or derivative reduces over a batch array
     "own_op_branch",  # ops of one's own with a Python if in a rule
     "own_op_math",  # ops of one's own written with math.* (floats only)
+    "nn_loss",  # nn's losses inside fn: cross_entropy with the label, bce_loss with 0/1 ints, hinge, ...
     "nonfinite",  # the data: later batches hold inf, -inf, nan, ±1e308 and 0.0 among their numbers
 )
 EDGES = np.array([np.inf, -np.inf, np.nan, 1e308, -1e308, 0.0])
@@ -151,7 +160,7 @@ class Generator:
         self.ops_used: set[str] = set()
         self.width = self.rng.randint(2, 4)
         args = ["t"] if self.rng.random() < 0.5 else []
-        if "label_arith" in self.features or "two_ints" in self.features or self.rng.random() < 0.4:
+        if {"label_arith", "two_ints", "nn_loss"} & self.features or self.rng.random() < 0.4:
             args.append("k")
         if "two_ints" in self.features:
             args.append(self.rng.choice(("j", "s")))
@@ -359,6 +368,22 @@ class Generator:
                 self.new(f"{name} * Value({self.number(-2, 2)})")
         elif feature.startswith("own_op"):
             self.own_statement(feature)
+        elif feature == "nn_loss":
+            forms = [f"nn.mse_loss({v}, {w})", f"nn.l1_loss({v}, 0.5)", f"nn.bce_with_logits({v}, 1.0)", f"nn.hinge_loss({v}, -1)"]
+            if "t" in self.args:
+                forms.append(f"nn.mse_loss({v}, t)")
+            if "k" in self.args:
+                u = self.value()[0]
+                forms += [
+                    f"nn.cross_entropy([{v}, {w}, {u}], k)",
+                    f"nn.bce_loss({v}.sigmoid(), k % 2)",
+                    f"nn.bce_loss({v}.sigmoid(), min(k, 1))",
+                    f"nn.hinge_loss({v}, 1 - 2 * (k % 2))",
+                    f"nn.bce_with_logits({v}, float(k == 1))",
+                ]
+            if "s" in self.args:
+                forms.append(f"nn.hinge_loss({v}, s)")
+            self.new(rng.choice(forms))
         elif feature == "nonfinite":  # a property of the data (make_batch); the statement is an op
             self.op_statement()
         else:
@@ -412,6 +437,7 @@ class Generator:
             "import math",
             "import numpy as np",
             "import autograd",
+            "import nn",
             "from autograd import Value",
             "",
             "",
@@ -540,6 +566,30 @@ def load(program: Program) -> tuple[Any, list[Value], list[Value], list[Value]]:
     return namespace["build"]()
 
 
+def plain_eager(fn: Any, params: list[Value], batches: list[np.ndarray], reduction: str) -> tuple[Any, float, np.ndarray]:
+    """Eager gradtrace as test_compile's eager_outputs and eager_backward run it, without the
+    error sizes (their walk divides by the data, which fails on some non-finite numbers):
+    each entry is then held to plain 1e-12 relative error."""
+    results, extras, graphs = [], [], []
+    for i in range(len(batches[0])):
+        out = fn(*sample_args(batches, i))
+        if isinstance(out, tuple):
+            out, extra = out
+            extras.append([v.data for v in extra] if isinstance(extra, list) else extra.data)
+        graphs.append(out)
+        results.append([v.data for v in out] if isinstance(out, list) else out.data)
+    expected = Eager(np.array(results), None, np.array(extras) if extras else None, None, graphs)  # type: ignore[arg-type]
+    saved = [p.grad for p in params]
+    for p in params:
+        p.grad = 0.0
+    loss = autograd.mean(graphs) if reduction == "mean" else autograd.sum(graphs)
+    loss.backward()
+    grads = np.array([p.grad for p in params])
+    for p, g in zip(params, saved):
+        p.grad = g
+    return expected, loss.data, grads
+
+
 def _warnings_of(caught: list[warnings.WarningMessage]) -> list[str]:
     return [f"{w.category.__name__}: {w.message}" for w in caught]
 
@@ -578,8 +628,14 @@ def _run(program: Program) -> Outcome:
         try:
             with warnings.catch_warnings(record=True) as eager_warnings:
                 warnings.simplefilter("always")
-                expected = eager_outputs(fn, batches)
-                eager_loss, eager_grads, loss_size, grad_sizes = eager_backward(fn, params, batches, program.reduction, expected.graphs)
+                try:
+                    expected = eager_outputs(fn, batches)
+                    eager_loss, eager_grads, loss_size, grad_sizes = eager_backward(
+                        fn, params, batches, program.reduction, expected.graphs
+                    )
+                except ArithmeticError:  # the error sizes' walk on non-finite data: eager, without them
+                    expected, eager_loss, eager_grads = plain_eager(fn, params, batches, program.reduction)
+                    loss_size, grad_sizes = None, None
         except Exception:  # noqa: BLE001
             return Outcome(program, "invalid", f"eager failed on {what}:\n" + traceback.format_exc(limit=4))
         try:
