@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip install --disable-pip-version-check
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: demo test figures notebooks lab bench lint clean
+.PHONY: demo test fuzz figures notebooks lab bench lint clean
 
 # pip >= 25.1 draws a progress bar while it installs, the longest silent step before.
 $(VENV)/bin/python:
@@ -39,6 +39,11 @@ demo: $(STAMP)  ## the lectures' examples, end to end; training with progress ba
 
 test: $(STAMP)  ## the whole test suite; fails when no test runs
 	$(PY) -m pytest
+
+N    ?= 1000
+SEED ?= 0
+fuzz: $(STAMP)  ## the differential fuzzer: N random programs (seeded by SEED) compiled and compared with eager; EXCLUDE=feature,... leaves some out
+	$(PY) tests/fuzz_compile.py -n $(N) --seed $(SEED) $(if $(EXCLUDE),--exclude $(EXCLUDE))
 
 figures: $(STAMP)  ## regenerate the README's pictures in docs/figures/
 	$(PY) tools/figures.py
