@@ -34,6 +34,8 @@ own branch pattern, traced the first time a sample takes it.
 
 from __future__ import annotations
 
+import collections
+import itertools
 import math
 import threading
 import time
@@ -42,6 +44,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import floats
 from ..engine import Value
 from ..functional import grad as _grad
 from .batch import Batch, CompileError
@@ -199,10 +202,7 @@ class CompiledStep:
                 more = np.array([float(x) for x in passed])
                 grad = more if grad is None else grad + more
         if grad is not None:
-            values = grad.tolist()
-            with _GRAD_LOCK:
-                for p, g in zip(self.params, values):
-                    p.grad += g
+            _add_grads(self.params, grad.tolist())
         return total
 
     # --- tracing and replaying -----------------------------------------------------------
@@ -235,6 +235,19 @@ def _gather(runs: list[Run], which: str, as_list: bool, size: int) -> np.ndarray
 
 
 def _reduce(results: np.ndarray, reduction: str) -> float:
-    # math.fsum: the correctly rounded total, as the eager mean and sum nodes give
-    total = math.fsum(results.tolist())
-    return total / len(results) if reduction == "mean" else total
+    """The eager mean (or sum) node's value: correctly rounded, and inf or nan where IEEE
+    gives them (a mean over +inf and -inf is nan)."""
+    return floats.mean(results.tolist()) if reduction == "mean" else floats.sum(results.tolist())
+
+
+def _add_grads(params: list[Value], grads: list[float]) -> None:
+    """Adds each gradient into its parameter's ``.grad``, all of them or (interrupted) none,
+    and one thread's at a time (so that gradients from several threads add up).
+
+    The sums are made first; then one C call (``map`` of ``setattr`` over the slots) stores
+    them all. Python runs no bytecode of its own inside it, so a KeyboardInterrupt (Ctrl-C's
+    handler runs between bytecodes) comes before any ``.grad`` changed or after all did.
+    """
+    with _GRAD_LOCK:
+        added = [p.grad + g for p, g in zip(params, grads)]
+        collections.deque(map(setattr, params, itertools.repeat("grad"), added), maxlen=0)

@@ -239,12 +239,30 @@ class _Matmul(_Unit):
             wt = self.w(vals).reshape(self.shape)
         saved[self.index] = (x, wt)
         out = x @ wt
+        bias = None
         if self.b is not None:
             bias = self.b(vals)
             if bias.shape[0] <= out.shape[0]:
                 out += bias
             else:  # per-sample biases on shared products
                 out = out + bias
+        if not np.isfinite(out).all():
+            out = self._exactly_where_not_finite(x, wt, bias, out)
+        return out
+
+    @staticmethod
+    def _exactly_where_not_finite(x: np.ndarray, wt: np.ndarray, bias: np.ndarray | None, out: np.ndarray) -> np.ndarray:
+        """Rows with an inf or nan redone as the dot rule does, product by product: BLAS may
+        fuse a multiply into an add (w·x + y with w·x unrounded), so a product that overflows
+        alone (inf - inf: nan, in eager) can vanish in its sum."""
+        rows = np.flatnonzero(~np.isfinite(out).all(axis=1))
+        xs = np.broadcast_to(x, (out.shape[0], x.shape[1]))[rows]
+        terms = xs[:, :, None] * wt[None, :, :]  # (rows, n, k)
+        parts = [terms[:, j, :] for j in range(terms.shape[1])]
+        if bias is not None:
+            parts.append(np.broadcast_to(bias, out.shape)[rows])
+        out = out.copy()
+        out[rows] = arrays.sum(parts)
         return out
 
     def backward(self, vals: list[np.ndarray], grads: list[np.ndarray | None], needs: list[bool], args: Batch, saved: list[Any]) -> None:
