@@ -22,8 +22,8 @@ from .engine import Value
 
 __all__ = [
     "cos", "div", "exp", "expm1", "is_finite", "is_zero", "isnan", "log", "log1p",
-    "max_of", "mean", "neg_g_a_over_b_squared", "pick", "pow", "shifted_exps",
-    "shifted_minus", "sigmoid", "sin", "sqrt", "sum", "sum_except", "tanh", "where", "winner",
+    "max_of", "mean", "neg_g_a_over_b_squared", "pick", "pow", "scaled", "scaled_except", "shifted_exps",
+    "shifted_minus", "sigmoid", "sin", "sqrt", "sum", "sum_and_rest", "sum_except", "tanh", "where", "winner",
 ]  # fmt: skip
 
 Number = Value | float
@@ -126,6 +126,22 @@ def sum_except(xs: Sequence[Number], i: float) -> Number:
     """Σ_{j≠i} xs_j as one sum node."""
     k = int(i)
     return sum([*xs[:k], *xs[k + 1 :]])
+
+
+def sum_and_rest(xs: Sequence[Number], i: float) -> tuple[Number, Number]:
+    """(Σ xs, Σ_{j≠i} xs_j) as two sum nodes."""
+    return sum(xs), sum_except(xs, i)
+
+
+def scaled(xs: Sequence[Number], c: Number) -> list[Number]:
+    """[c·x for each x] as nodes."""
+    return [c * x for x in xs]
+
+
+def scaled_except(xs: Sequence[Number], c: Number, i: float, own: Number) -> list[Number]:
+    """[c·x for each x] as nodes, but own in place of xs[i] (no node made for c·xs[i])."""
+    k = int(i)
+    return [own if j == k else c * x for j, x in enumerate(xs)]
 
 
 def max_of(xs: Sequence[Number]) -> float:
