@@ -23,10 +23,11 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "Rows", "cos", "div", "exp", "expm1", "is_finite", "is_zero", "isnan", "log", "log1p",
-    "max_of", "mean", "neg_g_a_over_b_squared", "pick", "pow", "quiet", "scaled", "scaled_except", "shifted_exps",
-    "shifted_minus", "sigmoid", "sin", "sqrt", "sum", "sum_and_rest", "sum_except", "tanh", "where", "where_lazy",
-    "winner",
+    "Rows", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh", "ceil", "cos", "cosh",
+    "div", "exp", "expm1", "floor", "hypot", "is_finite", "is_zero", "isnan", "log", "log10", "log1p", "log2",
+    "loser", "max_of", "mean", "min_of", "mod", "neg_g_a_over_b_squared", "pick", "pow", "prod",
+    "prod_except", "quiet", "scaled", "scaled_except", "shifted_exps", "shifted_minus", "sigmoid", "sin",
+    "sinh", "sqrt", "sum", "sum_and_rest", "sum_except", "tan", "tanh", "where", "where_lazy", "winner",
 ]  # fmt: skip
 
 SCALAR = False  # the table gives this kit its array forms: K.where's branches as functions (where_lazy)
@@ -43,6 +44,22 @@ tanh = np.tanh
 sin = np.sin
 cos = np.cos
 sqrt = np.sqrt
+tan = np.tan
+sinh = np.sinh
+cosh = np.cosh
+arcsin = np.arcsin
+arccos = np.arccos
+arctan = np.arctan
+arcsinh = np.arcsinh
+arccosh = np.arccosh
+arctanh = np.arctanh
+arctan2 = np.arctan2
+hypot = np.hypot
+log2 = np.log2
+log10 = np.log10
+floor = np.floor
+ceil = np.ceil
+mod = np.mod  # Python's sign convention, as the float kit's a % b
 pow = np.power  # noqa: A001 - the kit's name for a**b
 div = np.true_divide
 isnan = np.isnan
@@ -249,6 +266,29 @@ def winner(xs: Sequence[Array | float]) -> Array:
     if memo is not None:
         memo["winner"] = found
     return found
+
+
+def min_of(xs: Sequence[Array | float]) -> Array:
+    """The smallest per sample; nan wins; of equal smallest operands, the first (as ``loser`` names)."""
+    rows = _stacked(xs)
+    return np.take_along_axis(rows, rows.argmin(axis=0)[None], axis=0)[0]
+
+
+def loser(xs: Sequence[Array | float]) -> Array:
+    """Per sample, the index of the operand min_of gives: the first nan, else the first minimal one."""
+    return _stacked(xs).argmin(axis=0)  # argmin takes the first nan, as the float kit does
+
+
+def prod(xs: Sequence[Array | float]) -> Array:
+    """x_0·x_1·… per sample, left to right (NumPy multiplies the rows in order, as the float kit does)."""
+    return np.multiply.reduce(_stacked(xs), axis=0)
+
+
+def prod_except(xs: Sequence[Array | float], i: int) -> Array:
+    """The product of every operand but xs[i] per sample, left to right; 1 where there is no other."""
+    rows = _stacked(xs)
+    others = np.delete(rows, i, axis=0)
+    return np.multiply.reduce(others, axis=0) if len(others) else np.ones(rows.shape[1:])
 
 
 def pick(xs: Sequence[Array | float], i: Array | float) -> Array:
