@@ -8,9 +8,7 @@ root through each node's operands in operand order, so the same graph always giv
 
 from __future__ import annotations
 
-import html
 import math
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -18,6 +16,7 @@ import graphviz
 
 from autograd import OPS, Value
 
+from ._safe import dot_attribute, dot_label, dot_label_attribute
 from .fonts import Drawing, has_hangul, text_width
 from .render import DEFAULT_RENDERER, Graph, check_renderer
 
@@ -53,25 +52,9 @@ GRAD_COLORS: tuple[tuple[float, str, str, str], ...] = (
 ZERO_GRAD = ("#d9d9d9", "black", "exactly 0")
 NONFINITE_GRAD = ("#e377c2", "black", "nan or inf")
 
-# Characters that XML (so SVG) or Graphviz's HTML-label parser reject: C0 controls other than
-# newline and tab, DEL, and the Unicode noncharacters (U+FFFE, U+FFFF, ...). They are shown as
-# escapes such as \x1b instead.
-_INVISIBLE = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f\ufdd0-\ufdef"
-    + "".join(chr(plane * 0x10000 + 0xFFFE) + chr(plane * 0x10000 + 0xFFFF) for plane in range(17))
-    + "]"
-)
-
-
 def _text(s: str) -> str:
-    """User text → the text of an HTML-like label: shown literally, never markup."""
-    s = s.encode("utf-8", "backslashreplace").decode("utf-8")  # lone surrogates → visible escapes
-    s = html.escape(s.replace("\r\n", "\n").replace("\t", " "), quote=True)  # Graphviz drops tabs
-    s = _INVISIBLE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), s)
-    # Graphviz expands escapes such as \N (the node's name) even in HTML-like labels, after
-    # decoding entities; a doubled backslash is its way of writing one backslash.
-    s = s.replace("\\", "\\\\")
-    return s.replace("\n", "<br/>")
+    """User text → the text of an HTML-like label: shown literally, never markup (viz._safe)."""
+    return dot_label(s)
 
 
 def _html(markup: str) -> str:
@@ -430,7 +413,7 @@ class _Drawer:
             name,
             _html(_op_text(value)),
             shape=shape,
-            tooltip=f"inputs not drawn (depth limit): {value.op}" if cut else value.op,
+            tooltip=dot_attribute(f"inputs not drawn (depth limit): {value.op}" if cut else value.op),
             margin="0.04",
             fontsize="16",
             **extra,
@@ -482,7 +465,7 @@ class _RecordDrawer(_Drawer):
             cells = []
             name, tooltip = self.label(value)
             if name:
-                title = f' title="{_text(tooltip)}"' if tooltip else ""
+                title = f' title="{dot_label_attribute(tooltip)}"' if tooltip else ""
                 cells.append(f"<td{title}{_wide(name, 12, 14)}><b>{_text(name)}</b></td>")
             size = self.cell_size(i)
             cells.append(f"<td{size}>data {self.data_text(i, value)}</td>")
@@ -516,7 +499,7 @@ class _LectureDrawer(_Drawer):
                 source = f"in{i}"
                 name, tooltip = self.label(value)
                 if name:
-                    extra = {"tooltip": tooltip} if tooltip else {}
+                    extra = {"tooltip": dot_attribute(tooltip)} if tooltip else {}
                     extra.update(_wide_node(name, 12))
                     dot.node(source, _html(f"<b>{_text(name)}</b>"), shape="plaintext", **extra)
                 else:

@@ -36,6 +36,7 @@ from typing import Any
 from autograd import OPS, Value
 
 from ._chain import Chain, walk
+from ._safe import latex_text as _latex_text
 from .draw import _parameter_names
 
 __all__ = ["Explanation", "Explanations", "Path", "explain"]
@@ -54,31 +55,6 @@ class _Name:
     text: str
     latex: str
     atomic: bool  # needs no parentheses as an operand or after ∂
-
-
-def _latex_text(s: str) -> str:
-    """User text for math mode: letters (any script) in \\text{}, specials as math symbols.
-
-    Both MathJax and KaTeX read \\text{} literally, so characters that LaTeX or HTML treat
-    specially are kept out of it and written as their math-mode commands.
-    """
-    specials = {
-        "\\": r"\backslash ", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#",
-        "%": r"\%", "_": r"\_", "^": r"\hat{\ }", "~": r"\sim ", "<": r"\lt ", ">": r"\gt ",
-    }
-    parts: list[str] = []
-    run = ""
-    for ch in s:
-        if ch in specials or ch == "\n":
-            if run:
-                parts.append(r"\text{" + run + "}")
-                run = ""
-            parts.append(specials.get(ch, r"\ "))
-        else:
-            run += ch
-    if run:
-        parts.append(r"\text{" + run + "}")
-    return "".join(parts) or r"\text{}"
 
 
 def _number_text(x: float, fmt: str) -> str:
