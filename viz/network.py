@@ -39,7 +39,7 @@ import graphviz
 from autograd import Value
 
 from ._safe import dot_attribute
-from .draw import FONT, GRAD_RED, _html, _Numbers, _text
+from .draw import FONT, GRAD_RED, _html, _number_text, _Numbers, _text
 from .fonts import Drawing
 from .render import DEFAULT_RENDERER, Graph, check_renderer
 
@@ -272,9 +272,7 @@ class _NetworkDrawer:
 
     def show(self, x: float) -> str:
         """A number as text: never −0 (a zero is 0 whatever its sign)."""
-        if x == 0:
-            x = 0.0
-        return _no_negative_zero(format(x, self.fmt))
+        return _number_text(x, self.fmt)
 
     def labelled(self, k: int) -> bool:
         return self.widths[k] * len(self.net.layers[k]) <= LABELLED_EDGES
@@ -406,14 +404,6 @@ class _NetworkDrawer:
         table = f'<table border="0" cellborder="0" cellspacing="0" bgcolor="white">{rows}</table>'
         dot.node(f"w{k}_{j}_{i}", _html(table), shape="plain", pos=f"{cx:.3f},{cy:.3f}!", tooltip=dot_attribute(tooltip),
                  **{"class": "weight"})
-
-
-def _no_negative_zero(text: str) -> str:
-    """"-0.00" (a tiny negative number rounded to zero) → "0.00": no drawing prints −0."""
-    mantissa = text.lower().split("e")[0]
-    if text.startswith("-") and not any(ch in "123456789" for ch in mantissa) and "nan" not in mantissa:
-        return text[1:]
-    return text
 
 
 def _text_box(x: float, y: float, text: str, points: float) -> tuple[float, float, float, float]:
