@@ -18,7 +18,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ._safe import script_json
+from ._safe import LONGEST, printable, script_json
 
 __all__ = ["PageFrame", "Slot", "Template", "page_svg", "placeholders"]
 
@@ -71,12 +71,13 @@ def placeholders(count: int, source_of: object) -> list[str]:
 
 _TEXT = re.compile(r'<text ([^>]*)>([^<]*)</text>')
 _X = re.compile(r'\bx="(-?[\d.]+)"')
+_COMMENT = re.compile(r"<!--.*?-->\n?", re.DOTALL)  # user text in the SVG is escaped: "<!--" is only ever Graphviz's
 _SIZE = re.compile(r'\bfont-size="([\d.]+)"')
 
 
 def page_svg(svg: str, slots: Sequence[Slot]) -> str:
     """The template's SVG for the page: each slot's text gets the id ``s<n>``, is emptied and,
-    if centred, anchored at its middle; the XML prolog is dropped (the SVG goes inline)."""
+    if centred, anchored at its middle; the XML prolog and comments are dropped (the SVG goes inline)."""
     wanted = {slot.placeholder: n for n, slot in enumerate(slots)}
     found: set[int] = set()
 
@@ -100,7 +101,8 @@ def page_svg(svg: str, slots: Sequence[Slot]) -> str:
         missing = [slots[n].placeholder for n in range(len(slots)) if n not in found][:3]
         raise RuntimeError(f"the player's drawing lost texts {missing} (the renderer split or dropped them)")
     start = svg.find("<svg")
-    return svg[start:] if start >= 0 else svg
+    svg = svg[start:] if start >= 0 else svg
+    return _COMMENT.sub("", svg)  # Graphviz's comments name each node and edge again: bytes the page need not hold
 
 
 def frames_json(frames: Sequence[PageFrame]) -> str:
@@ -109,7 +111,8 @@ def frames_json(frames: Sequence[PageFrame]) -> str:
     out = []
     before: tuple[str, ...] | None = None
     for frame in frames:
-        changed = [[n, text] for n, text in enumerate(frame.texts) if before is None or before[n] != text]
-        out.append({"t": changed, "lit": list(frame.lit), "bold": list(frame.fresh), "say": frame.caption})
-        before = frame.texts
+        texts = tuple(printable(text) for text in frame.texts)  # the one place the frames' texts enter the page
+        changed = [[n, text] for n, text in enumerate(texts) if before is None or before[n] != text]
+        out.append({"t": changed, "lit": list(frame.lit), "bold": list(frame.fresh), "say": printable(frame.caption, 4 * LONGEST)})
+        before = texts
     return script_json(out)

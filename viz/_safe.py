@@ -71,9 +71,14 @@ def dot_label_attribute(s: object) -> str:
     return html.escape(printable(s), quote=True).replace("\\", "\\\\").replace("\n", "&#10;")
 
 
-def dot_attribute(s: object) -> graphviz.escape:  # type: ignore[valid-type]
-    """A DOT attribute value: always a quoted string (never ``<…>`` HTML), quotes and backslashes escaped."""
-    return graphviz.escape(printable(s))
+def dot_attribute(s: object) -> graphviz.nohtml:  # type: ignore[valid-type]
+    """A DOT attribute value (a tooltip): always a quoted string, never ``<…>`` HTML.
+
+    Graphviz reads entities in such strings (``&amp;``) and then reads backslash escapes twice
+    for tooltips (``\\N`` is the node's name after the second reading): so ``&`` is written as
+    ``&amp;`` and each backslash as four; the graphviz package escapes the quotes.
+    """
+    return graphviz.nohtml(printable(s).replace("&", "&amp;").replace("\\", "\\" * 4))
 
 
 def html_text(s: object) -> str:

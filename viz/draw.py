@@ -17,7 +17,7 @@ import graphviz
 from autograd import OPS, Value
 
 from ._chain import walk as walk_chain
-from ._safe import dot_attribute, dot_label, dot_label_attribute
+from ._safe import dot_attribute, dot_label, dot_label_attribute, printable
 from .fonts import Drawing, has_hangul, text_width
 from .render import DEFAULT_RENDERER, Graph, check_renderer
 
@@ -512,11 +512,13 @@ BLANK = "&#160;"
 
 def _wide(text: str, size: float, padding: float = 0.0) -> str:
     """A cell's minimum width for text with Hangul, which the layout's metrics underestimate."""
+    text = printable(text)  # as shown: a very long text is cut
     return f' width="{text_width(text, size) + padding:.0f}"' if has_hangul(text) else ""
 
 
 def _wide_node(text: str, size: float) -> dict[str, str]:
     """The same for a whole node (a plaintext name), in inches."""
+    text = printable(text)
     return {"width": f"{(text_width(text, size) + 16) / 72:.2f}"} if has_hangul(text) else {}
 
 

@@ -78,7 +78,8 @@ def _label_name(label: str) -> _Name:
 
 
 def _generated(kind: str, i: int) -> _Name:
-    return _Name(f"{kind}{str(i).translate(_SUBSCRIPTS)}", rf"\mathrm{{{kind}}}_{{{i}}}", atomic=True)
+    # kind is an op's name, which may be one of your own: text, never LaTeX
+    return _Name(f"{kind}{str(i).translate(_SUBSCRIPTS)}", rf"{{{_latex_text(kind)}}}_{{{i}}}", atomic=True)
 
 
 _FUNCTION_LATEX = {"σ": r"\sigma", "exp": r"\exp", "log": r"\log", "tanh": r"\tanh"}

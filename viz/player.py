@@ -37,6 +37,7 @@ import html
 import io
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,12 +131,14 @@ def backprop_player(
     widths = _cell_widths(steps, style, len(walk.values))
     caption_lines = max(len(step.caption) for step in steps)
     caption_width = max(text_width(line, 12) for step in steps for line in step.caption)
-    sources = []
-    for step in steps:
-        caption = step.caption + ("",) * (caption_lines - len(step.caption))
-        view = FrameView(step.phase, step.data, step.grads, step.node, step.edges, caption, widths, caption_width)
-        # _Numbers escapes the graph's own numbers; the view's texts are plain and escaped by draw
-        sources.append(_source(walk, style, rankdir, True, number, None, named, None, view))
+    def frame_sources() -> list[str]:  # each frame's own DOT: for the GIF and .frames, made when first asked for
+        sources = []
+        for step in steps:
+            caption = step.caption + ("",) * (caption_lines - len(step.caption))
+            view = FrameView(step.phase, step.data, step.grads, step.node, step.edges, caption, widths, caption_width)
+            # _Numbers escapes the graph's own numbers; the view's texts are plain and escaped by draw
+            sources.append(_source(walk, style, rankdir, True, number, None, named, None, view))
+        return sources
 
     def template_source(tokens: list[str]) -> str:
         n = len(walk.values)
@@ -144,7 +147,7 @@ def backprop_player(
         return _source(walk, style, rankdir, True, number, None, named, None, view)
 
     template = _dot_template(walk, steps, style, caption_lines, template_source)
-    return Player(steps, sources, renderer, template)
+    return Player(steps, frame_sources, renderer, template)
 
 
 def _dot_template(walk, steps: list[Step], style: str, caption_lines: int, source_of) -> Template:  # type: ignore[no-untyped-def]
@@ -323,11 +326,27 @@ class Player:
         sources: per frame, its DOT text.
     """
 
-    def __init__(self, steps: list[Step], sources: list[str], renderer: str, template: Template) -> None:
-        self.steps, self.sources, self.renderer = steps, sources, renderer
+    def __init__(self, steps: list[Step], sources: Callable[[], list[str]], renderer: str, template: Template) -> None:
+        self.steps, self.renderer = steps, renderer
         self.template = template
-        self._drawings = [Drawing(source, renderer) for source in sources]  # each renders once, on demand
+        self._make_sources = sources
+        self._sources: list[str] | None = None
+        self._drawings: list[Drawing] | None = None
         self._page_svg: str | None = None
+
+    @property
+    def sources(self) -> list[str]:
+        """Per frame, its DOT text (made on first use: the page needs only the template)."""
+        if self._sources is None:
+            self._sources = self._make_sources()
+        return self._sources
+
+    @property
+    def drawings(self) -> list[Drawing]:
+        """Per frame, its drawing (each renders once, on demand)."""
+        if self._drawings is None:
+            self._drawings = [Drawing(source, self.renderer) for source in self.sources]
+        return self._drawings
 
     def __len__(self) -> int:
         return len(self.steps)
@@ -339,7 +358,7 @@ class Player:
     @property
     def frames(self) -> list[str]:
         """Each frame as SVG text, as draw_dot renders it (rendered once, then cached; the GIF's frames)."""
-        return [drawing.svg() for drawing in self._drawings]
+        return [drawing.svg() for drawing in self.drawings]
 
     def page_svg(self) -> str:
         """The page's one drawing: the frames' layout, with the changing texts empty and named s0, s1, …"""
@@ -368,7 +387,7 @@ class Player:
         except ImportError:
             raise RendererError("backprop_player(...).save('x.gif') needs Pillow: pip install 'gradtrace[media]'") from None
         # PNGs as draw_dot's drawings make them (graphviz-pure; resvg with NanumGothic for Hangul)
-        images = [Image.open(io.BytesIO(drawing.pipe("png"))).convert("RGB") for drawing in self._drawings]
+        images = [Image.open(io.BytesIO(drawing.pipe("png"))).convert("RGB") for drawing in self.drawings]
         width, height = max(im.width for im in images), max(im.height for im in images)
         padded = []
         for im in images:  # frames of one layout are one size; pad any stray pixel of difference
