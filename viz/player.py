@@ -63,7 +63,9 @@ _SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 
 __all__ = ["PLAYER_MAX_NODES", "Player", "Step", "backprop_player"]
 
-PLAYER_MAX_NODES = 100  # two frames per op, each a full drawing: larger graphs make heavy pages and slow GIFs
+# as draw_dot's: the page lays the graph out once (micrograd's 2-16-16-1 MLP on one sample, 406
+# values: about a second and 850 KB); the GIF renders every frame, which takes longer
+PLAYER_MAX_NODES = 500
 MAX_OPERAND_LINES = 4  # a caption lists this many products of one node, then "… and k more"
 CHAR_WIDTH = 7.4  # points per character of 12 pt text: a bound on Helvetica's widths, with room
 GIF_MS = 1200  # how long each GIF frame shows; the first and last show longer
@@ -108,8 +110,9 @@ def backprop_player(
         style: "lecture" (the lectures' figure, the default) or "record", as in ``draw_dot``.
         rankdir, fmt, names, renderer: as in :func:`viz.draw_dot`.
         max_nodes: as in ``draw_dot`` (a larger graph raises ValueError saying what to pass),
-            100 by default: every step is a whole drawing, so a graph of 140 values already
-            makes 72 frames, an 18 MB page and a GIF of 2000 × 6000 pixels.
+            500 by default. The page holds the drawing once and each frame as the texts and
+            highlights that change, so it grows with the graph, not with graph × frames
+            (144 KB for a 3-4-4-1 MLP, 850 KB for a 2-16-16-1); the GIF renders every frame.
 
     Returns:
         a :class:`Player`: ``.frames`` (SVG per frame), ``.steps``, ``.save("x.html")``,
@@ -123,8 +126,8 @@ def backprop_player(
     if max_nodes is not None and len(walk.values) > max_nodes:
         raise ValueError(
             f"backprop_player: the graph has {len(walk.values)} values, more than max_nodes={max_nodes}; "
-            "pass max_nodes=None to play it all (each step is a whole drawing: the page and GIF grow with "
-            "steps × size), or play a smaller part of it"
+            "pass max_nodes=None to play it all (laying out thousands of values takes a while, and the GIF "
+            "renders every step), or play a smaller part of it"
         )
     named = _node_names(root, _parameter_names(names, "backprop_player"))
     steps = _Replay(walk.values, walk.index, named, number).steps()
