@@ -11,6 +11,8 @@ nothing but pip (no system Graphviz), shown inline in Jupyter; matplotlib plots 
 True
 """
 
+import _gradtrace  # noqa: F401  # first: an ImportError that says what to do when `autograd` is HIPS autograd
+
 from .draw import DEFAULT_MAX_NODES, GRAD_COLORS, draw_dot
 from .explain import Explanation, Explanations, explain
 from .fonts import hangul_font_path, use_hangul_font
