@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-import viz.render
 from autograd import Value
 from viz import GRAD_COLORS, Player, backprop_player, draw_dot
 
@@ -143,27 +142,63 @@ def test_gif_has_a_frame_per_step_and_pillow_opens_it(tmp_path: Path) -> None:
     assert (0xFF, 0xD5, 0x4F) in colors  # the current node's highlight is drawn
 
 
-def test_gif_draws_hangul_with_a_font_that_has_it(tmp_path: Path) -> None:
+def _bill(item: str, count: str, total: str) -> Value:
+    apple, n = Value(100, label=item), Value(2, label=count)
+    price = apple * n
+    price.label = total
+    return price
+
+
+# Two graphs that differ only in which Hangul syllables their labels hold: the layout gives every
+# syllable the same width, so the pictures can differ only where the syllables are drawn. Empty
+# boxes (a font without Hangul) or nothing at all look the same for every syllable; glyphs do not,
+# and 뷁 has more strokes than 이.
+_FEW_STROKES = ("이", "아", "이이")
+_MANY_STROKES = ("뷁", "쀍", "뷁뷁")
+
+
+def _pixels(image_bytes: bytes):
+    import numpy as np
     from PIL import Image
 
-    apple, n = Value(100, label="사과"), Value(2, label="개수")
-    total = apple * n
-    total.label = "가격"
-    player = backprop_player(total)
+    with Image.open(io.BytesIO(image_bytes)) as image:
+        if getattr(image, "n_frames", 1) > 1:
+            image.seek(image.n_frames - 1)  # the GIF's last frame: every number and gradient shown
+        return np.asarray(image.convert("L"))
+
+
+def _shows_hangul(few_strokes: bytes, many_strokes: bytes) -> bool:
+    few, many = _pixels(few_strokes), _pixels(many_strokes)
+    assert few.shape == many.shape  # one layout for both
+    differing = int((few != many).sum())
+    extra_ink = int((many < 128).sum()) - int((few < 128).sum())  # pixels darker than mid-grey
+    return differing > 100 and extra_ink > 20
+
+
+def test_png_and_gif_draw_hangul_glyphs_whatever_the_system_fonts() -> None:
+    few, many = _bill(*_FEW_STROKES), _bill(*_MANY_STROKES)
+    assert _shows_hangul(draw_dot(few, style="lecture").pipe("png"), draw_dot(many, style="lecture").pipe("png"))
+    assert _shows_hangul(draw_dot(few).pipe("png"), draw_dot(many).pipe("png"))
+    player = backprop_player(few)
+    assert _shows_hangul(player.gif(), backprop_player(many).gif())
+    from PIL import Image
+
     with Image.open(io.BytesIO(player.gif())) as gif:
         assert gif.n_frames == len(player)
-    drawing = draw_dot(total, style="lecture")
-    with Image.open(io.BytesIO(drawing.pipe("png"))) as image:
-        assert image.format == "PNG"
-        hangul_ink = _ink(image)
-    # the same drawing as graphviz-pure's own PNG writer draws it: its fonts lack Hangul (boxes)
-    with Image.open(io.BytesIO(viz.render.render(drawing.source, "png"))) as image:
-        boxes_ink = _ink(image)
-    assert hangul_ink > boxes_ink * 1.2  # syllables have more strokes than empty boxes
 
 
-def _ink(image) -> int:
-    return sum(image.convert("L").histogram()[:128])  # pixels darker than mid-grey
+def test_the_hangul_check_fails_where_no_font_has_hangul(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same drawings rasterized with only DejaVu Sans (no Hangul) and no system fonts: boxes
+    or blanks, the same for every syllable, which the check above must reject."""
+    import matplotlib
+    import resvg_py
+
+    dejavu = str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf")
+    render = resvg_py.svg_to_bytes
+    monkeypatch.setattr(resvg_py, "svg_to_bytes",
+                        lambda **options: render(**{**options, "font_files": [dejavu], "skip_system_fonts": True}))
+    few, many = _bill(*_FEW_STROKES), _bill(*_MANY_STROKES)
+    assert not _shows_hangul(draw_dot(few, style="lecture").pipe("png"), draw_dot(many, style="lecture").pipe("png"))
 
 
 def test_html_is_one_self_contained_page(tmp_path: Path) -> None:
@@ -173,7 +208,9 @@ def test_html_is_one_self_contained_page(tmp_path: Path) -> None:
     assert page.startswith("<!DOCTYPE html>")
     assert not re.search(r"(?i)https?://(?!www\.w3\.org/(2000/svg|1999/xlink|Graphics/SVG))", page)  # no URL but SVG namespaces
     assert "<script src" not in page and "<link" not in page and "@import" not in page
-    assert page.count("<svg") == 6 and "</script>" not in page.split("<script>")[1].split("</script>")[0]
+    # the drawing once (its layout is every frame's), the frames as changes of its texts and classes
+    assert page.count("<svg") == 1 and "</script>" not in page.split("<script>")[1].split("</script>")[0]
+    assert page.count('class="slot"') == 2 * 5 + max(len(step.caption) for step in player.steps)
     inline = player._repr_html_()
     assert inline.startswith("<iframe srcdoc=") and "&lt;svg" in inline
 
@@ -209,7 +246,7 @@ def test_names_show_parameters_short_and_weights_beside_their_inputs() -> None:
     loss.backward()
     svg = draw_dot(loss, style="lecture", names=model).svg()
     shown = texts(svg)
-    assert "w₀" in shown and "w₁" in shown and "b" in shown
+    assert "w[0][0][0]" in shown and "w[0][1][1]" in shown and "b[1][0]" in shown  # model.layers[0].neurons[1].w[1]
     source = draw_dot(loss, names=model).source
     assert "layers.0.neurons.1.w.0" in source  # the full name, as a tooltip
     assert 'ordering=in' in source  # dot nodes keep w₀ x₀ w₁ x₁ in order
@@ -306,7 +343,7 @@ def test_the_player_example_writes_the_readme_gif_and_a_page(tmp_path: Path) -> 
     gif, page = example["main"](tmp_path / "player.gif", tmp_path / "apple.html")
     with Image.open(gif) as image:
         assert image.n_frames == 6
-    assert page.read_text(encoding="utf-8").count("<svg") == 6
+    assert page.read_text(encoding="utf-8").count("<svg") == 1  # one drawing; the frames change its texts
 
 
 def test_without_the_media_extra_gif_and_hangul_png_say_what_to_install(monkeypatch: pytest.MonkeyPatch,
@@ -338,7 +375,7 @@ def test_each_weight_is_drawn_beside_the_input_it_multiplies() -> None:
     out.backward()
     svg = draw_dot(out, style="lecture", names=neuron).svg()
     y = {t.text: float(t.get("y")) for t in ET.fromstring(svg).iter(f"{SVG}text")}
-    order = ["w₀", "0.25", "w₁", "-1.5", "w₂", "2.75", "b"]  # top to bottom (or bottom to top)
+    order = ["w[0]", "0.25", "w[1]", "-1.5", "w[2]", "2.75", "b"]  # top to bottom (or bottom to top)
     ys = [y[name] for name in order]
     assert ys == sorted(ys) or ys == sorted(ys, reverse=True)
     # names may also be a mapping or (name, Value) pairs
@@ -358,3 +395,89 @@ def test_fan_out_sums_in_backwards_order_to_the_same_float() -> None:
     y.backward()
     values = _walk_values(y)
     assert [float(g) for g in player.steps[-1].grads] == [v.grad for v in values]
+
+
+# --- the page: the drawing once, frames as changes -------------------------------------------------
+
+
+def _mlp_3441() -> tuple[Value, object]:
+    import random
+
+    from nn import MLP
+
+    model = MLP(3, [4, 4, 1], activation="tanh", rng=random.Random(0))
+    out = model([Value(0.5), Value(-1.0), Value(2.0)])
+    return (out - 1.0) ** 2, model
+
+
+def test_a_3_4_4_1_mlps_page_holds_one_drawing_and_stays_under_a_megabyte() -> None:
+    loss, model = _mlp_3441()
+    player = backprop_player(loss, names=model)
+    page = player.html()
+    assert len(page.encode("utf-8")) <= 1_000_000
+    assert page.count("<svg") == 1 and len(player) == 40
+    # the page's one drawing has the frames' layout: the same size as the last frame
+    assert _size(player.page_svg()) == _size(player.drawings[-1].svg())
+
+
+def _size(svg: str) -> tuple[str, str]:
+    root = ET.fromstring(svg if svg.startswith("<?xml") else svg)
+    return root.get("width"), root.get("height")
+
+
+def test_draw_dot_names_every_parameter_of_an_mlp_apart() -> None:
+    loss, model = _mlp_3441()
+    svg = draw_dot(loss, style="record", names=model).svg()
+    shown = texts(svg)
+    names = [f"w[{k}][{j}][{i}]" for k, (nin, nout) in enumerate([(3, 4), (4, 4), (4, 1)]) for j in range(nout) for i in range(nin)]
+    names += [f"b[{k}][{j}]" for k, nout in enumerate([4, 4, 1]) for j in range(nout)]
+    assert len(names) == len(model.parameters()) == 41
+    for name in names:
+        assert shown.count(name) == 1, name
+    assert {"x₀", "x₁", "x₂"} <= set(shown)  # the inputs, unlabelled, by their place
+    lecture = texts(draw_dot(loss, style="lecture", names=model).svg())
+    assert {"x₀", "x₁", "x₂", "w[2][0][3]", "b[1][2]"} <= set(lecture)
+
+
+def test_two_parameters_with_one_short_name_keep_their_full_names() -> None:
+    a, b = Value(1.0), Value(2.0)
+    y = a * b
+    shown = texts(draw_dot(y, names={"enc.w.0": a, "dec.w.0": b}).svg())
+    assert "enc.w.0" in shown and "dec.w.0" in shown and "w[0]" not in shown
+
+
+def test_captions_name_nodes_never_by_their_value_and_never_print_negative_zero() -> None:
+    loss, model = _mlp_3441()
+    captions = "\n".join(line for step in backprop_player(loss, names=model).steps for line in step.caption)
+    assert "z[0][3]" in captions and "tanh(z[1][2])" in captions
+    assert "Σw·x node" not in captions and "∂0.5/" not in captions and "∂-1/" not in captions
+    assert "x₀ = 0.5, x₁ = -1, …" in captions and "∂x₀ += " in captions
+    zero = Value(0.0, label="z")
+    y = zero * Value(-2.0, label="k")
+    y.label = "y"
+    player = backprop_player(y)
+    shown = "\n".join(line for step in player.steps for line in step.caption) + "\n".join(g for s in player.steps for g in s.grads)
+    assert "-0" not in shown.replace("-0.", "")  # 0 × −2 is −0.0 in floats: shown as 0
+    assert "-0" not in "".join(texts(draw_dot(y, style="lecture").svg()))
+
+
+def test_the_page_centres_each_text_where_the_frames_centre_it() -> None:
+    price, *_ = apple_price()
+    for style in STYLES:
+        player = backprop_player(price, style=style)
+        page = ET.fromstring(player.page_svg())
+        slots = {t.get("id"): t for t in page.iter(f"{SVG}text") if (t.get("class") or "") == "slot"}
+        frame = ET.fromstring(player.drawings[-1].svg())
+        last = player.template.frames[-1]
+        widths = {**dict.fromkeys("0123456789", 556), ".": 278, " ": 278, "a": 556, "d": 556, "g": 556, "r": 333, "t": 278}
+        checked = 0
+        for t in frame.iter(f"{SVG}text"):
+            text = t.text or ""
+            matches = [n for n, shown in enumerate(last.texts) if shown == text and player.template.slots[n].centred]
+            if len(matches) != 1 or t.get("text-anchor") != "start" or not set(text) <= set(widths):
+                continue
+            slot = slots[f"s{matches[0]}"]
+            middle = float(t.get("x")) + sum(widths[c] for c in text) * float(t.get("font-size")) / 2000
+            assert slot.get("text-anchor") == "middle" and abs(float(slot.get("x")) - middle) < 0.05
+            checked += 1
+        assert checked >= 4
