@@ -248,8 +248,7 @@ def test_bce_loss_with_integer_targets() -> None:
 
 def test_predict_traced_on_one_row_then_many() -> None:
     model = nn.MLP(2, [4, 1], rng=random.Random(9))
-    for neuron in model.layers[0].neurons:  # a branch by if inside the model
-        neuron._activate = lambda y: y if y.data > 0 else 0.1 * y
+    model.layers[0]._activate = lambda y: y if y.data > 0 else 0.1 * y  # a branch by if inside the model
     rng = np.random.default_rng(10)
     first = model.predict(rng.normal(size=(1, 2)))
     X = rng.normal(size=(40, 2)) * 3
@@ -257,6 +256,7 @@ def test_predict_traced_on_one_row_then_many() -> None:
         eager = np.array([model(row.tolist()).data for row in X])
     np.testing.assert_allclose(model.predict(X), eager, rtol=1e-12, atol=1e-14)
     assert first.shape == (1,)
+    assert model._predict_cache[1].patterns > 1
 
 
 def test_too_many_branch_patterns_is_an_error_that_says_so() -> None:

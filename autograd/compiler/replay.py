@@ -49,12 +49,16 @@ class Patterns:
         self.tapes: list[Tape] = []
         self.traces: list[Trace] = []
         self.tree: dict[Any, Any] = {}  # ("o", outcome) -> subtree; "tape" -> a tape whose pattern goes through here
-        self.lock = threading.Lock()
+        # reentrant: a Ctrl-C between a lock's acquire and its with-block leaves it held, and the
+        # thread that was interrupted can still trace
+        self.lock = threading.RLock()
         self.kinds: list[str] | None = None
         self.widths: list[int] | None = None
 
     def first(self, batch: Batch) -> Tape:
         """The first tape, traced on the batch's first sample when there is none yet."""
+        if self.tapes:
+            return self.tapes[0]
         with self.lock:
             if not self.tapes:
                 self._add(batch, 0, ())

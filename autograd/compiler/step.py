@@ -57,7 +57,7 @@ REDUCTIONS = ("mean", "sum")
 
 # .grad additions of every compiled step: one thread's at a time, so that threads'
 # gradients add up (p.grad += g is a read, an add and a write)
-_GRAD_LOCK = threading.Lock()
+_GRAD_LOCK = threading.RLock()  # reentrant: see Patterns.lock
 
 
 def compile(fn: Callable[..., Any], params: Sequence[Value], reduction: str = "mean") -> CompiledStep:  # noqa: A001
