@@ -451,8 +451,11 @@ def _elu_fwd(x: N, alpha: N, K: Kit = floats) -> N:
 
 
 def _elu_bwd(g: N, out: N, x: N, alpha: N, K: Kit = floats) -> tuple[N, N]:
-    # alpha·e^x, not out + alpha = alpha·(e^x - 1) + alpha: that cancels, to 0 by x = -40
-    return K.where(x > 0.0, g, g * (alpha * K.exp(x))), K.where(x > 0.0, 0.0 * g, g * K.expm1(x))
+    # alpha·e^x, not out + alpha = alpha·(e^x - 1) + alpha: that cancels, to 0 by x = -40.
+    # At 0, as PyTorch: elu'(0) is the left derivative, alpha, and elu''(0) the right one, 0,
+    # so the gradient there is g·alpha, which does not change with x
+    gx = K.where(x > 0.0, g, K.where(K.is_zero(x), g * alpha, g * (alpha * K.exp(x))))
+    return gx, K.where(x > 0.0, 0.0 * g, g * K.expm1(x))
 
 
 # --- variadic rules -------------------------------------------------------------------
