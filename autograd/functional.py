@@ -103,6 +103,35 @@ def grad(
     return results
 
 
+def backward_with_graph(root: Value, seed: object = 1.0) -> None:
+    """``root.backward(create_graph=True)``: every node's ``.grad`` a Value, built from the
+    table's rules on Values, so that it can be differentiated again (DeZero's and PyTorch's
+    ``create_graph``). Intermediate nodes get fresh gradients; a leaf adds to what it holds
+    (a float 0, or None after ``cleargrad()``, counts as nothing)."""
+    start = seed if seed.__class__ is Value else _number(seed, "backward(grad=...)")
+    order = _post_order(root)
+    grads: dict[Value, object] = {}
+    _add(grads, root, start, True)
+    leaves: list[Value] = [root] if root._rule is None else []
+    for node in reversed(order):
+        g = _collected(grads, node, True)
+        node.grad = g if g.__class__ is Value else Value(g)  # type: ignore[arg-type]
+        op = node._rule
+        args = node._args
+        local = _local_gradients(op, op.rules_for(value_kit)[1], g, node, args)  # type: ignore[arg-type]
+        for a, ga in zip(args, local):
+            if a.__class__ is Value:
+                if a._rule is None and a not in grads:
+                    leaves.append(a)
+                _add(grads, a, ga, True)
+    for leaf in leaves:
+        g = _collected(grads, leaf, True)
+        g = g if g.__class__ is Value else Value(g)  # type: ignore[arg-type]
+        held = leaf.grad
+        empty = held is None or (held.__class__ is float and held == 0.0)
+        leaf.grad = g if empty else held + g  # type: ignore[operator]
+
+
 def _local_gradients(op, backward: Callable, g: Number, out: Number, args: Sequence) -> Sequence:  # type: ignore[no-untyped-def]
     """The rule's gradient for each operand (parameters get none)."""
     if op.arity == 1:
