@@ -160,3 +160,63 @@ def test_the_inline_iframe_plays_inside_a_page(browser, tmp_path: Path) -> None:
     finally:
         browser.switch_to.default_content()
     assert browser.find_element(By.TAG_NAME, "h1").text == "a notebook cell"
+
+
+HOSTILE = [
+    '<x> URL="javascript:alert(document.domain)" label=<PWNED> y=<z>',
+    "</script><script>alert(2)</script>",
+    "<!--<script>",
+    "<img src=x onerror=alert(3)>",
+    "__FRAMES__",
+    "__SVG__",
+    "\\N \" ' & <b>b</b>",
+    "\u202eevil",
+]
+
+
+def test_a_page_with_hostile_names_runs_and_shows_them_as_text(browser, tmp_path: Path) -> None:
+    """Names that tried to become links, scripts or attributes: in the live page they are text
+    (in texts, tooltips and the aria-label that reads the caption out)."""
+    import autograd
+
+    terms, names = [], {}
+    for k, text in enumerate(HOSTILE):
+        op = autograd.primitive(lambda x: 2.0 * x, name=f"{text}#{k}", symbol=text)
+        op.derivative(lambda g, out, x: 2.0 * g)
+        weight = Value(0.5)
+        names[text] = weight
+        terms.append(op(Value(k + 1.0, label=text) * weight))
+    total = autograd.sum(terms)
+    total.label = HOSTILE[0]
+    page = backprop_player(total, names=names).save(tmp_path / "hostile.html")
+    # an alert would block a headless page: record calls instead, before any script of the page runs
+    browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument",
+                            {"source": "window.__alerts = []; window.alert = function (m) { window.__alerts.push(String(m)); };"})
+    browser.get(page.as_uri())
+    ready(browser)
+    start = browser.current_url
+    browser.execute_script("document.getElementById('slider').value = 40; document.getElementById('slider').oninput()")
+    found = browser.execute_script(
+        """
+        const bad = [];
+        for (const e of document.querySelectorAll('*')) {
+          for (const a of e.attributes) {
+            if (/^on/i.test(a.name) || /href|src|action/i.test(a.localName)) bad.push(e.tagName + ' ' + a.name);
+            if (/javascript:/i.test(a.value) && !['title', 'aria-label'].includes(a.localName)) bad.push(e.tagName + ' ' + a.name + '=' + a.value);
+          }
+        }
+        // click every node, edge and tooltip anchor, as the reader of the original exploit did
+        for (const e of document.querySelectorAll('#frame g, #frame a')) e.dispatchEvent(new MouseEvent('click', {bubbles: true}));
+        return {bad: bad, scripts: document.scripts.length, links: document.querySelectorAll('a[href], [*|href]').length,
+                texts: [...document.querySelectorAll('#frame text')].map(t => t.textContent),
+                frame: Number(document.body.dataset.frame), alerts: window.__alerts};
+        """
+    )
+    assert found["bad"] == [] and found["scripts"] == 1 and found["links"] == 0
+    assert found["alerts"] == [] and browser.current_url == start
+    assert found["frame"] > 0  # the page's script ran and stepped
+    shown = "\n".join(found["texts"])
+    for text in HOSTILE[:-1]:
+        assert text in shown, text  # as text, in the drawing
+    assert "\\u202eevil" in shown  # the direction override is shown as an escape, not obeyed
+    assert "PWNED" not in [t.strip() for t in found["texts"]]  # never a label of its own
