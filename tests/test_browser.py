@@ -1,47 +1,16 @@
 """The saved player page in a real browser: headless Chromium from the system's packages
-(/usr/bin/chromium with its chromedriver; .ci/run installs them), driven by selenium.
+(/usr/bin/chromium with its chromedriver; .ci/run installs them), driven by selenium (the
+``browser`` fixture in conftest.py).
 Steps with the keyboard and with the buttons and checks what is shown."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
 
 import pytest
 
 from autograd import Value
 from viz import backprop_player
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver") or ("/usr/bin/chromedriver" if Path("/usr/bin/chromedriver").exists() else None)
-
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None or CHROMEDRIVER is None,
-    reason="no Chromium with chromedriver on this machine (Debian: apt-get install chromium chromium-driver)",
-)
-webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is in gradtrace's dev extra")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-
-    profile = tempfile.mkdtemp(prefix="gradtrace-chromium-")
-    options = Options()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--window-size=1200,800"):
-        options.add_argument(flag)
-    # the system's chromedriver, named explicitly: selenium never downloads one
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

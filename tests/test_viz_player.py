@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-import viz.render
 from autograd import Value
 from viz import GRAD_COLORS, Player, backprop_player, draw_dot
 
