@@ -152,8 +152,8 @@ class Value:
         if getattr(data, "ndim", 0):  # DeZero's Variable(np.linspace(-7, 7, 200)): one Value per number here
             shape = getattr(data, "shape", "?")
             raise TypeError(
-                f"Value() holds one number; got an array of shape {shape}. gradtrace's Values are scalars: "
-                "make a list of them, [Value(v) for v in array], and apply the function to each"
+                f"Value() accepts an int, float, NumPy real scalar or 0-d real array; got {type(data).__name__} "
+                f"of shape {shape}: a Value holds one number, so make a list of them, [Value(v) for v in array]"
             )
         self.data = _number(data, "Value()", "an int, float, NumPy real scalar or 0-d real array")
         self.grad = 0.0
