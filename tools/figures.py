@@ -124,14 +124,18 @@ def apple_record() -> Picture:
 
 @figure("vanishing_gradient.svg")
 def vanishing_gradient() -> Picture:
-    """Six stacked sigmoids: each multiplies the gradient on its way back by σ' ≤ 0.25."""
+    """Six stacked sigmoids: each multiplies the gradient on its way back by σ' ≤ 0.25.
+
+    Drawn top to bottom in micrograd's boxes: about 280 px wide, so that at GitHub's column width
+    (about 830 px) it stands beside the decision boundary with its text at full size (the chain
+    drawn left to right is 1,570 px wide, and its text would shrink to half)."""
     x = Value(0.5, label="x")
     a = x
     for i in range(1, 7):
         a = a.sigmoid()
         a.label = f"a{i}"
     a.backward()
-    graph = draw_dot(a, style="lecture", color_by="grad")
+    graph = draw_dot(a, rankdir="TB", color_by="grad")
     return Picture(graph.source, graph.save)
 
 
