@@ -50,8 +50,10 @@ from .nary import (
     dot,
     log_softmax,
     logsumexp,
+    max,  # noqa: A004, F401 - autograd.max and autograd.min, as numpy.max; not in __all__ (see nary)
     maximum,
     mean,
+    min,  # noqa: A004, F401
     minimum,
     prod,
     softmax,

@@ -131,7 +131,8 @@ class Value:
 
     Attributes:
         data: the value, a Python float.
-        grad: d(root)/d(self) from the last :meth:`backward` call (0.0 at first).
+        grad: d(root)/d(self) from the last :meth:`backward` call (0.0 at first); a Value
+            after ``backward(create_graph=True)``, None after ``cleargrad()``.
         label: a name for drawings; free text.
         op: the name of the op that made this node ("" for leaves).
         parents: the operand Values (numbers used as operands are in ``operands``).

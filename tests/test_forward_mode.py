@@ -175,6 +175,48 @@ def test_binary_ops_partials_in_every_composition_match_mpmath(op, modes: tuple[
             assert close(got.data, want), (op.name, modes, wrt, point, got.data, want)
 
 
+def _mp_var(*v: mpmath.mpf) -> mpmath.mpf:
+    m = sum(v) / len(v)
+    return sum((x - m) ** 2 for x in v) / len(v)
+
+
+# n-ary ops over three operands (dot: w·x + bias; softmax and log_softmax: output 1)
+MP_VARIADIC: dict[str, tuple[Callable[..., Value], Callable[..., mpmath.mpf]]] = {
+    "sum": (lambda *v: autograd.sum(v), lambda *v: sum(v)),
+    "mean": (lambda *v: autograd.mean(v), lambda *v: sum(v) / 3),
+    "dot": (lambda w, x, b: autograd.dot([w], [x], b), lambda w, x, b: w * x + b),
+    "logsumexp": (lambda *v: autograd.logsumexp(v), lambda *v: mpmath.log(sum(mpmath.exp(x) for x in v))),
+    "softmax": (lambda *v: autograd.softmax(v)[1], lambda *v: mpmath.exp(v[1]) / sum(mpmath.exp(x) for x in v)),
+    "log_softmax": (lambda *v: autograd.log_softmax(v)[1], lambda *v: v[1] - mpmath.log(sum(mpmath.exp(x) for x in v))),
+    "maximum": (lambda *v: autograd.maximum(v), lambda *v: max(v)),
+    "minimum": (lambda *v: autograd.minimum(v), lambda *v: min(v)),
+    "prod": (lambda *v: autograd.prod(v), lambda a, b, c: a * b * c),
+    "var": (lambda *v: autograd.var(v), _mp_var),
+    "std": (lambda *v: autograd.std(v), lambda *v: mpmath.sqrt(_mp_var(*v))),
+}
+WRT3 = {1: [(0,), (2,)], 2: [(0, 0), (0, 2)], 3: [(0, 1, 2), (1, 1, 0)]}
+
+
+def test_every_variadic_op_has_an_exact_reference() -> None:
+    from autograd.ops import _TABLE
+
+    assert {op.name for op in _TABLE if op.arity == autograd.ops.VARIADIC} == set(MP_VARIADIC)
+
+
+@pytest.mark.parametrize("modes", COMPOSITIONS, ids="-".join)
+@pytest.mark.parametrize("name", list(MP_VARIADIC))
+def test_variadic_ops_partials_in_every_composition_match_mpmath(name: str, modes: tuple[str, ...]) -> None:
+    build_op, mp = MP_VARIADIC[name]
+    low, high = OPS[name].domain[0]
+    point = [low + (high - low) * f for f in (0.31, 0.77, 0.55)]
+    for wrt in WRT3[len(modes)]:
+        f = derivative(build_op, modes, wrt)
+        got = f(*map(Value, point))
+        orders = tuple(sum(1 for i in wrt if i == k) for k in range(3))
+        want = float(mpmath.diff(mp, tuple(mpmath.mpf(p) for p in point), orders))
+        assert close(got.data, want), (name, modes, wrt, point, got.data, want)
+
+
 H = 1e-5
 
 
