@@ -331,7 +331,7 @@ class _NetworkDrawer:
                 dot.node(
                     f"n{c}_{r}", _html(f'<table border="0" cellborder="0" cellspacing="0" cellpadding="1">{rows}</table>'),
                     shape="circle", fixedsize="true", width=f"{CIRCLE}", style="filled", fillcolor=fill,
-                    penwidth="2.5" if lit else "1.2", pos=f"{self.x[c]:.3f},{self.y[c][r]:.3f}!",
+                    penwidth="2.5" if lit else "1.2", **({"color": "#d62728"} if lit else {}), pos=f"{self.x[c]:.3f},{self.y[c][r]:.3f}!",
                     tooltip=dot_attribute(tooltip), **{"class": "neuron current" if lit else ("neuron" if c else "input")},
                     **ids,
                 )
