@@ -139,6 +139,23 @@ def vanishing_gradient() -> Picture:
     return Picture(graph.source, graph.save)
 
 
+@figure("network.svg")
+def network() -> Picture:
+    """Notes 000's 2-2-2 sigmoid network after one forward and backward pass (a textbook's
+    weights, no biases' values: the notes' own numbers did not survive), drawn as a network."""
+    model = nn.MLP(2, [2, 2], activation="sigmoid", output_activation="sigmoid", rng=random.Random(0))
+    weights = [[[0.15, 0.20], [0.25, 0.30]], [[0.40, 0.45], [0.50, 0.55]]]
+    for k, layer in enumerate(model.layers):
+        for j, neuron in enumerate(layer.neurons):
+            for i, w in enumerate(neuron.w):
+                w.data = weights[k][j][i]
+    x, y = [0.05, 0.10], [0.01, 0.99]
+    loss = autograd.sum([0.5 * (a - t) ** 2 for a, t in zip(model(x), y)])
+    loss.backward()
+    graph = viz.draw_network(model, x)
+    return Picture(graph.source, graph.save)
+
+
 @figure("decision_boundary.png")
 def decision_boundary() -> Picture:
     """micrograd's demo: moons, MLP(2, [16, 16, 1]), max-margin loss + 1e-4·Σp², SGD, 100 steps."""

@@ -331,7 +331,7 @@ class _NetworkDrawer:
                 dot.node(
                     f"n{c}_{r}", _html(f'<table border="0" cellborder="0" cellspacing="0" cellpadding="1">{rows}</table>'),
                     shape="circle", fixedsize="true", width=f"{CIRCLE}", style="filled", fillcolor=fill,
-                    penwidth="2.5" if lit else "1.2", pos=f"{self.x[c]:.3f},{self.y[c][r]:.3f}!",
+                    penwidth="2.5" if lit else "1.2", **({"color": "#d62728"} if lit else {}), pos=f"{self.x[c]:.3f},{self.y[c][r]:.3f}!",
                     tooltip=dot_attribute(tooltip), **{"class": "neuron current" if lit else ("neuron" if c else "input")},
                     **ids,
                 )
@@ -595,7 +595,7 @@ class NetworkReplay:
                         f"= ∂{self.root_name}/∂a × φ'(z)")
                 used: set = set()
             else:
-                head = f"Backward: each δ gathers the deltas after it through the weights it feeds: δ = (Σ δ·w) × φ'(z)"
+                head = "Backward: each δ gathers the deltas after it through the weights it feeds: δ = (Σ δ·w) × φ'(z)"
                 used = {(k + 1, m, j) for m, n in enumerate(net.layers[k + 1]) for j in range(len(n.w))}
             frame("backward", [_cut(head), *lines], {(k + 1, j) for j in range(len(layer))} | ({(k + 2, m) for m in range(len(net.layers[k + 1]))} if k < last else set()),
                   used, {("delta", k, j, 0) for j in range(len(layer))})

@@ -3,7 +3,11 @@
 Each frame is a drawing by :func:`viz.draw_dot`'s own drawers (same DOT, same renderer, same
 deterministic SVG), with the current node lit up, the edges whose local derivatives are being
 multiplied drawn thick and blue, and a caption that writes the product out. Numbers not yet
-computed are blank, not 0.
+computed are blank, not 0. With ``view="network"`` the frames are :func:`viz.draw_network`'s
+drawing of the model instead, one layer at a time (:class:`viz.network.NetworkReplay`).
+
+All frames share one layout, so the page holds the drawing once, with its changing texts as
+empty slots, and per frame only what changes (viz._page); the GIF renders every frame.
 
 The steps are replayed from the graph with the public op table (``autograd.OPS[op].backward``
 on each node's ``operands``/``params``), in the order ``Value.backward`` visits the nodes, so
@@ -27,7 +31,7 @@ Where it shows:
   page as ``.save("x.html")``. The iframe isolates the player's script and styles from the
   notebook page and needs nothing installed in the front end (no widget extension, no kernel
   once drawn), so it works the same in every front end that shows trusted HTML output;
-- ``.save("x.html")``: one file, SVG frames and script inline, no URL at all;
+- ``.save("x.html")``: one file, the drawing, the frames' changes and the script inline, no URL at all;
 - ``.save("x.gif")``: an animated GIF (Pillow), frames rasterized from the same SVG.
 """
 
@@ -45,6 +49,7 @@ from autograd import OPS, Value
 
 from ._atomic import atomic_open
 from ._chain import walk as walk_chain
+from ._page import PageFrame, Slot, Template, frames_json, page_svg, placeholders
 from .draw import (
     FrameView,
     _check_arguments,
@@ -55,7 +60,6 @@ from .draw import (
     _source,
     _walk,
 )
-from ._page import PageFrame, Slot, Template, frames_json, page_svg, placeholders
 from .fonts import Drawing, text_width
 from .network import NETWORK_STYLES, NetworkReplay, NetworkView
 from .render import DEFAULT_RENDERER, RendererError, check_renderer
