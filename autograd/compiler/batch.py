@@ -21,6 +21,23 @@ class CompileError(ValueError):
     """The function's graph cannot be replayed over a batch; the message says why and where."""
 
 
+_EXACT = 2**53  # the integers float64 holds exactly: the replay computes with labels as float64
+
+
+def _as_int64(array: np.ndarray, a: int) -> np.ndarray:
+    """A 1-D integer argument as int64; a ValueError naming the first sample whose value the
+    replay cannot hold exactly (beyond ±2^53, or a uint64 that would wrap around)."""
+    if array.size:
+        big = np.abs(array.astype(np.float64)) > _EXACT
+        if big.any():
+            i = int(np.argmax(big))
+            raise ValueError(
+                f"batched argument {a}: sample {i} holds {int(array[i])}, beyond ±2^53 ({_EXACT}); integer "
+                "arguments (class indices, labels) must be exact as float64"
+            )
+    return array.astype(np.int64)
+
+
 class Batch:
     """The batched arguments of one call, checked: 2-D float rows, 1-D floats, 1-D ints.
 
@@ -55,7 +72,7 @@ class Batch:
                 array = np.ascontiguousarray(array, dtype=np.float64)
             elif array.ndim == 1:
                 kind = "ints" if array.dtype.kind in "iu" else "floats"
-                array = array.astype(np.int64) if kind == "ints" else np.asarray(array, dtype=np.float64)
+                array = _as_int64(array, a) if kind == "ints" else np.asarray(array, dtype=np.float64)
             else:
                 raise ValueError(
                     f"batched argument {a} must be 2-D (one row per sample) or 1-D (one number per sample); "
