@@ -169,6 +169,17 @@ def test_parameters_and_closure_values_read_as_numbers_follow_their_changes() ->
         check_against_eager(fn, [w, v], [rows(rng, size)], f"w = {w.data:.2f}, margin = {margin.data}", steps)
 
 
+def test_an_extra_that_overflows_leaves_the_gradient_as_eager_gives_it() -> None:
+    """The extra's exp node runs in one group with the result's; eager never visits the
+    extra's node in backward, so its 0·inf (nan) must not reach w.grad (found by the fuzzer)."""
+    w = Value(0.5)
+    fn = lambda x: ((w * x[1]).exp(), (w * x[0]).exp())  # noqa: E731
+    step = autograd.compile(fn, [w])
+    step.backward(np.array([[2000.0, 0.3], [1.0, -0.2]]))
+    assert step.groups[1].kind == "elementwise" and len(step.groups[1].nodes) == 2
+    assert math.isfinite(w.grad) and w.grad == pytest.approx((0.3 * math.exp(0.15) - 0.2 * math.exp(-0.1)) / 2, rel=1e-12)
+
+
 # --- item 2: branches replayed per branch pattern ---------------------------------------------------
 
 

@@ -154,6 +154,7 @@ class _Unit:
     sid: int  # where its results go
     takes: list[_Take]
     index: int  # its place in the tape: saved[index] holds what its backward needs from this call
+    dead: np.ndarray | None = None  # columns no result's gradient reaches (an extra's nodes): given none
 
     def prepare(self, needs: list[bool]) -> None:
         """Learn which of its operands need a gradient (fixed once the tape is built)."""
@@ -191,6 +192,8 @@ class _Elementwise(_Unit):
         local = self.backward_rule(g, vals[self.sid], *saved[self.index])
         if len(self.takes) == 1:
             local = (local,)
+        if self.dead is not None:  # eager never visits them: 0·inf there would be nan
+            local = [np.where(self.dead, 0.0, gradient) for gradient in local]
         for take, wanted, gradient in zip(self.takes, self.wanted, local):
             if wanted:
                 take.add(grads, vals, needs, gradient)
@@ -270,9 +273,13 @@ class _Matmul(_Unit):
         if g is None:
             return
         x, wt = saved[self.index]
+        if self.dead is not None:  # eager never visits them: 0·inf there would be nan
+            g = np.where(self.dead, 0.0, g)
         if self.w_needs:
             # shared inputs (one row) under per-sample results (a per-sample bias): sum g first
             gw_t = x.T @ (g if x.shape[0] == g.shape[0] else g.sum(axis=0, keepdims=True))  # type: ignore[union-attr]
+            if self.dead is not None:
+                gw_t = np.where(self.dead, 0.0, gw_t)
             if self.rows is not None:
                 sid = self.rows[0]
                 if grads[sid] is None:
@@ -341,7 +348,7 @@ class _Variadic(_Unit):
 
     def backward(self, vals: list[np.ndarray], grads: list[np.ndarray | None], needs: list[bool], args: Batch, saved: list[Any]) -> None:
         g = grads[self.sid]
-        if g is None:
+        if g is None or self.dead is not None:  # dead: an extra's node, which eager never visits
             return
         if self.fast_sum:
             n = self.take.k
@@ -517,6 +524,7 @@ class Tape:
                 return (sid, col)
             return ref
 
+        position_of = {id(item): i for i, item in enumerate(trace.items)}
         # groups: by depth, op and how the nodes can run together
         keyed: dict[tuple, list[int]] = {}
         for i, rule in enumerate(rules):
@@ -574,6 +582,20 @@ class Tape:
         self.needs = needs
         for unit in self.units:
             unit.prepare(needs)
+        # the items a result's gradient reaches, through operands that are Values (eager's backward walk)
+        live = [False] * len(trace.items)
+        for node in trace.result_nodes:
+            if id(node) in position_of:
+                live[position_of[id(node)]] = True
+        for i in range(len(trace.items) - 1, -1, -1):
+            if live[i] and not isinstance(trace.items[i], Calc):
+                for desc in trace.operands[i]:
+                    if desc[0] == "item":
+                        live[desc[1]] = True
+        for key, unit in zip(order, self.units):
+            members = keyed[key]
+            if not all(live[i] for i in members):
+                unit.dead = np.array([not live[i] for i in members])
         self.unit_aliases = [self.alias_of.get(unit.sid) for unit in self.units]
         self.calcs = [unit for unit in self.units if isinstance(unit, _Calc)]
         position = {id(item): i for i, item in enumerate(trace.items)}
