@@ -63,7 +63,7 @@ _mode = _Mode()
 # How many no_grad/detect_anomaly blocks are open in any thread: while none is,
 # ops skip the thread-local lookup altogether.
 _modes_in_use = 0
-_modes_lock = threading.Lock()
+_modes_lock = threading.RLock()  # reentrant: a Ctrl-C between acquire and with-block leaves it held, and that thread goes on
 
 
 def _number(x: object, where: str, accepted: str = "a Value, int, float or NumPy real scalar") -> float:
