@@ -37,6 +37,7 @@ from __future__ import annotations
 import collections
 import itertools
 import math
+import operator
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -55,9 +56,7 @@ __all__ = ["MAX_PATTERNS", "CompileError", "CompiledStep", "Group", "compile"]
 
 REDUCTIONS = ("mean", "sum")
 
-# .grad additions of every compiled step: one thread's at a time, so that threads'
-# gradients add up (p.grad += g is a read, an add and a write)
-_GRAD_LOCK = threading.RLock()  # reentrant: see Patterns.lock
+_grad_of = operator.attrgetter("grad")
 
 
 def compile(fn: Callable[..., Any], params: Sequence[Value], reduction: str = "mean") -> CompiledStep:  # noqa: A001
@@ -242,12 +241,13 @@ def _reduce(results: np.ndarray, reduction: str) -> float:
 
 def _add_grads(params: list[Value], grads: list[float]) -> None:
     """Adds each gradient into its parameter's ``.grad``, all of them or (interrupted) none,
-    and one thread's at a time (so that gradients from several threads add up).
+    and as one step for other threads (so that gradients from several threads add up).
 
-    The sums are made first; then one C call (``map`` of ``setattr`` over the slots) stores
-    them all. Python runs no bytecode of its own inside it, so a KeyboardInterrupt (Ctrl-C's
-    handler runs between bytecodes) comes before any ``.grad`` changed or after all did.
+    One C call (``map`` of ``setattr`` over the slots, fed by ``map`` of ``+`` over the
+    ``.grad`` read and the gradient) reads, adds and stores them all. Python runs no
+    bytecode inside it, so neither a KeyboardInterrupt (Ctrl-C's handler runs between
+    bytecodes) nor another thread (the interpreter switches threads between bytecodes)
+    comes between a read and its store: no lock, which a Ctrl-C could leave held.
     """
-    with _GRAD_LOCK:
-        added = [p.grad + g for p, g in zip(params, grads)]
-        collections.deque(map(setattr, params, itertools.repeat("grad"), added), maxlen=0)
+    added = map(operator.add, map(_grad_of, params), grads)
+    collections.deque(map(setattr, params, itertools.repeat("grad"), added), maxlen=0)
