@@ -5,8 +5,9 @@ NumPy. :func:`nn.fit` uses it for the named losses: per sample it compiles
 ``loss(model(x), t)``, with the model's outputs replayed alongside (for the
 accuracy), and runs the same batches, callbacks and optimizer steps as the eager
 loop. :meth:`nn.Module.predict` compiles ``model(x)`` to get a batch's outputs.
-Where a graph cannot be replayed (its structure depends on the data, an op has
-no array rules, the loss is a callable over the whole batch), both fall back to
+Where a graph cannot be replayed (the model makes a number that depends on the
+data into a plain float, it takes more branch patterns than compile keeps, an op
+has no array rules, the loss is a callable over the whole batch), both fall back to
 the eager engine and say why with a :class:`NotCompiledWarning`.
 """
 
@@ -155,8 +156,8 @@ def compiled_fit_step(
 
     try:
         step = autograd.compile(per_sample, params)
-        # traced on all the samples: the structure check compares the first with up to 32 others
-        # spread over the whole training set, not just the first batch
+        # traced on all the samples: every branch pattern of the training set is traced now,
+        # so that a CompileError (say, too many patterns) comes before any step
         step.trace(X, T)
     except (ValueError, TypeError) as error:  # CompileError is a ValueError
         return _eager_error_or(model, loss_fn, samples[:2], targets[:2], _reason(error))
@@ -227,7 +228,7 @@ def _predict_step(model: Any, rows: np.ndarray) -> Any:
     step = None
     try:
         step = autograd.compile(lambda x: _outputs(model(x)), params)
-        step.trace(rows)  # the structure check compares the first row with up to 32 others of X
+        step.trace(rows)  # every branch pattern the rows of X take
     except (ValueError, TypeError) as error:
         step = None
         not_compiled(f"{type(model).__name__}.predict", _reason(error), stacklevel=4)
