@@ -91,6 +91,7 @@ N_CLASSES = 3
 # any size may feed them as it is; other ops get their operand squashed into their domain
 PIECEWISE_LINEAR = {"add", "sub", "mul", "neg", "abs", "relu", "step", "sum", "mean", "dot", "maximum", "leaky_relu"}
 SYNTAX = {"add": "{0} + {1}", "sub": "{0} - {1}", "mul": "{0} * {1}", "div": "{0} / {1}", "pow": "{0} ** {1}", "neg": "-{0}", "abs": "abs({0})"}
+OPERATORS = ("+", "-", "*", "/", "**", "%", "//")  # an op whose micrograd name is one of these is spelled with it
 LATER_SIZES = (1, 3, 8, 40)
 
 
@@ -230,7 +231,7 @@ class Generator:
             a = self.operand(op, 0)
             if op.name in SYNTAX:
                 return SYNTAX[op.name].format(a)
-            return f"{a}.{op.name}()" if hasattr(Value, op.name) else f"autograd.{op.name}({a})"
+            return f"{a}.{op.name}()" if hasattr(Value, op.name) else f"autograd.{_function(op)}({a})"
         if op.arity == 2:
             a = self.operand(op, 0)
             b = self.operand(op, 1, number_ok=True)
@@ -238,7 +239,9 @@ class Generator:
                 b = self.rng.choice(("2", "3", "0.5", "-1.0"))
             if op.name in SYNTAX:
                 return SYNTAX[op.name].format(a, b)
-            return f"{a}.{op.name}({b})" if hasattr(Value, op.name) else f"autograd.{op.name}({a}, {b})"
+            if op.short in OPERATORS:
+                return f"{a} {op.short} {b}"
+            return f"{a}.{op.name}({b})" if hasattr(Value, op.name) else f"autograd.{_function(op)}({a}, {b})"
         if op.name == "dot":
             n = self.rng.randint(1, 3)
             ws = ", ".join(self.operand(op, 0, number_ok=True) for _ in range(n))
@@ -254,7 +257,7 @@ class Generator:
             raise NotImplementedError(f"the fuzzer cannot spell op {op.name!r} ({op.n_params} parameters): teach spell()")
         n = self.rng.randint(1, 4)
         items = ", ".join(self.operand(op, 0, number_ok=self.rng.random() < 0.3) for _ in range(n))
-        return f"autograd.{op.name}([{items}])"
+        return f"autograd.{_function(op)}([{items}])"
 
     def op_statement(self) -> None:
         self.new(self.spell(self.rng.choice(table_ops())))
@@ -472,6 +475,12 @@ class Generator:
             reduction=self.reduction,
             own_names=tuple(o[0] for o in self.own),
         )
+
+
+def _function(op: Op) -> str:
+    if not hasattr(autograd, op.name):
+        raise NotImplementedError(f"the fuzzer cannot spell op {op.name!r}: no Value method, operator or autograd function; teach spell()")
+    return op.name
 
 
 def generate(seed: int, exclude: Iterable[str] = ()) -> Program:
