@@ -646,8 +646,7 @@ def _logsumexp_fwd(xs: Sequence[N], K: Kit = floats) -> N:
 def _logsumexp_bwd(g: N, out: N, xs: Sequence[N], K: Kit = floats) -> list[N]:
     m = K.max_of(xs)
     es = K.shifted_exps(xs, m)
-    scale = K.div(g, K.sum(es))
-    return K.where(K.is_finite(m), [scale * e for e in es], [g * K.exp(x - out) for x in xs])
+    return K.where(K.is_finite(m), K.scaled(es, K.div(g, K.sum(es))), [g * K.exp(x - out) for x in xs])
 
 
 def _softmax_fwd(xs: Sequence[N], K: Kit = floats) -> N:
@@ -665,12 +664,11 @@ def _softmax_bwd(g: N, out: N, xs: Sequence[N], K: Kit = floats) -> list[N]:
     i, logits = xs[-1], xs[:-1]
     m = K.max_of(logits)
     es = K.shifted_exps(logits, m)
-    total = K.sum(es)
-    own = g * out * K.div(K.sum_except(es, i), total)
-    scale = K.div(-g * out, total)
+    total, rest = K.sum_and_rest(es, i)
+    own = g * out * K.div(rest, total)
     return K.where(
         K.is_finite(m),
-        [K.where(i == j, own, scale * e) for j, e in enumerate(es)],
+        K.scaled_except(es, K.div(-g * out, total), i, own),
         [g * out * (K.where(i == j, 1.0, 0.0) - K.exp(x - m)) for j, x in enumerate(logits)],
     )
 
@@ -689,12 +687,11 @@ def _log_softmax_bwd(g: N, out: N, xs: Sequence[N], K: Kit = floats) -> list[N]:
     i, logits = xs[-1], xs[:-1]
     m = K.max_of(logits)
     es = K.shifted_exps(logits, m)
-    total = K.sum(es)
-    own = g * K.div(K.sum_except(es, i), total)
-    scale = K.div(-g, total)
+    total, rest = K.sum_and_rest(es, i)
+    own = g * K.div(rest, total)
     return K.where(
         K.is_finite(m),
-        [K.where(i == j, own, scale * e) for j, e in enumerate(es)],
+        K.scaled_except(es, K.div(-g, total), i, own),
         [g * (K.where(i == j, 1.0, 0.0) - K.exp(x - m)) for j, x in enumerate(logits)],
     )
 
