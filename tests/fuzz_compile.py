@@ -37,6 +37,7 @@ import argparse
 import collections
 import random
 import sys
+import threading
 import time
 import traceback
 import warnings
@@ -81,6 +82,7 @@ FEATURES = (
     "own_op_branch",  # ops of one's own with a Python if in a rule
     "own_op_math",  # ops of one's own written with math.* (floats only)
     "nn_loss",  # nn's losses inside fn: cross_entropy with the label, bce_loss with 0/1 ints, hinge, ...
+    "threads",  # after the batches, two threads call the one step at once (results, losses, .grad sums)
     "nonfinite",  # the data: later batches hold inf, -inf, nan, ±1e308 and 0.0 among their numbers
 )
 EDGES = np.array([np.inf, -np.inf, np.nan, 1e308, -1e308, 0.0])
@@ -387,7 +389,7 @@ class Generator:
             if "s" in self.args:
                 forms.append(f"nn.hinge_loss({v}, s)")
             self.new(rng.choice(forms))
-        elif feature == "nonfinite":  # a property of the data (make_batch); the statement is an op
+        elif feature in ("nonfinite", "threads"):  # a property of the data or of the run; the statement is an op
             self.op_statement()
         else:
             self.op_statement()
@@ -670,6 +672,70 @@ def _run(program: Program) -> Outcome:
         except Mismatch as error:
             inputs = "\n".join(f"    argument {i}: {np.array2string(b, precision=4, threshold=24)}" for i, b in enumerate(batches))
             return Outcome(program, "mismatch", f"{error}\n  batch:\n{inputs}", leaked)
+    if "threads" in program.features:
+        return _threads(program, step, fn, params, rng, leaked)
+    return Outcome(program, "equal", "", leaked)
+
+
+THREAD_CALLS = 4
+
+
+def _threads(program: Program, step: Any, fn: Any, params: list[Value], rng: np.random.Generator, leaked: list[str]) -> Outcome:
+    """Two threads call the one step at once, each on its own batch, THREAD_CALLS times:
+    each call's results and loss must be its own batch's, and the .grad added up over all
+    calls must be eager's gradients of both batches, each THREAD_CALLS times."""
+    sizes = (40, 8) if rng.random() < 0.5 else (16, 16)  # batches of one size: a mix-up is not a shape error
+    mine = [make_batch(program, rng, size, first=False) for size in sizes]
+    expected = []
+    for batches in mine:
+        try:
+            out = eager_outputs(fn, batches)
+            loss, grads, loss_size, grad_sizes = eager_backward(fn, params, batches, program.reduction, out.graphs)
+        except Exception:  # noqa: BLE001 - eager fails on this data: nothing to compare
+            return Outcome(program, "equal", "", leaked)
+        expected.append((out, loss, grads, loss_size, grad_sizes))
+    saved = [p.grad for p in params]
+    for p in params:
+        p.grad = 0.0
+    problems: list[str] = []
+
+    def calls(which: int) -> None:
+        out, loss, _, loss_size, _ = expected[which]
+        try:
+            for _ in range(THREAD_CALLS):
+                same_numbers(step(*mine[which]), out.results, f"thread {which}: per-sample results", out.result_sizes)
+                same_numbers(step.backward(*mine[which]), loss, f"thread {which}: {program.reduction} loss", loss_size)
+        except CompileError as error:
+            problems.append(f"refused: {error}")
+        except Mismatch as error:
+            problems.append(str(error))
+        except Exception:  # noqa: BLE001 - reported as a mismatch
+            problems.append(f"thread {which} raised:\n" + traceback.format_exc(limit=4))
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter can
+    try:
+        workers = [threading.Thread(target=calls, args=(which,)) for which in range(2)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+    finally:
+        sys.setswitchinterval(interval)
+    grads = np.array([p.grad for p in params])
+    for p, g in zip(params, saved):
+        p.grad = g
+    if any(problem.startswith("refused: ") for problem in problems):
+        return Outcome(program, "refused", "in threads: " + problems[0], leaked)
+    if problems:
+        return Outcome(program, "mismatch", "two threads calling one step:\n" + "\n".join(problems[:2]), leaked)
+    total = THREAD_CALLS * (expected[0][2] + expected[1][2])
+    # the calls' .grad additions interleave in any order: rounding of 2·THREAD_CALLS terms on top of each's own
+    size = THREAD_CALLS * (expected[0][4] + expected[1][4] + 8 * (np.abs(expected[0][2]) + np.abs(expected[1][2])))
+    try:
+        same_numbers(grads, total, f"two threads: the parameters' .grad after {2 * THREAD_CALLS} calls", size)
+    except Mismatch as error:
+        return Outcome(program, "mismatch", str(error), leaked)
     return Outcome(program, "equal", "", leaked)
 
 
@@ -733,6 +799,8 @@ class Summary:
 
 def _kind(detail: str) -> str:
     first = detail.splitlines()[0] if detail else ""
+    if first.startswith("two threads"):
+        return "threads: " + ("an exception" if "raised" in detail else ".grad sums" if ".grad" in first else "different numbers")
     if "raised where eager did not" in first:
         last = [line for line in detail.splitlines() if line and not line.startswith(" ")][-1]
         return "exception: " + last.split(":")[0]
