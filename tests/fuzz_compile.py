@@ -42,7 +42,7 @@ import time
 import traceback
 import warnings
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -739,6 +739,25 @@ def _threads(program: Program, step: Any, fn: Any, params: list[Value], rng: np.
     return Outcome(program, "equal", "", leaked)
 
 
+def minimize(program: Program) -> Program:
+    """A smaller program that still mismatches: lines of fn removed one at a time (greedily,
+    while the outcome stays a mismatch), and extras dropped from the return."""
+    lines = program.source.splitlines(keepends=True)
+    start = next(i for i, line in enumerate(lines) if line.startswith("    def fn("))
+    end = next(i for i in range(start, len(lines)) if lines[i].startswith("        return "))
+    if ", [" in lines[end]:
+        shorter = [*lines[:end], lines[end].split(", [")[0] + "\n", *lines[end + 1 :]]
+        if run(replace(program, source="".join(shorter))).status == "mismatch":
+            lines = shorter
+    i = end - 1
+    while i > start:
+        trial = lines[:i] + lines[i + 1 :]
+        if run(replace(program, source="".join(trial))).status == "mismatch":
+            lines = trial
+        i -= 1
+    return replace(program, source="".join(lines))
+
+
 # --- many programs --------------------------------------------------------------------------------
 
 
@@ -829,6 +848,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="the run's seed (program i's seed is seed·10⁶ + i)")
     parser.add_argument("--program", type=int, action="append", help="run only the program of this seed; print its source")
     parser.add_argument("--exclude", default="", help="features never used, comma-separated: " + ", ".join(FEATURES))
+    parser.add_argument("--minimize", action="store_true", help="with --program: also print a smaller program that still mismatches")
     parser.add_argument("--show", type=int, default=3, help="how many mismatches to print in full (default 3)")
     args = parser.parse_args(argv)
     exclude = [f for f in args.exclude.split(",") if f]
@@ -844,6 +864,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             if outcome.warned:
                 print("warnings compile let through:", *outcome.warned, sep="\n  ")
             bad += outcome.status == "mismatch"
+            if args.minimize and outcome.status == "mismatch":
+                print("--- smaller, still a mismatch:")
+                print(run(minimize(outcome.program)).report())
         return 1 if bad else 0
     print(f"fuzzing autograd.compile: {args.n} programs, seed {args.seed}" + (f", excluding {', '.join(exclude)}" if exclude else ""))
     summary = fuzz(args.n, args.seed, exclude, progress=True)
