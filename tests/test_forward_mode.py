@@ -372,3 +372,20 @@ def test_the_derivatives_of_a_constant_are_zeros() -> None:
     assert hessian(lambda a, b, c: 1.0, [0.5, 0.5, 0.5]) == [[0.0] * 3] * 3
     assert jacfwd(lambda a: 4, [0.5]) == [0.0] and jacrev(lambda a: 4, [0.5]) == [0.0]
     assert hvp(lambda a: 1.0, [0.5], [1.0]) == [0.0]
+
+
+def test_inside_no_grad_the_transforms_refuse_instead_of_giving_zeros() -> None:
+    """Inside no_grad ops record nothing, so fn's result would be a leaf and every derivative
+    0: each transform that calls fn says so instead."""
+    f = lambda x, y: x * x * y  # noqa: E731
+    calls = {
+        "jvp": lambda: jvp(f, [1.0, 2.0], [1.0, 0.0]),
+        "jacfwd": lambda: jacfwd(f, [1.0, 2.0]),
+        "jacrev": lambda: jacrev(f, [1.0, 2.0]),
+        "hessian": lambda: hessian(f, [1.0, 2.0]),
+        "hvp": lambda: hvp(f, [1.0, 2.0], [1.0, 0.0]),
+    }
+    for name, call in calls.items():
+        with autograd.no_grad(), pytest.raises(RuntimeError, match=rf"{name}\(\) inside no_grad\(\).*would be 0"):
+            call()
+    assert hessian(f, [1.0, 2.0]) == [[4.0, 2.0], [2.0, 0.0]]  # outside, as ever
