@@ -9,7 +9,10 @@ ops added to the table are fuzzed too) with the constructs a learner writes and 
 tracer may get wrong (:data:`FEATURES`): Python branches on the data, ``max``/``min``
 and ``sorted`` of Values, ``abs`` by comparison, ``float()``/``int()`` reads of data,
 arithmetic on integer labels, closures over parameters and non-leaf Values, Values
-made inside ``fn`` (accumulators) and ops of one's own, sound and unsound.
+made inside ``fn`` (accumulators), nn's losses, and ops of one's own, sound and unsound.
+Two features are of the run rather than the code: ``nonfinite`` puts inf, -inf, nan,
+±1e308 and 0 among the later batches' numbers, and ``threads`` ends with two threads
+calling the one step at once.
 
 Each program is compiled with ``autograd.compile`` and called on a first batch (small,
 often of one row, with constant columns or equal labels) and then on later batches of
@@ -26,8 +29,10 @@ must be the same non-finite numbers. The outcome of a program is
   exception, non-finite where eager is finite;
 * ``invalid``: eager itself raised (the generator's fault; should stay rare).
 
-Run ``python tests/fuzz_compile.py -n 1000 --seed 1`` (``make fuzz N=1000``); a
-mismatch prints with its program's seed, and ``--program SEED`` runs that one again.
+Run ``python tests/fuzz_compile.py -n 1000 --seed 1`` (``make fuzz N=1000 SEED=1``); a
+mismatch prints with its program's seed, ``--program SEED`` runs that one again and
+``--minimize`` shortens it; ``--exclude`` leaves features out. The summary attributes
+mismatches to features (programs with one feature alone say the most).
 tests/test_fuzz_compile.py runs a fixed-seed slice in the suite.
 """
 
