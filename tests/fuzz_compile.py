@@ -95,8 +95,10 @@ EDGES = np.array([np.inf, -np.inf, np.nan, 1e308, -1e308, 0.0])
 BUILT_IN: dict[str, Op] = {op.name: op for op in _TABLE}
 N_CLASSES = 3
 # ops through which a node's value passes without a transcendental function: a node of
-# any size may feed them as it is; other ops get their operand squashed into their domain
-PIECEWISE_LINEAR = {"add", "sub", "mul", "neg", "abs", "relu", "step", "sum", "mean", "dot", "maximum", "leaky_relu"}
+# any size may feed them as it is; other ops get their operand squashed into their domain.
+# var and std are here too: squashed operands crowd near the squash's bounds, and var's and
+# std's derivatives (x - mean) cancel where operands nearly agree (see FLAT_WHERE_EQUAL)
+PIECEWISE_LINEAR = {"add", "sub", "mul", "neg", "abs", "relu", "step", "sum", "mean", "dot", "maximum", "minimum", "leaky_relu", "var", "std"}
 SYNTAX = {"add": "{0} + {1}", "sub": "{0} - {1}", "mul": "{0} * {1}", "div": "{0} / {1}", "pow": "{0} ** {1}", "neg": "-{0}", "abs": "abs({0})"}
 OPERATORS = ("+", "-", "*", "/", "**", "%", "//")  # an op whose micrograd name is one of these is spelled with it
 LATER_SIZES = (1, 3, 8, 40)
