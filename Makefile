@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip install --disable-pip-version-check
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: demo test docs fuzz figures notebooks lab bench lint clean
+.PHONY: demo test fuzz docs figures notebooks lab bench lint clean
 
 # pip >= 25.1 draws a progress bar while it installs, the longest silent step before.
 $(VENV)/bin/python:

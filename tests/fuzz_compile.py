@@ -9,7 +9,10 @@ ops added to the table are fuzzed too) with the constructs a learner writes and 
 tracer may get wrong (:data:`FEATURES`): Python branches on the data, ``max``/``min``
 and ``sorted`` of Values, ``abs`` by comparison, ``float()``/``int()`` reads of data,
 arithmetic on integer labels, closures over parameters and non-leaf Values, Values
-made inside ``fn`` (accumulators) and ops of one's own, sound and unsound.
+made inside ``fn`` (accumulators), nn's losses, and ops of one's own, sound and unsound.
+Two features are of the run rather than the code: ``nonfinite`` puts inf, -inf, nan,
+±1e308 and 0 among the later batches' numbers, and ``threads`` ends with two threads
+calling the one step at once.
 
 Each program is compiled with ``autograd.compile`` and called on a first batch (small,
 often of one row, with constant columns or equal labels) and then on later batches of
@@ -26,8 +29,10 @@ must be the same non-finite numbers. The outcome of a program is
   exception, non-finite where eager is finite;
 * ``invalid``: eager itself raised (the generator's fault; should stay rare).
 
-Run ``python tests/fuzz_compile.py -n 1000 --seed 1`` (``make fuzz N=1000``); a
-mismatch prints with its program's seed, and ``--program SEED`` runs that one again.
+Run ``python tests/fuzz_compile.py -n 1000 --seed 1`` (``make fuzz N=1000 SEED=1``); a
+mismatch prints with its program's seed, ``--program SEED`` runs that one again and
+``--minimize`` shortens it; ``--exclude`` leaves features out. The summary attributes
+mismatches to features (programs with one feature alone say the most).
 tests/test_fuzz_compile.py runs a fixed-seed slice in the suite.
 """
 
@@ -37,11 +42,12 @@ import argparse
 import collections
 import random
 import sys
+import threading
 import time
 import traceback
 import warnings
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +87,7 @@ FEATURES = (
     "own_op_branch",  # ops of one's own with a Python if in a rule
     "own_op_math",  # ops of one's own written with math.* (floats only)
     "nn_loss",  # nn's losses inside fn: cross_entropy with the label, bce_loss with 0/1 ints, hinge, ...
+    "threads",  # after the batches, two threads call the one step at once (results, losses, .grad sums)
     "nonfinite",  # the data: later batches hold inf, -inf, nan, ±1e308 and 0.0 among their numbers
 )
 EDGES = np.array([np.inf, -np.inf, np.nan, 1e308, -1e308, 0.0])
@@ -88,10 +95,17 @@ EDGES = np.array([np.inf, -np.inf, np.nan, 1e308, -1e308, 0.0])
 BUILT_IN: dict[str, Op] = {op.name: op for op in _TABLE}
 N_CLASSES = 3
 # ops through which a node's value passes without a transcendental function: a node of
-# any size may feed them as it is; other ops get their operand squashed into their domain
-PIECEWISE_LINEAR = {"add", "sub", "mul", "neg", "abs", "relu", "step", "sum", "mean", "dot", "maximum", "leaky_relu"}
+# any size may feed them as it is; other ops get their operand squashed into their domain.
+# var and std are here too: squashed operands crowd near the squash's bounds, and var's and
+# std's derivatives (x - mean) cancel where operands nearly agree (see FLAT_WHERE_EQUAL)
+PIECEWISE_LINEAR = {"add", "sub", "mul", "neg", "abs", "relu", "step", "sum", "mean", "dot", "maximum", "minimum", "leaky_relu", "var", "std"}
 SYNTAX = {"add": "{0} + {1}", "sub": "{0} - {1}", "mul": "{0} * {1}", "div": "{0} / {1}", "pow": "{0} ** {1}", "neg": "-{0}", "abs": "abs({0})"}
+OPERATORS = ("+", "-", "*", "/", "**", "%", "//")  # an op whose micrograd name is one of these is spelled with it
 LATER_SIZES = (1, 3, 8, 40)
+# var and std of equal operands: the deviations are 0, and so is every first-order error size
+# (test_compile's bound); an ulp between NumPy's and libm's value of an operand (tanh, cosh)
+# then gives var 1e-32 where eager gives 0. The same node twice is left out of their operands.
+FLAT_WHERE_EQUAL = ("var", "std")
 
 
 def table_ops() -> list[Op]:
@@ -230,7 +244,7 @@ class Generator:
             a = self.operand(op, 0)
             if op.name in SYNTAX:
                 return SYNTAX[op.name].format(a)
-            return f"{a}.{op.name}()" if hasattr(Value, op.name) else f"autograd.{op.name}({a})"
+            return f"{a}.{op.name}()" if hasattr(Value, op.name) else f"autograd.{_function(op)}({a})"
         if op.arity == 2:
             a = self.operand(op, 0)
             b = self.operand(op, 1, number_ok=True)
@@ -238,7 +252,9 @@ class Generator:
                 b = self.rng.choice(("2", "3", "0.5", "-1.0"))
             if op.name in SYNTAX:
                 return SYNTAX[op.name].format(a, b)
-            return f"{a}.{op.name}({b})" if hasattr(Value, op.name) else f"autograd.{op.name}({a}, {b})"
+            if op.short in OPERATORS:
+                return f"{a} {op.short} {b}"
+            return f"{a}.{op.name}({b})" if hasattr(Value, op.name) else f"autograd.{_function(op)}({a}, {b})"
         if op.name == "dot":
             n = self.rng.randint(1, 3)
             ws = ", ".join(self.operand(op, 0, number_ok=True) for _ in range(n))
@@ -253,8 +269,10 @@ class Generator:
         if op.n_params:
             raise NotImplementedError(f"the fuzzer cannot spell op {op.name!r} ({op.n_params} parameters): teach spell()")
         n = self.rng.randint(1, 4)
-        items = ", ".join(self.operand(op, 0, number_ok=self.rng.random() < 0.3) for _ in range(n))
-        return f"autograd.{op.name}([{items}])"
+        items = [self.operand(op, 0, number_ok=self.rng.random() < 0.3) for _ in range(n)]
+        if op.name in FLAT_WHERE_EQUAL:
+            items = list(dict.fromkeys(items))
+        return f"autograd.{_function(op)}([{', '.join(items)}])"
 
     def op_statement(self) -> None:
         self.new(self.spell(self.rng.choice(table_ops())))
@@ -384,7 +402,7 @@ class Generator:
             if "s" in self.args:
                 forms.append(f"nn.hinge_loss({v}, s)")
             self.new(rng.choice(forms))
-        elif feature == "nonfinite":  # a property of the data (make_batch); the statement is an op
+        elif feature in ("nonfinite", "threads"):  # a property of the data or of the run; the statement is an op
             self.op_statement()
         else:
             self.op_statement()
@@ -472,6 +490,12 @@ class Generator:
             reduction=self.reduction,
             own_names=tuple(o[0] for o in self.own),
         )
+
+
+def _function(op: Op) -> str:
+    if not hasattr(autograd, op.name):
+        raise NotImplementedError(f"the fuzzer cannot spell op {op.name!r}: no Value method, operator or autograd function; teach spell()")
+    return op.name
 
 
 def generate(seed: int, exclude: Iterable[str] = ()) -> Program:
@@ -661,7 +685,90 @@ def _run(program: Program) -> Outcome:
         except Mismatch as error:
             inputs = "\n".join(f"    argument {i}: {np.array2string(b, precision=4, threshold=24)}" for i, b in enumerate(batches))
             return Outcome(program, "mismatch", f"{error}\n  batch:\n{inputs}", leaked)
+    if "threads" in program.features:
+        return _threads(program, step, fn, params, rng, leaked)
     return Outcome(program, "equal", "", leaked)
+
+
+THREAD_CALLS = 4
+
+
+def _threads(program: Program, step: Any, fn: Any, params: list[Value], rng: np.random.Generator, leaked: list[str]) -> Outcome:
+    """Two threads call the one step at once, each on its own batch, THREAD_CALLS times:
+    each call's results and loss must be its own batch's, and the .grad added up over all
+    calls must be eager's gradients of both batches, each THREAD_CALLS times."""
+    sizes = (40, 8) if rng.random() < 0.5 else (16, 16)  # batches of one size: a mix-up is not a shape error
+    mine = [make_batch(program, rng, size, first=False) for size in sizes]
+    expected = []
+    for batches in mine:
+        try:
+            out = eager_outputs(fn, batches)
+            loss, grads, loss_size, grad_sizes = eager_backward(fn, params, batches, program.reduction, out.graphs)
+        except Exception:  # noqa: BLE001 - eager fails on this data: nothing to compare
+            return Outcome(program, "equal", "", leaked)
+        expected.append((out, loss, grads, loss_size, grad_sizes))
+    saved = [p.grad for p in params]
+    for p in params:
+        p.grad = 0.0
+    problems: list[str] = []
+
+    def calls(which: int) -> None:
+        out, loss, _, loss_size, _ = expected[which]
+        try:
+            for _ in range(THREAD_CALLS):
+                same_numbers(step(*mine[which]), out.results, f"thread {which}: per-sample results", out.result_sizes)
+                same_numbers(step.backward(*mine[which]), loss, f"thread {which}: {program.reduction} loss", loss_size)
+        except CompileError as error:
+            problems.append(f"refused: {error}")
+        except Mismatch as error:
+            problems.append(str(error))
+        except Exception:  # noqa: BLE001 - reported as a mismatch
+            problems.append(f"thread {which} raised:\n" + traceback.format_exc(limit=4))
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter can
+    try:
+        workers = [threading.Thread(target=calls, args=(which,)) for which in range(2)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+    finally:
+        sys.setswitchinterval(interval)
+    grads = np.array([p.grad for p in params])
+    for p, g in zip(params, saved):
+        p.grad = g
+    if any(problem.startswith("refused: ") for problem in problems):
+        return Outcome(program, "refused", "in threads: " + problems[0], leaked)
+    if problems:
+        return Outcome(program, "mismatch", "two threads calling one step:\n" + "\n".join(problems[:2]), leaked)
+    total = THREAD_CALLS * (expected[0][2] + expected[1][2])
+    # the calls' .grad additions interleave in any order: rounding of 2·THREAD_CALLS terms on top of each's own
+    size = THREAD_CALLS * (expected[0][4] + expected[1][4] + 8 * (np.abs(expected[0][2]) + np.abs(expected[1][2])))
+    try:
+        same_numbers(grads, total, f"two threads: the parameters' .grad after {2 * THREAD_CALLS} calls", size)
+    except Mismatch as error:
+        return Outcome(program, "mismatch", str(error), leaked)
+    return Outcome(program, "equal", "", leaked)
+
+
+def minimize(program: Program) -> Program:
+    """A smaller program that still mismatches: lines of fn removed one at a time (greedily,
+    while the outcome stays a mismatch), and extras dropped from the return."""
+    lines = program.source.splitlines(keepends=True)
+    start = next(i for i, line in enumerate(lines) if line.startswith("    def fn("))
+    end = next(i for i in range(start, len(lines)) if lines[i].startswith("        return "))
+    if ", [" in lines[end]:
+        shorter = [*lines[:end], lines[end].split(", [")[0] + "\n", *lines[end + 1 :]]
+        if run(replace(program, source="".join(shorter))).status == "mismatch":
+            lines = shorter
+    i = end - 1
+    while i > start:
+        trial = lines[:i] + lines[i + 1 :]
+        if run(replace(program, source="".join(trial))).status == "mismatch":
+            lines = trial
+        i -= 1
+    return replace(program, source="".join(lines))
 
 
 # --- many programs --------------------------------------------------------------------------------
@@ -724,6 +831,8 @@ class Summary:
 
 def _kind(detail: str) -> str:
     first = detail.splitlines()[0] if detail else ""
+    if first.startswith("two threads"):
+        return "threads: " + ("an exception" if "raised" in detail else ".grad sums" if ".grad" in first else "different numbers")
     if "raised where eager did not" in first:
         last = [line for line in detail.splitlines() if line and not line.startswith(" ")][-1]
         return "exception: " + last.split(":")[0]
@@ -752,6 +861,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="the run's seed (program i's seed is seed·10⁶ + i)")
     parser.add_argument("--program", type=int, action="append", help="run only the program of this seed; print its source")
     parser.add_argument("--exclude", default="", help="features never used, comma-separated: " + ", ".join(FEATURES))
+    parser.add_argument("--minimize", action="store_true", help="with --program: also print a smaller program that still mismatches")
     parser.add_argument("--show", type=int, default=3, help="how many mismatches to print in full (default 3)")
     args = parser.parse_args(argv)
     exclude = [f for f in args.exclude.split(",") if f]
@@ -767,6 +877,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             if outcome.warned:
                 print("warnings compile let through:", *outcome.warned, sep="\n  ")
             bad += outcome.status == "mismatch"
+            if args.minimize and outcome.status == "mismatch":
+                print("--- smaller, still a mismatch:")
+                print(run(minimize(outcome.program)).report())
         return 1 if bad else 0
     print(f"fuzzing autograd.compile: {args.n} programs, seed {args.seed}" + (f", excluding {', '.join(exclude)}" if exclude else ""))
     summary = fuzz(args.n, args.seed, exclude, progress=True)

@@ -13,7 +13,7 @@ from fuzz_compile import FEATURES, fuzz, generate, load, run, table_ops
 import autograd
 
 SLICE_SEED = 2026
-SLICE_PROGRAMS = 400
+SLICE_PROGRAMS = 300
 # Features whose programs compile is still allowed to get wrong: none may stay here
 # silently; each one named is a known hole in compile's soundness.
 STILL_UNSOUND: tuple[str, ...] = ()
