@@ -78,7 +78,7 @@ def test_masks_hide_times_and_addresses_only() -> None:
     for kept in ("η(y−o) = -0.1× (1, 0, 1)", "loss 0.0183, accuracy 100%", "σ'(±6) = 2.47e-03", "2410 parameters"):
         assert masked(kept) == kept
     row = "    2 | 0.5773641994333382 | 0.5773641994333384 |       0.020 |       1.784 |  92.0×"
-    assert masked(row, "06_moons") == "    2 | 0.5773641994333382 | micrograd |       time |       time | n×"
+    assert masked(row, "08_moons") == "    2 | 0.5773641994333382 | micrograd |       time |       time | n×"
 
 
 def test_comparison_sees_a_changed_number() -> None:

@@ -1,7 +1,7 @@
 """Execute the lecture notebooks the way their committed outputs are made, and compare runs.
 
     python tools/notebooks.py                 # re-execute every notebook in notebooks/, in place
-    python tools/notebooks.py 03_mlp_xor ...  # only these (names with or without .ipynb)
+    python tools/notebooks.py 02_mlp_xor ...  # only these (names with or without .ipynb)
 
 ``make notebooks`` runs the first form. ``tests/test_notebooks.py`` executes each notebook
 the same way into memory and checks that the text it prints equals the committed text.
@@ -77,7 +77,7 @@ NOTEBOOK_MASKS: dict[str, list[tuple[re.Pattern[str], str]]] = {
     # The side-by-side table: seconds per step, and micrograd's loss, whose last bit varies from run
     # to run (micrograd keeps a node's operands in a set, so its gradient sums run in an order that
     # depends on memory addresses). gradtrace's column stays exact.
-    "06_moons": [
+    "08_moons": [
         (re.compile(r"^(\s*\d+ \| \S+ \| )\S+( \| +)\d+\.\d+( \| +)\d+\.\d+", re.M), r"\1micrograd\2time\3time"),
         (re.compile(r"largest loss difference \S+;"), "largest loss difference d;"),
     ],
