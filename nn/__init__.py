@@ -7,6 +7,8 @@
 17
 """
 
+import _gradtrace  # noqa: F401  # first: an ImportError that says what to do when `autograd` is HIPS autograd
+
 # nn-classic's names: the lectures' classic learners and the toy data sets
 from . import data
 from .callbacks import Callback, FitState, LRSchedule

@@ -17,6 +17,7 @@ import math
 import os
 import random
 import reprlib
+from pathlib import Path
 from typing import Any
 
 from ._atomic import atomic_open
@@ -45,8 +46,8 @@ class ModelFileError(ValueError):
     """A model file cannot be read: not JSON, truncated, another format or version, or another model."""
 
 
-def save(model: Module, path: str | os.PathLike[str]) -> None:
-    """Write ``model``'s architecture and parameters to ``path`` as JSON.
+def save(model: Module, path: str | os.PathLike[str]) -> Path:
+    """Write ``model``'s architecture and parameters to ``path`` as JSON; return the path.
 
     The file is written to a temporary file in the same directory and then renamed
     over ``path`` (``os.replace``): a reader sees the old file or the new one, never
@@ -84,6 +85,7 @@ def save(model: Module, path: str | os.PathLike[str]) -> None:
     with atomic_open(path) as file:
         json.dump(document, file, indent=1, allow_nan=False)
         file.write("\n")
+    return Path(path)
 
 
 def load(path: str | os.PathLike[str]) -> Module:

@@ -9,6 +9,7 @@ import os
 import reprlib
 import types
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -171,11 +172,14 @@ class Module:
         """The constructor arguments that rebuild this architecture (None: not rebuildable by nn.load)."""
         return None
 
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the architecture and parameters to ``path`` as JSON, atomically (see :func:`nn.save`)."""
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the architecture and parameters to ``path`` as JSON, atomically (see :func:`nn.save`).
+
+        Returns the path written, as a :class:`pathlib.Path` (as ``viz.Graph.save`` and ``viz.Player.save`` do).
+        """
         from . import io
 
-        io.save(self, path)
+        return io.save(self, path)
 
     @_ClassOrInstanceMethod
     def load(self_or_cls: Any, path: str | os.PathLike[str]) -> Any:

@@ -43,6 +43,14 @@ def test_save_then_nn_load_rebuilds_the_model_bit_for_bit(tmp_path: Path) -> Non
     assert loaded([0.3, -0.2]).data == model([0.3, -0.2]).data
 
 
+def test_save_returns_the_path_it_wrote_as_graph_and_player_save_do(tmp_path: Path) -> None:
+    model = trained_model()
+    written = model.save(str(tmp_path / "as_text.json"))  # a str in, a Path out
+    assert written == tmp_path / "as_text.json" and isinstance(written, Path) and written.is_file()
+    assert nn.save(model, tmp_path / "by_function.json") == tmp_path / "by_function.json"
+    assert nn.load(written).state_dict() == model.state_dict()
+
+
 def test_the_file_is_readable_json_with_version_and_architecture(tmp_path: Path) -> None:
     path = tmp_path / "model.json"
     nn.save(nn.MLP(2, [2, 1], rng=random.Random(0)), str(path))

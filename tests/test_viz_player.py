@@ -143,27 +143,63 @@ def test_gif_has_a_frame_per_step_and_pillow_opens_it(tmp_path: Path) -> None:
     assert (0xFF, 0xD5, 0x4F) in colors  # the current node's highlight is drawn
 
 
-def test_gif_draws_hangul_with_a_font_that_has_it(tmp_path: Path) -> None:
+def _bill(item: str, count: str, total: str) -> Value:
+    apple, n = Value(100, label=item), Value(2, label=count)
+    price = apple * n
+    price.label = total
+    return price
+
+
+# Two graphs that differ only in which Hangul syllables their labels hold: the layout gives every
+# syllable the same width, so the pictures can differ only where the syllables are drawn. Empty
+# boxes (a font without Hangul) or nothing at all look the same for every syllable; glyphs do not,
+# and 뷁 has more strokes than 이.
+_FEW_STROKES = ("이", "아", "이이")
+_MANY_STROKES = ("뷁", "쀍", "뷁뷁")
+
+
+def _pixels(image_bytes: bytes):
+    import numpy as np
     from PIL import Image
 
-    apple, n = Value(100, label="사과"), Value(2, label="개수")
-    total = apple * n
-    total.label = "가격"
-    player = backprop_player(total)
+    with Image.open(io.BytesIO(image_bytes)) as image:
+        if getattr(image, "n_frames", 1) > 1:
+            image.seek(image.n_frames - 1)  # the GIF's last frame: every number and gradient shown
+        return np.asarray(image.convert("L"))
+
+
+def _shows_hangul(few_strokes: bytes, many_strokes: bytes) -> bool:
+    few, many = _pixels(few_strokes), _pixels(many_strokes)
+    assert few.shape == many.shape  # one layout for both
+    differing = int((few != many).sum())
+    extra_ink = int((many < 128).sum()) - int((few < 128).sum())  # pixels darker than mid-grey
+    return differing > 100 and extra_ink > 20
+
+
+def test_png_and_gif_draw_hangul_glyphs_whatever_the_system_fonts() -> None:
+    few, many = _bill(*_FEW_STROKES), _bill(*_MANY_STROKES)
+    assert _shows_hangul(draw_dot(few, style="lecture").pipe("png"), draw_dot(many, style="lecture").pipe("png"))
+    assert _shows_hangul(draw_dot(few).pipe("png"), draw_dot(many).pipe("png"))
+    player = backprop_player(few)
+    assert _shows_hangul(player.gif(), backprop_player(many).gif())
+    from PIL import Image
+
     with Image.open(io.BytesIO(player.gif())) as gif:
         assert gif.n_frames == len(player)
-    drawing = draw_dot(total, style="lecture")
-    with Image.open(io.BytesIO(drawing.pipe("png"))) as image:
-        assert image.format == "PNG"
-        hangul_ink = _ink(image)
-    # the same drawing as graphviz-pure's own PNG writer draws it: its fonts lack Hangul (boxes)
-    with Image.open(io.BytesIO(viz.render.render(drawing.source, "png"))) as image:
-        boxes_ink = _ink(image)
-    assert hangul_ink > boxes_ink * 1.2  # syllables have more strokes than empty boxes
 
 
-def _ink(image) -> int:
-    return sum(image.convert("L").histogram()[:128])  # pixels darker than mid-grey
+def test_the_hangul_check_fails_where_no_font_has_hangul(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same drawings rasterized with only DejaVu Sans (no Hangul) and no system fonts: boxes
+    or blanks, the same for every syllable, which the check above must reject."""
+    import matplotlib
+    import resvg_py
+
+    dejavu = str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf")
+    render = resvg_py.svg_to_bytes
+    monkeypatch.setattr(resvg_py, "svg_to_bytes",
+                        lambda **options: render(**{**options, "font_files": [dejavu], "skip_system_fonts": True}))
+    few, many = _bill(*_FEW_STROKES), _bill(*_MANY_STROKES)
+    assert not _shows_hangul(draw_dot(few, style="lecture").pipe("png"), draw_dot(many, style="lecture").pipe("png"))
 
 
 def test_html_is_one_self_contained_page(tmp_path: Path) -> None:

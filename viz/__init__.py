@@ -11,9 +11,12 @@ nothing but pip (no system Graphviz), shown inline in Jupyter; matplotlib plots 
 True
 """
 
+import _gradtrace  # noqa: F401  # first: an ImportError that says what to do when `autograd` is HIPS autograd
+
 from .draw import DEFAULT_MAX_NODES, GRAD_COLORS, draw_dot
 from .explain import Explanation, Explanations, explain
 from .fonts import hangul_font_path, use_hangul_font
+from .network import NETWORK_STYLES, draw_network
 from .nudge import Nudge, nudge, nudge_slider
 from .player import Player, Step, backprop_player
 from .plots import plot_activation, plot_confusion_matrix, plot_decision_boundary, plot_history
@@ -24,6 +27,7 @@ __all__ = [
     "GRAD_COLORS",
     "Explanation",
     "Explanations",
+    "NETWORK_STYLES",
     "Nudge",
     "RENDERERS",
     "Graph",
@@ -32,6 +36,7 @@ __all__ = [
     "Step",
     "backprop_player",
     "draw_dot",
+    "draw_network",
     "explain",
     "hangul_font_path",
     "nudge",
