@@ -22,7 +22,8 @@ from tools import notebooks as runner
 
 ROOT = Path(__file__).resolve().parent.parent
 
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+NOTEBOOKS = runner.every_notebook()  # the English edition, then the Korean one
+IDS = [runner.notebook_name(p) for p in NOTEBOOKS]
 RERUN = "run `make notebooks` (or `python tools/notebooks.py NAME`) and commit the result"
 
 
@@ -36,7 +37,7 @@ def _differences(committed: list[dict[str, object]], fresh: list[dict[str, objec
     return "\n".join(difflib.unified_diff(lines_a, lines_b, "committed", "fresh run", lineterm="", n=2))
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_notebook_reproduces_its_committed_outputs(path: Path) -> None:
     committed = nbformat.read(path, as_version=4)
     fresh = runner.execute(path)  # raises CellExecutionError, with the cell and its traceback, on any error
@@ -46,7 +47,7 @@ def test_notebook_reproduces_its_committed_outputs(path: Path) -> None:
     )
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_notebook_is_committed_executed_and_readable(path: Path) -> None:
     """Executed in order, no errors, no widget state, no machine-specific paths, a modest size."""
     notebook = nbformat.read(path, as_version=4)
@@ -65,6 +66,11 @@ def test_notebook_is_committed_executed_and_readable(path: Path) -> None:
     for marker in ("/work/", "/home/", "/root/", "/tmp/", "C:\\\\", "sys.path.insert", "sys.path.append"):
         assert marker not in text, f"{path.name} contains {marker!r}"
     assert path.stat().st_size < 500_000, f"{path.name} is {path.stat().st_size} bytes: images too large?"
+    # what JupyterLab's kernel writes when it starts: committed as is, the notebook opens unchanged
+    assert notebook.metadata.kernelspec == runner.KERNELSPEC, f"{path.name}: {RERUN}"
+    info = notebook.metadata.language_info
+    assert (info.name, info.mimetype, info.file_extension, info.pygments_lexer) == (
+        "python", "text/x-python", ".py", "ipython3"), f"{path.name}: {RERUN}"
 
 
 def test_masks_hide_times_and_addresses_only() -> None:
@@ -83,11 +89,11 @@ def test_masks_hide_times_and_addresses_only() -> None:
 
 def test_comparison_sees_a_changed_number() -> None:
     """The reproduction test can fail: one digit changed in a committed output is a difference."""
-    path = ROOT / "notebooks" / "03_mlp_xor.ipynb"
+    path = ROOT / "notebooks" / "06_training_loops.ipynb"
     committed = nbformat.read(path, as_version=4)
     altered = nbformat.read(path, as_version=4)
     cell = next(c for c in altered.cells if c.cell_type == "code" and "seeds learn XOR" in str(c.outputs))
-    cell.outputs[0].text = cell.outputs[0].text.replace("/30", "/31", 1)
+    cell.outputs[0].text = cell.outputs[0].text.replace("/10", "/11", 1)
     assert runner.text_outputs(altered, path.stem) != runner.text_outputs(committed, path.stem)
 
 
