@@ -12,9 +12,14 @@ from .compiled import CompiledStep, CompileError, Group, compile  # noqa: A004 -
 from .custom import Primitive, primitive
 from .engine import Value, detect_anomaly, is_grad_enabled, no_grad
 from .functional import grad, hessian, jvp
-from .functions import cos, exp, log, relu, sigmoid, sin, softplus, sqrt, tanh, where
+from .functions import (
+    arccos, arccosh, arcsin, arcsinh, arctan, arctan2, arctanh, ceil, cos, cosh, exp, expm1, floor, hypot, log,
+    log1p, log2, log10, logaddexp, logaddexp2, relu, sigmoid, sign, sin, sinh, softplus, sqrt, tan, tanh, where,
+)  # fmt: skip
 from .gradcheck import GradcheckError, gradcheck
-from .nary import dot, log_softmax, logsumexp, maximum, mean, softmax, sum  # noqa: A004 - autograd.sum, as numpy.sum
+from .nary import (  # noqa: A004 - autograd.sum, as numpy.sum
+    dot, log_softmax, logsumexp, maximum, mean, minimum, prod, softmax, std, sum, var,
+)  # fmt: skip
 from .ops import OPS, Op
 
 __all__ = [
@@ -26,30 +31,54 @@ __all__ = [
     "Op",
     "Primitive",
     "Value",
+    "arccos",
+    "arccosh",
+    "arcsin",
+    "arcsinh",
+    "arctan",
+    "arctan2",
+    "arctanh",
+    "ceil",
     "compile",
     "cos",
+    "cosh",
     "detect_anomaly",
     "dot",
     "exp",
+    "expm1",
+    "floor",
     "grad",
     "gradcheck",
     "hessian",
+    "hypot",
     "is_grad_enabled",
     "jvp",
     "log",
+    "log10",
+    "log1p",
+    "log2",
     "log_softmax",
+    "logaddexp",
+    "logaddexp2",
     "logsumexp",
     "maximum",
     "mean",
+    "minimum",
     "no_grad",
     "primitive",
+    "prod",
     "relu",
     "sigmoid",
+    "sign",
     "sin",
+    "sinh",
     "softmax",
     "softplus",
     "sqrt",
+    "std",
     "sum",
+    "tan",
     "tanh",
+    "var",
     "where",
 ]

@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "Rows", "cos", "div", "exp", "expm1", "is_finite", "is_zero", "isnan", "log", "log1p",
+    "Rows", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh", "ceil", "cosh", "floor",
+    "hypot", "log10", "log2", "loser", "min_of", "mod", "prod", "prod_except", "sinh", "tan", "cos", "div", "exp", "expm1", "is_finite", "is_zero", "isnan", "log", "log1p",
     "max_of", "mean", "neg_g_a_over_b_squared", "pick", "pow", "quiet", "shifted_exps",
     "shifted_minus", "sigmoid", "sin", "sqrt", "sum", "sum_except", "tanh", "where", "where_lazy", "winner",
 ]  # fmt: skip
@@ -42,6 +43,22 @@ tanh = np.tanh
 sin = np.sin
 cos = np.cos
 sqrt = np.sqrt
+tan = np.tan
+sinh = np.sinh
+cosh = np.cosh
+arcsin = np.arcsin
+arccos = np.arccos
+arctan = np.arctan
+arcsinh = np.arcsinh
+arccosh = np.arccosh
+arctanh = np.arctanh
+arctan2 = np.arctan2
+hypot = np.hypot
+log2 = np.log2
+log10 = np.log10
+floor = np.floor
+ceil = np.ceil
+mod = np.mod  # Python's sign convention, as the float kit's a % b
 pow = np.power  # noqa: A001 - the kit's name for a**b
 div = np.true_divide
 isnan = np.isnan
@@ -171,6 +188,29 @@ def max_of(xs: Sequence[Array | float]) -> Array:
 def winner(xs: Sequence[Array | float]) -> Array:
     """Per sample, the index of the operand max_of gives: the first nan, else the first maximal one."""
     return _stacked(xs).argmax(axis=0)  # argmax takes the first nan, as the float kit does
+
+
+def min_of(xs: Sequence[Array | float]) -> Array:
+    """The smallest per sample; nan wins; of equal smallest operands, the first (as ``loser`` names)."""
+    rows = _stacked(xs)
+    return np.take_along_axis(rows, rows.argmin(axis=0)[None], axis=0)[0]
+
+
+def loser(xs: Sequence[Array | float]) -> Array:
+    """Per sample, the index of the operand min_of gives: the first nan, else the first minimal one."""
+    return _stacked(xs).argmin(axis=0)  # argmin takes the first nan, as the float kit does
+
+
+def prod(xs: Sequence[Array | float]) -> Array:
+    """x_0·x_1·… per sample, left to right (NumPy multiplies the rows in order, as the float kit does)."""
+    return np.multiply.reduce(_stacked(xs), axis=0)
+
+
+def prod_except(xs: Sequence[Array | float], i: int) -> Array:
+    """The product of every operand but xs[i] per sample, left to right; 1 where there is no other."""
+    rows = _stacked(xs)
+    others = np.delete(rows, i, axis=0)
+    return np.multiply.reduce(others, axis=0) if len(others) else np.ones(rows.shape[1:])
 
 
 def pick(xs: Sequence[Array | float], i: Array | float) -> Array:

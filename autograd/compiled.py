@@ -35,6 +35,8 @@ label), which the replay takes per sample, or an error that names where it is.
 
 from __future__ import annotations
 
+import collections
+import itertools
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -42,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from . import arrays
+from . import arrays, floats
 from .engine import Value
 from .replay import Group, Tape
 from .tracing import CHECKED_SAMPLES, Batch, CompileError, bind_numbers, compare, probe_indices, trace_sample
@@ -136,8 +138,9 @@ class CompiledStep:
         return tape.read(vals, tape.result_refs, tape.result_list, args.size)
 
     def backward(self, *batches: Any) -> float:
-        """The mean (or sum) of the per-sample results, as a float; its gradient is added
-        into each parameter's ``.grad``, as ``backward()`` on the eager batch loss would."""
+        """The mean (or sum) of the per-sample results, as a float (nan over +inf and -inf,
+        as eager's); its gradient is added into each parameter's ``.grad``, as ``backward()``
+        on the eager batch loss would: into all of them, or (on Ctrl-C) into none."""
         tape, args = self._ready(batches)
         if tape.result_list:
             raise TypeError("step.backward(): fn returned a list of Values; backward needs one Value per sample")
@@ -148,8 +151,7 @@ class CompiledStep:
             grad = tape.backward(vals, args, self.reduction)
         self.extra = tape.read(vals, tape.extra_refs, tape.extra_list, args.size) if tape.extra_refs else None
         if grad is not None:
-            for p, g in zip(self.params, grad.tolist()):
-                p.grad += g
+            _add_grads(self.params, grad.tolist())
         return total
 
     # --- tracing and building ----------------------------------------------------------
@@ -184,6 +186,17 @@ class CompiledStep:
 
 
 def _reduce(results: np.ndarray, reduction: str) -> float:
-    # math.fsum: the correctly rounded total, as the eager mean and sum nodes give
-    total = math.fsum(results.tolist())
-    return total / len(results) if reduction == "mean" else total
+    """The eager mean (or sum) node's value: correctly rounded, and inf or nan where IEEE
+    gives them (a mean over +inf and -inf is nan)."""
+    return floats.mean(results.tolist()) if reduction == "mean" else floats.sum(results.tolist())
+
+
+def _add_grads(params: list[Value], grads: list[float]) -> None:
+    """Adds each gradient into its parameter's ``.grad``, all of them or (interrupted) none.
+
+    The sums are made first; then one C call (``map`` of ``setattr`` over the slots) stores
+    them all. Python runs no bytecode of its own inside it, so a KeyboardInterrupt (Ctrl-C's
+    handler runs between bytecodes) comes before any ``.grad`` changed or after all did.
+    """
+    added = [p.grad + g for p, g in zip(params, grads)]
+    collections.deque(map(setattr, params, itertools.repeat("grad"), added), maxlen=0)

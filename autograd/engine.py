@@ -118,8 +118,11 @@ class Value:
 
     ``Value(data, label="")`` makes a leaf. Arithmetic (``+ - * / **``, unary ``-``,
     ``abs()``) and the methods ``exp``, ``log``, ``sigmoid``, ``tanh``, ``relu``,
-    ``leaky_relu``, ``elu``, ``softplus``, ``step``, ``sin``, ``cos`` and ``sqrt`` make new nodes that remember
-    their operands, so that :meth:`backward` can apply the chain rule.
+    ``leaky_relu``, ``elu``, ``softplus``, ``step``, ``sin``, ``cos``, ``sqrt``, ``tan``, ``sinh``, ``cosh``,
+    ``arcsin``, ``arccos``, ``arctan``, ``arcsinh``, ``arccosh``, ``arctanh``, ``log2``, ``log10``, ``log1p``,
+    ``expm1``, ``sign``, ``floor``, ``ceil`` (unary), ``%``, ``hypot``, ``arctan2``, ``logaddexp`` and
+    ``logaddexp2`` (binary) make new nodes that remember their operands, so that :meth:`backward` can
+    apply the chain rule.
 
     A Value reads as a number where Python expects one: ``<``, ``<=``, ``>``, ``>=``
     compare the data (a bool, no graph node), and ``int``, ``float``, ``round``,
@@ -294,6 +297,28 @@ class Value:
     sin = _unary_method("sin", "sin x; derivative cos x.")
     cos = _unary_method("cos", "cos x; derivative -sin x.")
     sqrt = _unary_method("sqrt", "√x as one node; derivative 1 / (2√x) (inf at 0, nan below 0).")
+    tan = _unary_method("tan", "tan x; derivative 1 + tan² x.")
+    sinh = _unary_method("sinh", "sinh x; derivative cosh x.")
+    cosh = _unary_method("cosh", "cosh x; derivative sinh x.")
+    arcsin = _unary_method("arcsin", "asin x (nan outside [-1, 1]); derivative 1 / √(1 - x²).")
+    arccos = _unary_method("arccos", "acos x (nan outside [-1, 1]); derivative -1 / √(1 - x²).")
+    arctan = _unary_method("arctan", "atan x; derivative 1 / (1 + x²).")
+    arcsinh = _unary_method("arcsinh", "asinh x; derivative 1 / √(x² + 1).")
+    arccosh = _unary_method("arccosh", "acosh x (nan below 1); derivative 1 / √(x² - 1).")
+    arctanh = _unary_method("arctanh", "atanh x (±inf at ±1); derivative 1 / (1 - x²).")
+    log2 = _unary_method("log2", "log₂ x; derivative 1 / (x ln 2).")
+    log10 = _unary_method("log10", "log₁₀ x; derivative 1 / (x ln 10).")
+    log1p = _unary_method("log1p", "ln(1 + x), exact near 0; derivative 1 / (1 + x).")
+    expm1 = _unary_method("expm1", "e^x - 1, exact near 0; derivative e^x.")
+    sign = _unary_method("sign", "-1, 0 or 1 as a Value (±0 and nan stay); derivative 0.")
+    floor = _unary_method("floor", "⌊x⌋ as a Value (math.floor(x) gives the int); derivative 0.")
+    ceil = _unary_method("ceil", "⌈x⌉ as a Value (math.ceil(x) gives the int); derivative 0.")
+    __mod__ = _binary_method("mod", "self % other with Python's sign (the result takes other's); derivatives 1 and -⌊self/other⌋.")
+    __rmod__ = _binary_method("mod", "other % self.", reflected=True)
+    hypot = _binary_method("hypot", "√(self² + other²) without overflow; derivatives self/out, other/out (0 at the origin).")
+    arctan2 = _binary_method("arctan2", "atan2(self, other), the angle of (other, self); derivatives other/r², -self/r².")
+    logaddexp = _binary_method("logaddexp", "ln(e^self + e^other), stable; derivatives σ(self - other), σ(other - self).")
+    logaddexp2 = _binary_method("logaddexp2", "log₂(2^self + 2^other), stable.")
     _leaky_relu = _binary_method("leaky_relu", "")
     _elu = _binary_method("elu", "")
 
@@ -508,6 +533,12 @@ class _NotAFloat(Exception):
 
 def _not_a_float() -> float:
     raise _NotAFloat
+
+
+def apply_binary(op: Op, a: Value | float, b: Value | float) -> Value:
+    """Make one node of a binary op over ``a`` and ``b`` (Values or numbers)."""
+    args = (a if a.__class__ is Value else _number(a, op.name), b if b.__class__ is Value else _number(b, op.name))
+    return _make_node(op, op.forward(*(x.data if x.__class__ is Value else x for x in args)), args)
 
 
 def _make_node(op: Op, data: float, args: tuple) -> Value:

@@ -23,9 +23,11 @@ from collections.abc import Sequence
 from typing import TypeVar
 
 __all__ = [
-    "cos", "div", "exp", "expm1", "is_finite", "is_zero", "isnan", "log", "log1p",
-    "max_of", "mean", "neg_g_a_over_b_squared", "pick", "pow", "shifted_exps",
-    "shifted_minus", "sigmoid", "sin", "sqrt", "sum", "sum_except", "tanh", "where", "winner",
+    "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh", "ceil", "cos", "cosh",
+    "div", "exp", "expm1", "floor", "hypot", "is_finite", "is_zero", "isnan", "log", "log10", "log1p",
+    "log2", "loser", "max_of", "mean", "min_of", "mod", "neg_g_a_over_b_squared", "pick", "pow", "prod",
+    "prod_except", "shifted_exps", "shifted_minus", "sigmoid", "sin", "sinh", "sqrt", "sum", "sum_except",
+    "tan", "tanh", "where", "winner",
 ]  # fmt: skip
 
 INF = math.inf
@@ -110,6 +112,116 @@ def sin(x: float) -> float:
 def cos(x: float) -> float:
     """cos x; nan at ±inf."""
     return math.cos(x) if x - x == 0.0 else NAN
+
+
+def tan(x: float) -> float:
+    """tan x; nan at ±inf."""
+    return math.tan(x) if x - x == 0.0 else NAN
+
+
+def sinh(x: float) -> float:
+    """sinh x, ±inf on overflow."""
+    try:
+        return math.sinh(x)
+    except OverflowError:
+        return math.copysign(INF, x)
+
+
+def cosh(x: float) -> float:
+    """cosh x, inf on overflow."""
+    try:
+        return math.cosh(x)
+    except OverflowError:
+        return INF
+
+
+def arcsin(x: float) -> float:
+    """asin x: nan outside [-1, 1]."""
+    return math.asin(x) if -1.0 <= x <= 1.0 else NAN
+
+
+def arccos(x: float) -> float:
+    """acos x: nan outside [-1, 1]."""
+    return math.acos(x) if -1.0 <= x <= 1.0 else NAN
+
+
+def arctan(x: float) -> float:
+    """atan x (±π/2 at ±inf)."""
+    return math.atan(x)
+
+
+def arcsinh(x: float) -> float:
+    """asinh x."""
+    return math.asinh(x)
+
+
+def arccosh(x: float) -> float:
+    """acosh x: nan below 1."""
+    return math.acosh(x) if x >= 1.0 else NAN
+
+
+def arctanh(x: float) -> float:
+    """atanh x: ±inf at ±1, nan beyond."""
+    if -1.0 < x < 1.0:
+        return math.atanh(x)
+    if x == 1.0 or x == -1.0:
+        return math.copysign(INF, x)
+    return NAN
+
+
+def arctan2(y: float, x: float) -> float:
+    """The angle of the point (x, y), in [-π, π]: C's atan2."""
+    return math.atan2(y, x)
+
+
+def hypot(a: float, b: float) -> float:
+    """√(a² + b²) without overflow on the way; inf where the result overflows."""
+    try:
+        return math.hypot(a, b)
+    except OverflowError:
+        return INF
+
+
+def log2(x: float) -> float:
+    """log₂ x: -inf at 0, nan below 0."""
+    if x > 0.0:
+        return math.log2(x)
+    if x == 0.0:
+        return -INF
+    return NAN
+
+
+def log10(x: float) -> float:
+    """log₁₀ x: -inf at 0, nan below 0."""
+    if x > 0.0:
+        return math.log10(x)
+    if x == 0.0:
+        return -INF
+    return NAN
+
+
+def floor(x: float) -> float:
+    """The largest whole number <= x, as a float; ±inf and nan stay, -0 stays -0 (IEEE's floor)."""
+    if x - x != 0.0:
+        return x
+    whole = float(math.floor(x))
+    return whole if whole else math.copysign(0.0, x)
+
+
+def ceil(x: float) -> float:
+    """The smallest whole number >= x, as a float; ±inf and nan stay, ceil(-0.5) is -0 (IEEE's ceil)."""
+    if x - x != 0.0:
+        return x
+    whole = float(math.ceil(x))
+    return whole if whole else math.copysign(0.0, x)
+
+
+def mod(a: float, b: float) -> float:
+    """a % b with Python's sign convention (the result takes b's sign); nan where b is 0."""
+    try:
+        return a % b
+    except ZeroDivisionError:
+        return NAN
 
 
 def sigmoid(x: float) -> float:
@@ -198,6 +310,17 @@ def _exact_sum(xs: Sequence[float], n: int) -> float:
         return INF if total > 0 else -INF
 
 
+def prod(xs: Sequence[float]) -> float:
+    """x_0·x_1·…, multiplied left to right (as NumPy's prod along an axis); 1 for no operands."""
+    return math.prod(xs)
+
+
+def prod_except(xs: Sequence[float], i: int) -> float:
+    """The product of every operand but xs[i], left to right: prod's derivative in x_i,
+    with no division (right where x_i is 0)."""
+    return math.prod([*xs[:i], *xs[i + 1 :]])
+
+
 # --- the divisor's gradient ---------------------------------------------------------------
 
 _TINY = sys.float_info.min  # the smallest normal float
@@ -248,6 +371,20 @@ def winner(xs: Sequence[float]) -> int:
         if x != x:
             return k
     return max(range(len(xs)), key=xs.__getitem__)
+
+
+def min_of(xs: Sequence[float]) -> float:
+    """The smallest of xs; nan if any is nan (nan wins, as in NumPy)."""
+    m = min(xs)
+    return NAN if m == m and any(x != x for x in xs) else m
+
+
+def loser(xs: Sequence[float]) -> int:
+    """The index of the operand min_of returns: the first nan, else the first minimal one."""
+    for k, x in enumerate(xs):
+        if x != x:
+            return k
+    return min(range(len(xs)), key=xs.__getitem__)
 
 
 def pick(xs: Sequence[T], i: float) -> T:

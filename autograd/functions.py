@@ -11,10 +11,14 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from . import floats
-from .engine import Value
+from .engine import Value, apply_binary
 from .ops import OPS
 
-__all__ = ["cos", "exp", "log", "relu", "sigmoid", "sin", "softplus", "sqrt", "tanh", "where"]
+__all__ = [
+    "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh", "ceil", "cos", "cosh", "exp",
+    "expm1", "floor", "hypot", "log", "log10", "log1p", "log2", "logaddexp", "logaddexp2", "relu", "sigmoid",
+    "sign", "sin", "sinh", "softplus", "sqrt", "tan", "tanh", "where",
+]  # fmt: skip
 
 T = TypeVar("T")
 
@@ -52,6 +56,46 @@ tanh = _elementwise("tanh")
 sigmoid = _elementwise("sigmoid")
 relu = _elementwise("relu")
 softplus = _elementwise("softplus")
+tan = _elementwise("tan")
+sinh = _elementwise("sinh")
+cosh = _elementwise("cosh")
+arcsin = _elementwise("arcsin")
+arccos = _elementwise("arccos")
+arctan = _elementwise("arctan")
+arcsinh = _elementwise("arcsinh")
+arccosh = _elementwise("arccosh")
+arctanh = _elementwise("arctanh")
+log2 = _elementwise("log2")
+log10 = _elementwise("log10")
+log1p = _elementwise("log1p")
+expm1 = _elementwise("expm1")
+sign = _elementwise("sign")
+floor = _elementwise("floor")
+ceil = _elementwise("ceil")
+
+
+def _elementwise2(name: str, operands: str) -> Any:
+    op = OPS[name]
+
+    def apply(a: Any, b: Any) -> Any:
+        if a.__class__ is Value or b.__class__ is Value:
+            return apply_binary(op, a, b)
+        if _is_array(a) or _is_array(b):
+            from . import arrays
+
+            with arrays.quiet():
+                return op.rules_for(arrays)[0](a, b)
+        return op.forward(float(a), float(b))
+
+    apply.__name__ = apply.__qualname__ = name
+    apply.__doc__ = f"{name}({operands}) of floats, Values (a {name} node) or NumPy arrays (elementwise)."
+    return apply
+
+
+arctan2 = _elementwise2("arctan2", "y, x")
+hypot = _elementwise2("hypot", "a, b")
+logaddexp = _elementwise2("logaddexp", "a, b")
+logaddexp2 = _elementwise2("logaddexp2", "a, b")
 
 
 def where(condition: Any, if_true: T, if_false: T) -> T:

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from .engine import Value, apply_variadic
 from .ops import OPS
 
-__all__ = ["dot", "log_softmax", "logsumexp", "maximum", "mean", "softmax", "sum"]
+__all__ = ["dot", "log_softmax", "logsumexp", "maximum", "mean", "minimum", "prod", "softmax", "std", "sum", "var"]
 
 Operand = Value | float
 _DOT = OPS["dot"]
@@ -79,3 +79,28 @@ def maximum(values: Iterable[Operand]) -> Value:
     return apply_variadic(OPS["maximum"], _listed(values, "maximum"))
 
 
+
+
+def minimum(values: Iterable[Operand]) -> Value:
+    """min(values) as one node; nan wins, and the gradient goes to the operand that gave the
+    result: the first nan, else the first minimal operand (as torch.min)."""
+    return apply_variadic(OPS["minimum"], _listed(values, "minimum"))
+
+
+def prod(values: Iterable[Operand]) -> Value:
+    """x_0·x_1·… as one node (left to right); d/dx_i is the product of the others, with no
+    division, so it is right where some x_j is 0. The product of nothing is 1."""
+    return apply_variadic(OPS["prod"], _listed(values, "prod", allow_empty=True))
+
+
+def var(values: Iterable[Operand]) -> Value:
+    """The population variance Σ(x_i - mean)² / n as one node, as numpy.var (ddof=0);
+    d/dx_i = 2(x_i - mean)/n. For the sample variance (torch.var's default), multiply
+    by n/(n - 1)."""
+    return apply_variadic(OPS["var"], _listed(values, "var"))
+
+
+def std(values: Iterable[Operand]) -> Value:
+    """√var(values) as one node, as numpy.std (ddof=0); d/dx_i = (x_i - mean)/(n·std),
+    and 0 where std is 0 (all values equal), as abs'(0) = 0."""
+    return apply_variadic(OPS["std"], _listed(values, "std"))

@@ -382,8 +382,13 @@ def _step_fwd(x: N, K: Kit = floats) -> N:
     return K.where(x > 0.0, 1.0, K.where(x <= 0.0, 0.0, x))  # nan stays nan
 
 
-def _step_bwd(g: N, out: N, x: N, K: Kit = floats) -> N:
+def _flat_bwd(g: N, out: N, x: N, K: Kit = floats) -> N:
+    # step, sign, floor, ceil: flat between their jumps
     return 0.0 * g
+
+
+def _sign_fwd(x: N, K: Kit = floats) -> N:
+    return K.where(x > 0.0, 1.0, K.where(x < 0.0, -1.0, x))  # ±0 and nan stay
 
 
 def _sin_bwd(g: N, out: N, x: N, K: Kit = floats) -> N:
@@ -397,6 +402,68 @@ def _cos_bwd(g: N, out: N, x: N, K: Kit = floats) -> N:
 def _sqrt_bwd(g: N, out: N, x: N, K: Kit = floats) -> N:
     # 1 / (2√x), from the result; inf at 0, as in PyTorch
     return K.div(g, 2.0 * out)
+
+
+def _tan_bwd(g: N, out: N, x: N, K: Kit = floats) -> N:
+    return g * (1.0 + out * out)
+
+
+def _sinh_bwd(g: N, out: N, x: N, K: Kit = floats) -> N:
+    return g * K.cosh(x)
+
+
+def _cosh_bwd(g: N, out: N, x: N, K: Kit = floats) -> N:
+    return g * K.sinh(x)
+
+
+# 1 - x² as (1 - x)(1 + x): exact where 1 - x² cancels, near |x| = 1
+
+
+def _arcsin_bwd(g: N, out: N, x: N, K: Kit = floats) -> N:
+    return K.div(g, K.sqrt((1.0 - x) * (1.0 + x)))
+
+
+def _arccos_bwd(g: N, out: N, x: N, K: Kit = floats) -> N:
+    return K.div(-g, K.sqrt((1.0 - x) * (1.0 + x)))
+
+
+def _arctan_bwd(g: N, out: N, x: N, K: Kit = floats) -> N:
+    return K.div(g, 1.0 + x * x)
+
+
+def _arcsinh_bwd(g: N, out: N, x: N, K: Kit = floats) -> N:
+    # √(x² + 1) as hypot(x, 1): no overflow for large |x|
+    return K.div(g, K.hypot(x, 1.0))
+
+
+def _arccosh_bwd(g: N, out: N, x: N, K: Kit = floats) -> N:
+    return K.div(g, K.sqrt((x - 1.0) * (x + 1.0)))
+
+
+def _arctanh_bwd(g: N, out: N, x: N, K: Kit = floats) -> N:
+    return K.div(g, (1.0 - x) * (1.0 + x))
+
+
+_LN2 = 0.6931471805599453  # ln 2, correctly rounded
+_LN10 = 2.302585092994046  # ln 10
+_LOG2E = 1.4426950408889634  # 1 / ln 2
+
+
+def _log2_bwd(g: N, out: N, x: N, K: Kit = floats) -> N:
+    return K.div(g, x * _LN2)
+
+
+def _log10_bwd(g: N, out: N, x: N, K: Kit = floats) -> N:
+    return K.div(g, x * _LN10)
+
+
+def _log1p_bwd(g: N, out: N, x: N, K: Kit = floats) -> N:
+    return K.div(g, 1.0 + x)
+
+
+def _expm1_bwd(g: N, out: N, x: N, K: Kit = floats) -> N:
+    # e^x, not out + 1: that loses every digit where e^x < 2^-53 (x < -37)
+    return g * K.exp(x)
 
 
 # --- binary rules ---------------------------------------------------------------------
@@ -448,6 +515,57 @@ def _elu_fwd(x: N, alpha: N, K: Kit = floats) -> N:
 def _elu_bwd(g: N, out: N, x: N, alpha: N, K: Kit = floats) -> tuple[N, N]:
     # alpha·e^x, not out + alpha = alpha·(e^x - 1) + alpha: that cancels, to 0 by x = -40
     return K.where(x > 0.0, g, g * (alpha * K.exp(x))), K.where(x > 0.0, 0.0 * g, g * K.expm1(x))
+
+
+def _mod_bwd(g: N, out: N, a: N, b: N, K: Kit = floats) -> tuple[N, N]:
+    # a % b = a - b·⌊a/b⌋: d/da = 1 (as NumPy and PyTorch), d/db = -⌊a/b⌋
+    return g, -g * K.floor(K.div(a, b))
+
+
+def _hypot_bwd(g: N, out: N, a: N, b: N, K: Kit = floats) -> tuple[N, N]:
+    # a/out and b/out, each at most 1 in size; 0 at the origin, where hypot(a, 0) is |a| (abs'(0) = 0)
+    return (
+        K.where(K.is_zero(out), 0.0 * g, g * K.div(a, out)),
+        K.where(K.is_zero(out), 0.0 * g, g * K.div(b, out)),
+    )
+
+
+def _arctan2_bwd(g: N, out: N, a: N, b: N, K: Kit = floats) -> tuple[N, N]:
+    # atan2(a, b): d/da = b/(a² + b²), d/db = -a/(a² + b²), as (b/h)/h with h = hypot(a, b): no overflow
+    h = K.hypot(a, b)
+    scale = K.div(g, h)
+    return scale * K.div(b, h), -scale * K.div(a, h)
+
+
+def _logaddexp_fwd(a: N, b: N, K: Kit = floats) -> N:
+    # max(a, b) + log1p(e^-|a - b|), as NumPy; where a - b is not finite (an infinity, or
+    # nan) the larger operand, inf + inf or nan
+    d = a - b
+    return K.where(
+        K.is_finite(d),
+        K.where(a > b, a, b) + K.log1p(K.exp(-abs(d))),
+        K.where(a > b, a, K.where(a < b, b, a + b)),
+    )
+
+
+def _logaddexp_bwd(g: N, out: N, a: N, b: N, K: Kit = floats) -> tuple[N, N]:
+    # e^a / (e^a + e^b) = σ(a - b)
+    return g * K.sigmoid(a - b), g * K.sigmoid(b - a)
+
+
+def _logaddexp2_fwd(a: N, b: N, K: Kit = floats) -> N:
+    # max(a, b) + log1p(2^-|a - b|)/ln 2, as NumPy
+    d = a - b
+    return K.where(
+        K.is_finite(d),
+        K.where(a > b, a, b) + K.log1p(K.pow(2.0, -abs(d))) * _LOG2E,
+        K.where(a > b, a, K.where(a < b, b, a + b)),
+    )
+
+
+def _logaddexp2_bwd(g: N, out: N, a: N, b: N, K: Kit = floats) -> tuple[N, N]:
+    # 2^a / (2^a + 2^b) = σ((a - b)·ln 2)
+    return g * K.sigmoid((a - b) * _LN2), g * K.sigmoid((b - a) * _LN2)
 
 
 # --- variadic rules -------------------------------------------------------------------
@@ -592,8 +710,49 @@ def _max_bwd(g: N, out: N, xs: Sequence[N], K: Kit = floats) -> list[N]:
     return [K.where(top == k, g, 0.0 * g) for k in range(len(xs))]
 
 
+def _min_fwd(xs: Sequence[N], K: Kit = floats) -> N:
+    return K.min_of(xs)  # nan wins, as in NumPy
+
+
+def _min_bwd(g: N, out: N, xs: Sequence[N], K: Kit = floats) -> list[N]:
+    # to the operand that gave the result: the first nan, else the first minimal operand
+    low = K.loser(xs)
+    return [K.where(low == k, g, 0.0 * g) for k in range(len(xs))]
+
+
+def _prod_bwd(g: N, out: N, xs: Sequence[N], K: Kit = floats) -> list[N]:
+    # the product of the others, not out / x_k: right where some operand is 0
+    return [g * K.prod_except(xs, k) for k in range(len(xs))]
+
+
+def _var_fwd(xs: Sequence[N], K: Kit = floats) -> N:
+    # Σ (x - mean)² / n, numpy.var's ddof=0: the deviations summed correctly rounded
+    m = K.mean(xs)
+    return K.sum([(x - m) * (x - m) for x in xs]) / len(xs)
+
+
+def _var_bwd(g: N, out: N, xs: Sequence[N], K: Kit = floats) -> list[N]:
+    # 2(x_i - mean)/n (the mean's own dependence on x_i adds Σ(x_j - mean) = 0)
+    m = K.mean(xs)
+    scale = K.div(2.0 * g, len(xs))
+    return [scale * (x - m) for x in xs]
+
+
+def _std_fwd(xs: Sequence[N], K: Kit = floats) -> N:
+    return K.sqrt(_var_fwd(xs, K))
+
+
+def _std_bwd(g: N, out: N, xs: Sequence[N], K: Kit = floats) -> list[N]:
+    # (x_i - mean)/(n·std); 0 where std is 0 (every operand equal), as abs'(0) = 0
+    m = K.mean(xs)
+    scale = K.div(g, len(xs) * out)
+    return K.where(K.is_zero(out), [0.0 * g for x in xs], [scale * (x - m) for x in xs])
+
+
 _REAL = (-5.0, 5.0)
 _POSITIVE = (0.05, 20.0)
+_UNIT = (-0.95, 0.95)
+_WHOLE = tuple(float(k) for k in range(-5, 6))  # floor and ceil jump at every whole number
 
 _TABLE = (
     Op("add", "+", 2, operator.add, _add_bwd, (_REAL, _REAL), short="+"),
@@ -609,12 +768,34 @@ _TABLE = (
     Op("tanh", "tanh", 1, floats.tanh, _tanh_bwd, (_REAL,)),
     Op("relu", "ReLU", 1, _relu_fwd, _relu_bwd, (_REAL,), kinks=(0.0,), short="ReLU"),
     Op("softplus", "softplus", 1, _softplus_fwd, _softplus_bwd, ((-20.0, 20.0),)),
-    Op("step", "step", 1, _step_fwd, _step_bwd, (_REAL,), kinks=(0.0,)),
+    Op("step", "step", 1, _step_fwd, _flat_bwd, (_REAL,), kinks=(0.0,)),
     Op("sin", "sin", 1, floats.sin, _sin_bwd, ((-10.0, 10.0),)),
     Op("cos", "cos", 1, floats.cos, _cos_bwd, ((-10.0, 10.0),)),
     Op("sqrt", "√", 1, floats.sqrt, _sqrt_bwd, (_POSITIVE,)),
+    Op("tan", "tan", 1, floats.tan, _tan_bwd, ((-1.4, 1.4),)),
+    Op("sinh", "sinh", 1, floats.sinh, _sinh_bwd, (_REAL,)),
+    Op("cosh", "cosh", 1, floats.cosh, _cosh_bwd, (_REAL,)),
+    Op("arcsin", "arcsin", 1, floats.arcsin, _arcsin_bwd, (_UNIT,)),
+    Op("arccos", "arccos", 1, floats.arccos, _arccos_bwd, (_UNIT,)),
+    Op("arctan", "arctan", 1, floats.arctan, _arctan_bwd, (_REAL,)),
+    Op("arcsinh", "arsinh", 1, floats.arcsinh, _arcsinh_bwd, (_REAL,)),
+    Op("arccosh", "arcosh", 1, floats.arccosh, _arccosh_bwd, ((1.05, 20.0),)),
+    Op("arctanh", "artanh", 1, floats.arctanh, _arctanh_bwd, (_UNIT,)),
+    Op("log2", "log₂", 1, floats.log2, _log2_bwd, (_POSITIVE,)),
+    Op("log10", "log₁₀", 1, floats.log10, _log10_bwd, (_POSITIVE,)),
+    Op("log1p", "log1p", 1, floats.log1p, _log1p_bwd, ((-0.95, 20.0),)),
+    Op("expm1", "expm1", 1, floats.expm1, _expm1_bwd, (_REAL,)),
+    Op("sign", "sgn", 1, _sign_fwd, _flat_bwd, (_REAL,), kinks=(0.0,)),
+    Op("floor", "floor", 1, floats.floor, _flat_bwd, (_REAL,), kinks=_WHOLE),
+    Op("ceil", "ceil", 1, floats.ceil, _flat_bwd, (_REAL,), kinks=_WHOLE),
     Op("leaky_relu", "LReLU", 2, _leaky_relu_fwd, _leaky_relu_bwd, (_REAL, (0.0, 0.5)), kinks=(0.0,), short="LeakyReLU"),
     Op("elu", "ELU", 2, _elu_fwd, _elu_bwd, (_REAL, (0.1, 2.0)), kinks=(0.0,), short="ELU"),
+    Op("mod", "%", 2, floats.mod, _mod_bwd, (_REAL, (0.5, 3.0)), short="%"),
+    Op("hypot", "hypot", 2, floats.hypot, _hypot_bwd, (_REAL, _REAL), kinks=(0.0,)),
+    # kinks: the branch cut along a = 0 (b < 0), where atan2 jumps by 2π, and the origin
+    Op("arctan2", "atan2", 2, floats.arctan2, _arctan2_bwd, (_REAL, _REAL), kinks=(0.0,)),
+    Op("logaddexp", "logaddexp", 2, _logaddexp_fwd, _logaddexp_bwd, (_REAL, _REAL)),
+    Op("logaddexp2", "logaddexp2", 2, _logaddexp2_fwd, _logaddexp2_bwd, (_REAL, _REAL)),
     Op("sum", "Σ", VARIADIC, floats.sum, _sum_bwd, (_REAL,)),
     Op("mean", "mean", VARIADIC, floats.mean, _mean_bwd, (_REAL,)),
     Op("dot", "Σw·x", VARIADIC, _dot_fwd, _dot_bwd, (_REAL,), accumulate=_dot_accumulate),
@@ -622,6 +803,10 @@ _TABLE = (
     Op("softmax", "softmax", VARIADIC, _softmax_fwd, _softmax_bwd, ((-10.0, 10.0),), n_params=1),
     Op("log_softmax", "log softmax", VARIADIC, _log_softmax_fwd, _log_softmax_bwd, ((-10.0, 10.0),), n_params=1),
     Op("maximum", "max", VARIADIC, _max_fwd, _max_bwd, (_REAL,), kinks=(0.0,), short="max"),
+    Op("minimum", "min", VARIADIC, _min_fwd, _min_bwd, (_REAL,), kinks=(0.0,), short="min"),
+    Op("prod", "Π", VARIADIC, floats.prod, _prod_bwd, (_REAL,)),
+    Op("var", "var", VARIADIC, _var_fwd, _var_bwd, (_REAL,)),
+    Op("std", "std", VARIADIC, _std_fwd, _std_bwd, (_REAL,)),
 )
 
 OPS: dict[str, Op] = {op.name: op for op in _TABLE}

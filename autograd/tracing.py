@@ -101,7 +101,8 @@ class Batch:
         score = np.zeros(head)
         for array in self.arrays:
             part = array[:head].reshape(head, -1).astype(np.float64)
-            score += (part != part[0]).sum(axis=1) + np.abs(part - part[0]).sum(axis=1) * 1e-9
+            with np.errstate(all="ignore"):  # inf - inf, overflow: the user's data is not our warning to give
+                score += (part != part[0]).sum(axis=1) + np.abs(part - part[0]).sum(axis=1) * 1e-9
         score[0] = -1.0
         rows = [int(score.argmax())]
         for row in np.linspace(1, self.size - 1, num=min(count, self.size - 1)).astype(int).tolist():

@@ -18,10 +18,13 @@ from collections.abc import Sequence
 from typing import TypeVar
 
 from . import floats, nary
-from .engine import Value
+from .engine import Value, apply_binary
+from .ops import OPS
 
 __all__ = [
-    "cos", "div", "exp", "expm1", "is_finite", "is_zero", "isnan", "log", "log1p",
+    "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh", "ceil", "cosh", "floor",
+    "hypot", "log10", "log2", "logaddexp", "logaddexp2", "loser", "min_of", "mod", "prod", "prod_except",
+    "sign", "sinh", "tan", "cos", "div", "exp", "expm1", "is_finite", "is_zero", "isnan", "log", "log1p",
     "max_of", "mean", "neg_g_a_over_b_squared", "pick", "pow", "shifted_exps",
     "shifted_minus", "sigmoid", "sin", "sqrt", "sum", "sum_except", "tanh", "where", "winner",
 ]  # fmt: skip
@@ -51,27 +54,42 @@ sigmoid = _unary("sigmoid", floats.sigmoid)
 sin = _unary("sin", floats.sin)
 cos = _unary("cos", floats.cos)
 sqrt = _unary("sqrt", floats.sqrt)
+tan = _unary("tan", floats.tan)
+sinh = _unary("sinh", floats.sinh)
+cosh = _unary("cosh", floats.cosh)
+arcsin = _unary("arcsin", floats.arcsin)
+arccos = _unary("arccos", floats.arccos)
+arctan = _unary("arctan", floats.arctan)
+arcsinh = _unary("arcsinh", floats.arcsinh)
+arccosh = _unary("arccosh", floats.arccosh)
+arctanh = _unary("arctanh", floats.arctanh)
+log2 = _unary("log2", floats.log2)
+log10 = _unary("log10", floats.log10)
+log1p = _unary("log1p", floats.log1p)
+expm1 = _unary("expm1", floats.expm1)
+sign = _unary("sign", OPS["sign"].forward)
+floor = _unary("floor", floats.floor)
+ceil = _unary("ceil", floats.ceil)
 
 
-def expm1(x: Number) -> Number:
-    """e^x - 1 as nodes (there is no expm1 node). At x <= 0, where the table's rules use
-    it (elu's), an ELU node with alpha 1: elu(x, 1) is expm1(x) there, the float kit's
-    to the bit (-0 included), and its derivative is e^x. For 0 < x < 1, where exp(x) - 1
-    cancels (relative error 2e-5 at x = 1e-12), 2t/(1 - t) with t = tanh(x/2), accurate
-    to a few ulps and differentiable again; beyond, exp(x) - 1. Numbers: the float kit's."""
-    if x.__class__ is not Value:
-        return floats.expm1(x)  # type: ignore[arg-type]
-    if not x.data > 0.0:  # type: ignore[union-attr]  # nan too: elu gives nan
-        return x._elu(1.0)  # type: ignore[union-attr]
-    if x.data < 1.0:  # type: ignore[union-attr]
-        t = (x * 0.5).tanh()  # type: ignore[operator]
-        return 2.0 * t / (1.0 - t)
-    return x.exp() - 1.0  # type: ignore[union-attr]
+def _binary(name: str, on_floats):  # type: ignore[no-untyped-def]
+    op = OPS[name]
+
+    def apply(a: Number, b: Number) -> Number:
+        if a.__class__ is Value or b.__class__ is Value:
+            return apply_binary(op, a, b)
+        return on_floats(a, b)
+
+    apply.__name__ = apply.__qualname__ = name
+    apply.__doc__ = f"The {name} node when either operand is a Value; the float rule's result for numbers."
+    return apply
 
 
-def log1p(x: Number) -> Number:
-    """ln(1 + x) (as log(1 + x) on a Value)."""
-    return (1.0 + x).log() if x.__class__ is Value else floats.log1p(x)  # type: ignore[union-attr, arg-type]
+hypot = _binary("hypot", floats.hypot)
+arctan2 = _binary("arctan2", floats.arctan2)
+mod = _binary("mod", floats.mod)
+logaddexp = _binary("logaddexp", OPS["logaddexp"].forward)
+logaddexp2 = _binary("logaddexp2", OPS["logaddexp2"].forward)
 
 
 def div(a: Number, b: Number) -> Number:
@@ -126,6 +144,28 @@ def sum_except(xs: Sequence[Number], i: float) -> Number:
     """Σ_{j≠i} xs_j as one sum node."""
     k = int(i)
     return sum([*xs[:k], *xs[k + 1 :]])
+
+
+def prod(xs: Sequence[Number]) -> Number:
+    """x_0·x_1·… as one prod node (floats alone: their product, left to right)."""
+    if any(x.__class__ is Value for x in xs):
+        return nary.prod(xs)
+    return floats.prod(xs)  # type: ignore[arg-type]
+
+
+def prod_except(xs: Sequence[Number], i: int) -> Number:
+    """The product of every operand but xs[i] as one prod node (1.0 when there is no other)."""
+    return prod([*xs[:i], *xs[i + 1 :]])
+
+
+def min_of(xs: Sequence[Number]) -> float:
+    """The smallest data (nan wins): a constant."""
+    return floats.min_of([_data(x) for x in xs])
+
+
+def loser(xs: Sequence[Number]) -> int:
+    """The index of the operand that gives min_of: the first nan, else the first minimal one."""
+    return floats.loser([_data(x) for x in xs])
 
 
 def max_of(xs: Sequence[Number]) -> float:

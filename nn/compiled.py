@@ -88,12 +88,25 @@ class CompiledFitStep:
             return 0
         kind, output_threshold, target_threshold = self.rule
         if kind == "argmax":
-            predicted = outputs.reshape(len(index), -1).argmax(axis=1)
+            predicted = _first_largest(outputs.reshape(len(index), -1))
             return int(np.count_nonzero(predicted == self.labels[index]))
         right = (outputs > output_threshold) == (self.T[index] > target_threshold)
         if right.ndim == 2:  # several outputs (multi-label): right when all are
             right = right.all(axis=1)
         return int(np.count_nonzero(right))
+
+
+def _first_largest(scores: np.ndarray) -> np.ndarray:
+    """Each row's predicted class as the eager loop picks it, ``max(range(k), key=scores.__getitem__)``:
+    the first score that no later one exceeds. NumPy's argmax differs where a score is nan
+    (nan wins there; for Python's max, no comparison with nan is true)."""
+    predicted = np.zeros(len(scores), dtype=np.int64)
+    best = scores[:, 0].copy()
+    for j in range(1, scores.shape[1]):
+        larger = scores[:, j] > best
+        predicted[larger] = j
+        best[larger] = scores[larger, j]
+    return predicted
 
 
 def compiled_fit_step(

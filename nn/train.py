@@ -99,9 +99,9 @@ def fit(
     replayed (its structure depends on the data); fit then warns
     (:class:`nn.NotCompiledWarning`) with the reason.
 
-    A KeyboardInterrupt (Ctrl-C, or raised by a callback or the loss) ends training
-    early and ``fit`` returns the History of the complete epochs, with
-    ``interrupted=True``. The model then holds every update made so far: a Ctrl-C
+    A KeyboardInterrupt (Ctrl-C, or raised by a callback or the loss) at any point,
+    compiling included, ends training early and ``fit`` returns the History of the
+    complete epochs (none, when it came before the first step), with ``interrupted=True``. The model then holds every update made so far: a Ctrl-C
     that arrives during ``optimizer.step()`` is held back until the step is whole,
     so no update is ever half applied. Gradients are left at zero.
 
@@ -136,6 +136,73 @@ def fit(
             otherwise warns and runs eagerly; True insists (an ``autograd.CompileError``
             naming the reason when it cannot); False always runs the eager engine.
     """
+    run = None
+    try:  # the first statement: a Ctrl-C from here on returns the history
+        run = _Run()
+        _train(
+            run, model, X, y, loss=loss, optimizer=optimizer, epochs=epochs, batch_size=batch_size, progress=progress,
+            seed=seed, lr=lr, shuffle=shuffle, callbacks=callbacks, pause_gc=pause_gc, compiled=compiled,
+        )  # fmt: skip
+    except KeyboardInterrupt:
+        run = run or _Run()
+        run.interrupted()
+    finally:
+        if run is not None:
+            run.close()
+    return run.history
+
+
+@dataclass
+class _Run:
+    """What fit's interrupt handler needs, filled in as the run gets to it: a Ctrl-C may
+    come at any point, compiling included, before there is an optimizer or a report."""
+
+    history: History = field(default_factory=History)
+    optimizer: Optimizer | None = None
+    state: FitState | None = None
+    report: Any = None
+    steps: int = 0
+
+    def interrupted(self) -> None:
+        with _interrupts_held():
+            if self.optimizer is not None:
+                self.optimizer.zero_grad()  # an interrupted backward pass leaves partial gradients
+        self.history.interrupted = True
+        if self.report is not None and self.state is not None:
+            self.report.note(
+                f"fit: interrupted (KeyboardInterrupt) in epoch {self.state.epoch + 1} of {self.state.epochs}, "
+                f"after {self.steps} steps; the model keeps them, the history holds the {len(self.history)} complete epochs"
+            )
+
+    def close(self) -> None:
+        if self.report is None:
+            return
+        try:
+            self.report.close()
+        except KeyboardInterrupt:  # the run is over; the Ctrl-C is still an interrupt, as the user sees it
+            self.interrupted()
+
+
+def _train(
+    run: _Run,
+    model: Callable[[Any], Any],
+    X: Any,
+    y: Any,
+    *,
+    loss: str | Callable[[Any, Any], Value],
+    optimizer: str | Optimizer,
+    epochs: int,
+    batch_size: int | None,
+    progress: bool | str,
+    seed: int | None,
+    lr: float | None,
+    shuffle: bool,
+    callbacks: Sequence[Any] | None,
+    pause_gc: bool,
+    compiled: bool | None,
+) -> None:
+    """fit's work, recording into ``run`` what an interrupt needs."""
+    history = run.history
     samples = _rows(X, "X")
     targets = _targets(y)
     if len(samples) != len(targets):
@@ -149,7 +216,7 @@ def fit(
     if compiled is not None and not isinstance(compiled, bool):
         raise TypeError(f"fit(): compiled must be None (compile when possible), True or False; got {compiled!r:.60}")
     loss_fn, loss_name = _loss(loss)
-    opt = _optimizer(optimizer, model, lr)
+    opt = run.optimizer = _optimizer(optimizer, model, lr)
     rule = _accuracy_rule(loss_name, targets)
     is_right = _scalar_rule(rule)
     hooks = hooks_of(callbacks)
@@ -165,15 +232,15 @@ def fit(
         right = sum(map(is_right, outputs, batch_targets)) if is_right is not None else 0
         return value.data, right
 
-    run = eager_step
+    step = eager_step
     if compiled is not False:
         fast = compiled_fit_step(model, _trained(model, opt), loss_fn, loss_name, samples, targets, opt.zero_grad, rule)
         if isinstance(fast, str):
             if compiled:
                 raise autograd.CompileError(f"fit(compiled=True): cannot compile the training step: {fast}")
-            not_compiled("fit", fast, stacklevel=2)
+            not_compiled("fit", fast, stacklevel=3)  # from _train, through fit, to fit's caller
         elif fast is not None:
-            run = fast.run
+            step = fast.run
         # None: the data does not suit the model or loss; the eager step says how, at the first batch
 
     n, epochs = len(samples), int(epochs)
@@ -181,62 +248,50 @@ def fit(
     order = list(range(n))
     rng = random.Random(seed) if size < n and shuffle else None
     scheduled = any(isinstance(callback, LRSchedule) for callback in callbacks or [])
-    history = History(description=_describe(model, loss, opt, scheduled, size, n), compiled=run is not eager_step)
-    state = FitState(model=model, optimizer=opt, history=history, epochs=epochs, steps_per_epoch=math.ceil(n / size))
-    report = reporter(progress, epochs, "fit · compiled" if history.compiled else "fit")
+    history.description = _describe(model, loss, opt, scheduled, size, n)
+    history.compiled = step is not eager_step
+    state = run.state = FitState(model=model, optimizer=opt, history=history, epochs=epochs, steps_per_epoch=math.ceil(n / size))
+    report = run.report = reporter(progress, epochs, "fit · compiled" if history.compiled else "fit")
     step_begin, step_end = hooks["on_step_begin"], hooks["on_step_end"] + [report.on_step_end]
     epoch_end = hooks["on_epoch_end"] + [report.on_epoch_end]
     pause = _collector_paused if pause_gc else _unchanged
-    steps_done = 0
-    try:
-        for epoch in range(epochs):
-            state.epoch = epoch
-            if rng is not None:
-                rng.shuffle(order)
-            total_loss, right, seen = 0.0, 0, 0
-            for start in range(0, n, size):
-                batch = order[start : start + size]
-                state.batch_size = len(batch)
-                for hook in step_begin:
-                    hook(state)
-                with pause():  # the eager step's graph is freed when it returns, while the collector is paused
-                    try:
-                        state.loss, batch_right = run(batch)
-                    except autograd.CompileError as error:  # a batch that needed a new trace, which failed
-                        if run is eager_step or compiled:
-                            raise
-                        not_compiled("fit", str(error), stacklevel=2)
-                        run, history.compiled = eager_step, False
-                        state.loss, batch_right = run(batch)
-                    with _interrupts_held():
-                        opt.step()
-                        steps_done += 1
-                    right += batch_right
-                seen += len(batch)
-                total_loss += state.loss * len(batch)
-                state.epoch_loss = total_loss / seen
-                state.epoch_accuracy = right / seen if is_right is not None else math.nan
-                for hook in step_end:
-                    hook(state)
-                state.step += 1
-            # one batch: its loss as computed (not rounded twice through x·n/n)
-            history.loss.append(state.loss if size == n else total_loss / n)
-            history.accuracy.append(state.epoch_accuracy)
-            for hook in epoch_end:
+    for epoch in range(epochs):
+        state.epoch = epoch
+        if rng is not None:
+            rng.shuffle(order)
+        total_loss, right, seen = 0.0, 0, 0
+        for start in range(0, n, size):
+            batch = order[start : start + size]
+            state.batch_size = len(batch)
+            for hook in step_begin:
                 hook(state)
-            if state.stop:
-                break
-    except KeyboardInterrupt:
-        with _interrupts_held():
-            opt.zero_grad()  # an interrupted backward pass leaves partial gradients
-        history.interrupted = True
-        report.note(
-            f"fit: interrupted (KeyboardInterrupt) in epoch {state.epoch + 1} of {epochs}, after {steps_done} steps;"
-            f" the model keeps them, the history holds the {len(history)} complete epochs"
-        )
-    finally:
-        report.close()
-    return history
+            with pause():  # the eager step's graph is freed when it returns, while the collector is paused
+                try:
+                    state.loss, batch_right = step(batch)
+                except autograd.CompileError as error:  # a batch that needed a new trace, which failed
+                    if step is eager_step or compiled:
+                        raise
+                    not_compiled("fit", str(error), stacklevel=3)
+                    step, history.compiled = eager_step, False
+                    state.loss, batch_right = step(batch)
+                with _interrupts_held():
+                    opt.step()
+                    run.steps += 1
+                right += batch_right
+            seen += len(batch)
+            total_loss += state.loss * len(batch)
+            state.epoch_loss = total_loss / seen
+            state.epoch_accuracy = right / seen if is_right is not None else math.nan
+            for hook in step_end:
+                hook(state)
+            state.step += 1
+        # one batch: its loss as computed (not rounded twice through x·n/n)
+        history.loss.append(state.loss if size == n else total_loss / n)
+        history.accuracy.append(state.epoch_accuracy)
+        for hook in epoch_end:
+            hook(state)
+        if state.stop:
+            break
 
 
 def _describe(model: Any, loss: Any, optimizer: Optimizer, scheduled: bool, size: int, n: int) -> str:

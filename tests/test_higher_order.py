@@ -193,9 +193,6 @@ def test_second_derivatives_match_central_differences_of_the_first(op: Op) -> No
     def check(point: list[float]) -> None:
         n = len(point) - op.n_params
         assume(away_from_kinks(op, point[:n]))
-        if op.name == "maximum":  # keep the largest element clear of the others
-            ordered = sorted(point)
-            assume(len(ordered) == 1 or ordered[-1] - ordered[-2] > 1e-3)
         leaves = [Value(v) for v in point]
         first = grad(build(op, leaves), leaves[:n], create_graph=True)
         assert all(isinstance(g, Value) for g in first)
@@ -226,10 +223,7 @@ def test_third_derivatives_match_central_differences_of_the_second(op: Op) -> No
     @given(operands(op).filter(lambda point: len(point) - op.n_params <= 3))
     def check(point: list[float]) -> None:
         n = len(point) - op.n_params
-        assume(away_from_kinks(op, point[:n]))
-        if op.name == "maximum":
-            ordered = sorted(point)
-            assume(len(ordered) == 1 or ordered[-1] - ordered[-2] > 1e-2)
+        assume(away_from_kinks(op, point[:n], margin=1e-2))
         leaves = [Value(v) for v in point]
         first = grad(build(op, leaves), leaves[:n], create_graph=True)
         second = [grad(g, leaves[:n], create_graph=True) for g in first]
@@ -278,7 +272,8 @@ def test_create_graph_gradients_equal_the_float_ones_for_every_op(op: Op) -> Non
         as_values = grad(out, leaves[:n], create_graph=True)
         for k, (f, v) in enumerate(zip(as_floats, as_values)):
             assert isinstance(v, Value)
-            assert close(v.data, f, 1e-12, 1e-300), (op.name, k, point, v.data, f)
+            both_nan = v.data != v.data and f != f  # atan2 at the origin
+            assert both_nan or close(v.data, f, 1e-12, 1e-300), (op.name, k, point, v.data, f)
 
     check()
 
@@ -614,6 +609,12 @@ AT_KINK: dict[str, Callable[[list[float]], list[float]]] = {
     "leaky_relu": lambda p: [p[1], 0.0],  # the slope; d/dslope = x = 0
     "elu": lambda p: [p[1], 0.0],  # alpha·e⁰; d/dalpha = e⁰ − 1 = 0
     "maximum": lambda p: [1.0, 0.0, 0.0],  # the first of the tied operands
+    "minimum": lambda p: [0.0, 0.0, 1.0],  # the third operand is the least: no tie
+    "sign": lambda p: [0.0],
+    "floor": lambda p: [0.0],
+    "ceil": lambda p: [0.0],
+    "hypot": lambda p: [0.0, math.copysign(1.0, p[1])],  # (0, b): d/da = 0/|b|, d/db = b/|b|
+    "arctan2": lambda p: [1.0 / p[1], 0.0],  # on the branch cut, the derivative is still b/b², -0/b²
 }
 
 
@@ -671,7 +672,9 @@ def test_jvp_of_a_gradient_is_the_hessian_times_the_tangents(op: Op, seed: int) 
         leaves = [Value(v) for v in xs]
         assert close(value, grad(fn(*leaves), leaves)[k], 1e-12, 1e-300)
         terms = [h[k][j] * tangents[j] for j in range(3)]
-        scale = math.fsum(map(abs, terms))
+        # the terms' size, and the Hessian's: a row that is 0 exactly by reverse over reverse may
+        # come out as rounding noise (1e-17) forward over reverse, where terms cancel
+        scale = math.fsum(map(abs, terms)) + max(abs(v) for row in h for v in row)
         assert abs(directional - math.fsum(terms)) <= 1e-12 * scale, (op.name, seed, k, directional, terms)
 
 

@@ -484,3 +484,28 @@ def test_bce_gradient_at_and_beyond_the_clamp(t: float) -> None:
         assert loss.data == pytest.approx(-(t * math.log(clamped) + (1 - t) * math.log(1 - clamped)), rel=1e-15)
         assert v.grad == pytest.approx(expected, rel=1e-15)
     assert autograd.gradcheck(lambda p: nn.bce_loss(p, t), [0.7])
+
+
+def test_accuracy_with_a_nan_logit_counts_as_eager_counts() -> None:
+    # the eager loop predicts max(range(k), key=scores.__getitem__): no comparison with nan
+    # is true, so a nan logit is never picked after the first place (NumPy's argmax picks it)
+    X, y = three_classes()
+    histories = []
+    for compiled in (True, False):
+        model = nn.MLP(2, [6, 3], activation="tanh", rng=random.Random(3))
+        model.layers[-1].neurons[1].b.data = math.nan  # the second logit is nan for every sample
+        histories.append(nn.fit(model, X, y, loss="cross_entropy", epochs=1, progress=False, compiled=compiled))
+    fast, eager = histories
+    assert fast.compiled and not eager.compiled
+    assert 0.0 < eager.accuracy[0] < 1.0  # the other two logits decide
+    assert fast.accuracy == eager.accuracy
+
+
+def test_first_largest_picks_as_python_max_does() -> None:
+    from nn.compiled import _first_largest
+
+    nan, inf = math.nan, math.inf
+    rows = [[nan, 1.0, 2.0], [1.0, nan, 2.0], [2.0, nan, 1.0], [nan, nan, nan], [1.0, 1.0, 0.0], [-inf, -inf, 0.0],
+            [0.0, inf, nan], [3.0, 2.0, 1.0]]  # fmt: skip
+    expected = [max(range(3), key=row.__getitem__) for row in rows]
+    assert _first_largest(np.array(rows)).tolist() == expected == [0, 2, 0, 0, 0, 2, 1, 0]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import io
+import itertools
 import random
 import re
 import signal
@@ -212,6 +213,71 @@ def test_without_fit_the_same_ctrl_c_would_half_apply_the_step() -> None:
         optimizer.step()
     changed = [p.data != b for p, b in zip(model.parameters(), before)]
     assert any(changed) and not all(p.grad == 0 or c for p, c in zip(model.parameters(), changed))
+
+
+class InterruptingMLP(nn.MLP):
+    """An MLP that gets Ctrl-C (a real SIGINT) in its ``at``-th call: fit's compiling calls it too."""
+
+    def __init__(self, at: int) -> None:
+        super().__init__(2, [4, 1], rng=random.Random(0))
+        self.at, self.calls = at, 0
+
+    def __call__(self, x):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        if self.calls == self.at:
+            signal.raise_signal(signal.SIGINT)
+        return super().__call__(x)
+
+
+@pytest.mark.parametrize("at", [1, 2, 4])
+def test_ctrl_c_while_fit_compiles_returns_the_history(at: int) -> None:
+    model = InterruptingMLP(at)
+    before = model.state_dict()
+    try:
+        history = nn.fit(model, X4, Y4, loss="hinge", optimizer="sgd", lr=0.1, epochs=10, progress=False)
+    except KeyboardInterrupt:  # a failure of this test, not the end of the test run
+        pytest.fail(f"Ctrl-C in the model's call {at} escaped fit")
+    assert model.calls == at  # the interrupt came while compiling: fit calls the model per traced sample
+    assert history.interrupted and len(history) == 0
+    assert model.state_dict() == before and all(p.grad == 0.0 for p in model.parameters())
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_ctrl_c_at_any_line_of_a_compiled_fit_returns_the_history() -> None:
+    # Ctrl-C (a real SIGINT) at the n-th Python line that fit runs, in any frame it calls:
+    # argument checks, compiling (tracing, building the replay), steps, callbacks. fit's
+    # own frame is left out: its first and last lines are outside any try.
+    def train(model: nn.MLP, n: int | None) -> tuple[nn.History, int]:
+        count = itertools.count()
+
+        def tracer(frame, event, arg):  # type: ignore[no-untyped-def]
+            if event == "line" and frame.f_code is not nn.train.fit.__code__ and next(count) == n:
+                sys.settrace(None)
+                signal.raise_signal(signal.SIGINT)
+            return tracer
+
+        sys.settrace(tracer)
+        try:
+            history = nn.fit(model, X4, Y4, loss="hinge", optimizer="sgd", lr=0.1, epochs=2, progress=False)
+        except KeyboardInterrupt:  # a failure of this test, not the end of the test run
+            pytest.fail(f"Ctrl-C at line event {n} escaped fit")
+        finally:
+            sys.settrace(None)
+        return history, next(count)
+
+    train(small_model(), None)  # once first: the op table's array forms are made at the first replay
+    total = train(small_model(), None)[1]
+    points = sorted(set(range(0, 300, 7)) | set(np.linspace(300, total - 1, 100).astype(int).tolist()))
+    gc_was = gc.isenabled()
+    for n in points:
+        model = small_model()
+        history, _ = train(model, n)
+        assert isinstance(history, nn.History), n
+        assert history.interrupted, f"Ctrl-C at line event {n} of {total} went unnoticed"
+        assert all(p.grad == 0.0 for p in model.parameters()), n
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler, n
+        assert gc.isenabled() == gc_was, n
+    assert not train(small_model(), total)[0].interrupted  # past the last line: no Ctrl-C came
 
 
 # --- progress reports ----------------------------------------------------------------------------------

@@ -105,8 +105,13 @@ def _generated(kind: str, i: int) -> _Name:
     return _Name(f"{kind}{str(i).translate(_SUBSCRIPTS)}", rf"\mathrm{{{kind}}}_{{{i}}}", atomic=True)
 
 
-_FUNCTION_LATEX = {"σ": r"\sigma", "exp": r"\exp", "log": r"\log", "tanh": r"\tanh"}
-_INFIX = {"add": ("+", "+"), "sub": ("−", "-"), "mul": ("×", r"\times"), "div": ("/", "/")}
+_FUNCTION_LATEX = {
+    "σ": r"\sigma", "exp": r"\exp", "log": r"\log", "tanh": r"\tanh", "sin": r"\sin", "cos": r"\cos",
+    "tan": r"\tan", "sinh": r"\sinh", "cosh": r"\cosh", "arcsin": r"\arcsin", "arccos": r"\arccos",
+    "arctan": r"\arctan", "log₂": r"\log_2", "log₁₀": r"\log_{10}", "Π": r"\prod", "min": r"\min",
+    "max": r"\max",
+}  # fmt: skip
+_INFIX = {"add": ("+", "+"), "sub": ("−", "-"), "mul": ("×", r"\times"), "div": ("/", "/"), "mod": ("%", r"\bmod")}
 
 
 def given_names(names: object, caller: str) -> dict[int, str]:
