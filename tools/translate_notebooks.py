@@ -63,17 +63,26 @@ def parse(text: str, where: str = "") -> Translation:
         for number, line in enumerate(body.splitlines(), start=1):
             if not line.strip() or line.lstrip().startswith("#"):
                 continue
-            old, arrow, new = line.partition(" -> ")
-            try:
-                pair = (ast.literal_eval(old.strip()), ast.literal_eval(new.strip()))
-            except (SyntaxError, ValueError):
-                pair = None
-            if not arrow or pair is None or not all(isinstance(s, str) for s in pair):
+            pair = _pair(line)
+            if pair is None:
                 raise TranslationError(f"{where}: code {cell_id}, line {number}: expected 'old' -> 'new' "
                                        f"(two Python string literals), got {line!r}")
             pairs.append(pair)
         translation.code[cell_id] = pairs
     return translation
+
+
+def _pair(line: str) -> tuple[str, str] | None:
+    """``'old' -> 'new'`` as two strings; the arrow may also occur inside either literal."""
+    for match in re.finditer(" -> ", line):
+        old, new = line[: match.start()].strip(), line[match.end():].strip()
+        try:
+            pair = (ast.literal_eval(old), ast.literal_eval(new))
+        except (SyntaxError, ValueError):
+            continue
+        if all(isinstance(part, str) for part in pair):
+            return pair
+    return None
 
 
 def translated(english: NotebookNode, translation: Translation, where: str = "") -> NotebookNode:
