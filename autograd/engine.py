@@ -465,11 +465,12 @@ def _leaf(data: float, grad: float, label: str) -> Value:
 
 
 def _flatten_graph(root: Value) -> list[tuple]:
-    """root's non-leaf nodes, operands first, as (data, grad, label, op name, operands, params).
+    """root's non-leaf nodes, operands first, as (data, grad, label, op, operands, params).
 
-    An operand that is an earlier node of the list is written as its index (an int;
-    operands are otherwise Values or floats); leaves stay Values, so that pickle
-    keeps their identity, shared with a model's parameters.
+    The op is its name, or for an op of your own (name, fingerprint): a graph is rebuilt
+    only with the rules it was made with. An operand that is an earlier node of the list
+    is written as its index (an int; operands are otherwise Values or floats); leaves stay
+    Values, so that pickle keeps their identity, shared with a model's parameters.
     """
     order = _post_order(root)
     index = {node: i for i, node in enumerate(order)}
@@ -478,22 +479,47 @@ def _flatten_graph(root: Value) -> list[tuple]:
         op: Op = node._rule  # type: ignore[assignment]
         n_args = len(node._args) - op.n_params
         operands = tuple(index.get(a, a) if a.__class__ is Value else a for a in node._args[:n_args])
-        flat.append((node.data, node.grad, node.label, op.name, operands, node._args[n_args:]))
+        which = (op.name, op.fingerprint) if op.fingerprint else op.name
+        flat.append((node.data, node.grad, node.label, which, operands, node._args[n_args:]))
     return flat
 
 
 def _rebuild_graph(flat: list[tuple]) -> Value:
     """The graph :func:`_flatten_graph` wrote, rebuilt in one loop; returns its root."""
     nodes: list[Value] = []
-    for data, grad, label, name, operands, params in flat:
-        rule = OPS.get(name)
+    rules: dict[object, Op] = {}
+    for data, grad, label, which, operands, params in flat:
+        rule = rules.get(which)
         if rule is None:
-            raise ValueError(f"cannot rebuild a graph node made by op {name!r}: no such op in autograd.OPS")
+            rule = rules[which] = _rule_for(which)
         node = _new(Value)
         node.data, node.grad, node.label, node._rule = data, grad, label, rule
         node._args = tuple(nodes[a] if a.__class__ is int else a for a in operands) + tuple(params)
         nodes.append(node)
     return nodes[-1]
+
+
+def _rule_for(which: str | tuple[str, tuple]) -> Op:
+    """The op a pickled node names: a built-in by its name, an op of your own by its name and
+    fingerprint; else a ValueError that names the op."""
+    name, fingerprint = which if which.__class__ is tuple else (which, ())
+    rule = OPS.get(name)  # type: ignore[call-overload]
+    if rule is None:
+        raise ValueError(f"cannot rebuild a graph node made by op {name!r}: no such op in autograd.OPS")
+    if rule.fingerprint != fingerprint:
+        raise ValueError(
+            f"cannot rebuild a graph node made by op {name!r}: the graph was made with "
+            f"{_rules_described(fingerprint)}, but autograd.OPS[{name!r}] now holds {_rules_described(rule.fingerprint)}; "
+            "register the op as it was when the graph was pickled"
+        )
+    return rule
+
+
+def _rules_described(fingerprint: tuple) -> str:
+    if not fingerprint:
+        return "the built-in op"
+    (f_name, f_module, f_hash), (b_name, b_module, b_hash) = fingerprint
+    return f"forward {f_module}.{f_name} (code {f_hash}) and derivative {b_module}.{b_name} (code {b_hash})"
 
 
 # --- building nodes ----------------------------------------------------------------------

@@ -23,11 +23,11 @@ from collections.abc import Sequence
 from typing import TypeVar
 
 __all__ = [
-    "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh", "ceil", "cos", "cosh",
-    "div", "exp", "expm1", "floor", "hypot", "is_finite", "is_zero", "isnan", "log", "log10", "log1p",
-    "log2", "loser", "max_of", "mean", "min_of", "mod", "neg_g_a_over_b_squared", "pick", "pow", "prod",
-    "prod_except", "shifted_exps", "shifted_minus", "sigmoid", "sin", "sinh", "sqrt", "sum", "sum_except",
-    "tan", "tanh", "where", "winner",
+    "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh", "ceil", "cos", "cosh", "div",
+    "exp", "expm1", "floor", "hypot", "is_finite", "is_zero", "isnan", "log", "log10", "log1p", "log2",
+    "loser", "max_of", "mean", "min_of", "mod", "neg_g_a_over_b_squared", "pick", "pow", "prod",
+    "prod_except", "scaled", "scaled_except", "shifted_exps", "shifted_minus", "sigmoid", "sin", "sinh",
+    "sqrt", "sum", "sum_and_rest", "sum_except", "tan", "tanh", "where", "winner",
 ]  # fmt: skip
 
 INF = math.inf
@@ -396,6 +396,22 @@ def sum_except(xs: Sequence[float], i: float) -> float:
     """Σ_{j≠i} xs_j, correctly rounded: S - e_i without cancelling (1 - p_i where p_i rounds to 1)."""
     k = int(i)
     return sum(xs[:k] + xs[k + 1 :])
+
+
+def sum_and_rest(xs: Sequence[float], i: float) -> tuple[float, float]:
+    """(Σ xs, Σ_{j≠i} xs_j), both correctly rounded: S and S - e_i without cancelling."""
+    return sum(xs), sum_except(xs, i)
+
+
+def scaled(xs: Sequence[float], c: float) -> list[float]:
+    """[c·x for each x]."""
+    return [c * x for x in xs]
+
+
+def scaled_except(xs: Sequence[float], c: float, i: float, own: float) -> list[float]:
+    """[c·x for each x], but own in place of xs[i]: a softmax's row of derivatives."""
+    k = int(i)
+    return [own if j == k else c * x for j, x in enumerate(xs)]
 
 
 def shifted_exps(xs: Sequence[float], m: float) -> list[float]:

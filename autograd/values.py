@@ -22,11 +22,11 @@ from .engine import Value, apply_binary
 from .ops import OPS
 
 __all__ = [
-    "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh", "ceil", "cosh", "floor",
-    "hypot", "log10", "log2", "logaddexp", "logaddexp2", "loser", "min_of", "mod", "prod", "prod_except",
-    "sign", "sinh", "tan", "cos", "div", "exp", "expm1", "is_finite", "is_zero", "isnan", "log", "log1p",
-    "max_of", "mean", "neg_g_a_over_b_squared", "pick", "pow", "shifted_exps",
-    "shifted_minus", "sigmoid", "sin", "sqrt", "sum", "sum_except", "tanh", "where", "winner",
+    "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh", "ceil", "cos", "cosh", "div",
+    "exp", "expm1", "floor", "hypot", "is_finite", "is_zero", "isnan", "log", "log10", "log1p", "log2",
+    "logaddexp", "logaddexp2", "loser", "max_of", "mean", "min_of", "mod", "neg_g_a_over_b_squared", "pick",
+    "pow", "prod", "prod_except", "scaled", "scaled_except", "shifted_exps", "shifted_minus", "sigmoid",
+    "sign", "sin", "sinh", "sqrt", "sum", "sum_and_rest", "sum_except", "tan", "tanh", "where", "winner",
 ]  # fmt: skip
 
 Number = Value | float
@@ -144,6 +144,22 @@ def sum_except(xs: Sequence[Number], i: float) -> Number:
     """Σ_{j≠i} xs_j as one sum node."""
     k = int(i)
     return sum([*xs[:k], *xs[k + 1 :]])
+
+
+def sum_and_rest(xs: Sequence[Number], i: float) -> tuple[Number, Number]:
+    """(Σ xs, Σ_{j≠i} xs_j) as two sum nodes."""
+    return sum(xs), sum_except(xs, i)
+
+
+def scaled(xs: Sequence[Number], c: Number) -> list[Number]:
+    """[c·x for each x] as nodes."""
+    return [c * x for x in xs]
+
+
+def scaled_except(xs: Sequence[Number], c: Number, i: float, own: Number) -> list[Number]:
+    """[c·x for each x] as nodes, but own in place of xs[i] (no node made for c·xs[i])."""
+    k = int(i)
+    return [own if j == k else c * x for j, x in enumerate(xs)]
 
 
 def prod(xs: Sequence[Number]) -> Number:

@@ -21,7 +21,8 @@ GC = digits.GC
 PHASES = digits.PHASES
 # samples, steps of eager gradtrace (about 2 s each), steps of the others, repetitions
 SIZES = {"full": (1797, 2, 20, 3), "quick": (1797, 1, 3, 1), "tiny": (40, 1, 2, 1)}
-TARGET = 1.0  # issue 11: a compiled full-batch step in at most PyTorch eager's time
+# issue 11: a compiled full-batch step in at most PyTorch eager's time; issue 24: in at most 0.7 of it
+GOALS = {"torch": [("11", 1.0), ("24", 0.7)]}
 
 
 def params(size: str) -> dict[str, Any]:
@@ -63,4 +64,4 @@ def report(results: Results, params: dict[str, Any], _referee: None, engines: li
         "collection runs, untimed, before each step."
     )
     lines = [f"## {TITLE}", "", digits.describe(params), "", intro, ""]
-    return digits.report_section(results, engines, "full-batch step", TARGET, "digits full-batch step", lines)
+    return digits.report_section(results, engines, "full-batch step", GOALS, "digits full-batch step", lines)

@@ -37,6 +37,7 @@ from common import (
     Target,
     compile_times,
     cpu_time,
+    load_jax,
     load_torch,
     median,
     ratio,
@@ -46,8 +47,8 @@ from common import (
 )
 
 TITLE = "Training: micrograd's demo, step by step"
-ENGINES = ("gradtrace", "micrograd", "compiled", "torch", "numpy")
-REQUIRED = ("gradtrace", "micrograd")  # compiled, torch and numpy are optional here
+ENGINES = ("gradtrace", "micrograd", "compiled", "torch", "numpy", "jax")
+REQUIRED = ("gradtrace", "micrograd")  # compiled, torch, numpy and jax are optional here
 GC = (True, False)
 PHASES = ("forward", "backward", "update")
 NOISE = 0.1
@@ -65,6 +66,8 @@ COMPILED_VS_TORCH = 0.5  # issue 11: the compiled step's time at most this fract
 COMPILED_VS_NUMPY = 2.5  # issue 11: at most this many times the hand-written NumPy step's
 COMPILED_VS_MICROGRAD = 3000  # issue 11: at least this many times as fast as micrograd
 COMPILED_TOLERANCE = 1e-12  # issue 11: compiled loss and gradients equal eager's to this, relative
+# issue 24: the compiled step with nn.SGD at most this many times PyTorch eager's, the NumPy floor's and JAX's
+ARRAY_SPEED = {"torch": 0.3, "numpy": 1.5, "jax": 1.5}
 
 Data = tuple[list[list[float]], list[float]]
 Weights = list[tuple[list[list[float]], list[float]]]  # per layer: weight rows, biases
@@ -263,6 +266,62 @@ def torch_trainer(data: Data, weights: Weights) -> Trainer:
     return Trainer(forward, backward, update, lambda loss: loss.item(), gradients)
 
 
+def jax_trainer(data: Data, weights: Weights) -> Trainer:
+    """The whole step (forward, backward and the SGD update) as one ``jax.jit`` function:
+    float64, one thread. Its forward and update phases are empty: the step is one call,
+    timed as the backward phase, as the compiled engine's is. It also returns the
+    gradients (for the equality checks) and the loss before the update."""
+    jax = load_jax()
+    jnp = jax.numpy
+    X, y = jnp.asarray(data[0], dtype=jnp.float64), jnp.asarray(data[1], dtype=jnp.float64)
+    params = [(jnp.asarray(rows, dtype=jnp.float64), jnp.asarray(biases, dtype=jnp.float64)) for rows, biases in weights]
+    state: dict[str, Any] = {"params": params, "k": 0}  # (micrograd's biases start as the int 0)
+    step = jax_sgd_step()
+
+    def backward(_nothing: None) -> None:
+        params, loss, grads = step(state["params"], X, y, learning_rate(state["k"]))
+        state.update(params=params, loss=float(loss), grads=grads)  # float() waits for the result
+
+    def update(k: int) -> None:
+        state["k"] = k + 1  # the step itself used learning_rate(k)
+
+    def gradients() -> list[float]:
+        flat: list[float] = []
+        for dW, db in state["grads"]:
+            for row, g in zip(dW.tolist(), db.tolist()):
+                flat += [*row, g]
+        return flat
+
+    return Trainer(lambda: None, backward, update, lambda _nothing: state["loss"], gradients)
+
+
+_JAX_STEPS: dict[str, Any] = {}  # one jitted function per process: the warm-up's compilation serves the timed run
+
+
+def jax_sgd_step() -> Any:
+    """``step(params, X, y, lr) -> (new params, loss, gradients)``, jitted: the demo's loss
+    (mean hinge + 1e-4·Σp², ReLU hidden layers with relu'(0) = 0 as everywhere here) and SGD."""
+    if "sgd" not in _JAX_STEPS:
+        jax = load_jax()
+        jnp = jax.numpy
+
+        def loss_of(params: Any, X: Any, y: Any) -> Any:
+            h = X
+            for i, (W, b) in enumerate(params):
+                h = h @ W.T + b
+                if i < len(params) - 1:
+                    h = jax.nn.relu(h)
+            squares = sum(jnp.sum(W * W) + jnp.sum(b * b) for W, b in params)
+            return jnp.mean(jax.nn.relu(1.0 - y * h[:, 0])) + ALPHA * squares
+
+        def step(params: Any, X: Any, y: Any, lr: Any) -> Any:
+            loss, grads = jax.value_and_grad(loss_of)(params, X, y)
+            return jax.tree_util.tree_map(lambda p, g: p - lr * g, params, grads), loss, grads
+
+        _JAX_STEPS["sgd"] = jax.jit(step)
+    return _JAX_STEPS["sgd"]
+
+
 def numpy_trainer(data: Data, weights: Weights) -> Trainer:
     """The step by hand: the floor for a Python program that does this work in float64."""
     import numpy as np
@@ -317,6 +376,7 @@ TRAINERS: dict[str, Callable[[Data, Weights], Trainer]] = {
     "compiled": compiled_trainer,
     "torch": torch_trainer,
     "numpy": numpy_trainer,
+    "jax": jax_trainer,
 }
 
 
@@ -458,7 +518,9 @@ def report(results: Results, params: dict[str, Any], exact: tuple[Fraction, list
         "whose batch mean is the same loss (the Σp² term, the same for every sample, is computed once per batch), "
         "`step.backward(X, y)` after zero_grad and `nn.SGD`: its forward and backward passes are one call, timed "
         "as its backward phase (its forward phase is empty); PyTorch (when installed) `torch.nn` and "
-        "`torch.optim.SGD` on the CPU, eager, float64, one thread; NumPy the step written by hand, as a floor. "
+        "`torch.optim.SGD` on the CPU, eager, float64, one thread; NumPy the step written by hand, as a floor; "
+        "JAX (when installed) the whole step, forward, backward and SGD update, as one `jax.jit` function on the "
+        "CPU, float64, one thread, timed as its backward phase. "
         f"Each training run is a fresh process: one untimed warm-up step on a throwaway model, then {steps} "
         f"timed steps ({few} for micrograd with the collector on: its steps take over a second there). "
         "Figures are CPU milliseconds per step (the mean over a run's steps); the median over "
@@ -496,10 +558,11 @@ def _compiled(results: Results, engines: list[str]) -> tuple[list[str], list[Tar
     collector on, Python's default), its equality with the eager step, and its compile time."""
     lines, targets = ["### The demo step compiled (`autograd.compile`)", ""], []
     speed = {e: (ratio(results, "compiled", e, True), ratio(results, "compiled", e, False))
-             for e in ("torch", "numpy") if e in engines}
+             for e in ("torch", "numpy", "jax") if e in engines}
     faster = {e: (ratio(results, e, "compiled", True), ratio(results, e, "compiled", False))
               for e in ("gradtrace", "micrograd")}
-    names = {"torch": "PyTorch eager's time", "numpy": "the hand-written NumPy step's time"}
+    names = {"torch": "PyTorch eager's time", "numpy": "the hand-written NumPy step's time",
+             "jax": "the `jax.jit` step's time"}
     parts = [f"{on} {names[e]} with the collector on, {off} with it off" for e, (on, off) in speed.items()]
     lines += [
         "A compiled step (forward, backward, SGD update) takes " + ("; ".join(parts) + "; it is " if parts else "")
@@ -511,8 +574,14 @@ def _compiled(results: Results, engines: list[str]) -> tuple[list[str], list[Tar
     goals = {"torch": (f"compiled demo step ≤ {COMPILED_VS_TORCH}× PyTorch eager, collector on", COMPILED_VS_TORCH),
              "numpy": (f"compiled demo step ≤ {COMPILED_VS_NUMPY}× the NumPy floor, collector on", COMPILED_VS_NUMPY)}
     for engine, (on, _off) in speed.items():
-        goal, limit = goals[engine]
-        targets.append(Target("11", goal, str(on), on.median <= limit))
+        if engine in goals:
+            goal, limit = goals[engine]
+            targets.append(Target("11", goal, str(on), on.median <= limit))
+    for engine, (on, _off) in speed.items():
+        limit = ARRAY_SPEED[engine]
+        anchor = {"torch": "PyTorch eager", "numpy": "the NumPy floor", "jax": "JAX jit"}[engine]
+        targets.append(Target("24", f"compiled demo step ≤ {limit:g}× {anchor}, collector on", str(on),
+                              on.median <= limit))
     on = faster["micrograd"][0]
     targets.append(Target("11", f"compiled demo step ≥ {COMPILED_VS_MICROGRAD:,}× micrograd, collector on", str(on),
                           on.median >= COMPILED_VS_MICROGRAD))
@@ -542,7 +611,7 @@ def _compiled(results: Results, engines: list[str]) -> tuple[list[str], list[Tar
 def _floors(results: Results, engines: list[str]) -> list[str]:
     """How far ahead the engines are that do the batch in matrix operations instead of one
     Python object per scalar."""
-    names = {"torch": "PyTorch", "numpy": "the hand-written NumPy step"}
+    names = {"torch": "PyTorch", "numpy": "the hand-written NumPy step", "jax": "JAX's jitted step"}
     parts = [f"{names[e]} is {ratio(results, 'gradtrace', e, True)} as fast with the collector on and "
              f"{ratio(results, 'gradtrace', e, False)} with it off" for e in engines if e in names]
     if not parts:

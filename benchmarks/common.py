@@ -73,6 +73,19 @@ def load_torch() -> Any:
     return torch
 
 
+def load_jax() -> Any:
+    """JAX on the CPU in float64, on one thread (XLA's Eigen pool and intra-op threads off),
+    as PyTorch and the Python engines have one core each. Set before JAX is first imported."""
+    os.environ.setdefault("JAX_PLATFORMS", "cpu")
+    flags = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+    if flags not in os.environ.get("XLA_FLAGS", ""):
+        os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {flags}".strip()
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    return jax
+
+
 def in_big_stack(fn: Callable[[], Any]) -> Any:
     """Run fn in a thread with a 1 GiB stack and a recursion limit of 10^7.
 

@@ -66,9 +66,12 @@ WORKLOADS = {  # name: module in benchmarks/, in the order of RESULTS.md
     "create_graph": "bench_create_graph",
     "digits": "bench_digits",
     "digits_full": "bench_digits_full",
+    "mnist": "bench_mnist",
+    "mnist_wide": "bench_mnist_wide",
 }
 SECTIONS = {  # name: module that measures itself (its own processes) and returns Markdown
     "fit_gc": "bench_fit_gc",
+    "profile": "bench_profile",
 }
 ENGINES = {  # engine: (module it needs, distribution for the version line)
     "gradtrace": ("autograd", "gradtrace"),
@@ -76,8 +79,9 @@ ENGINES = {  # engine: (module it needs, distribution for the version line)
     "micrograd": ("micrograd", "micrograd"),
     "torch": ("torch", "torch"),
     "numpy": ("numpy", "numpy"),
+    "jax": ("jax", "jax"),  # the whole step under jax.jit (issue 24)
 }
-# the engines a workload cannot do without, unless it says otherwise (REQUIRED); torch and numpy are optional
+# the engines a workload cannot do without, unless it says otherwise (REQUIRED); torch, numpy and jax are optional
 REQUIRED = ("gradtrace", "micrograd")
 QUICK_WARNING = {
     "full": [],

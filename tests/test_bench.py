@@ -12,6 +12,8 @@ import sys
 import weakref
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 RUN = ROOT / "benchmarks" / "run.py"
 
@@ -25,13 +27,16 @@ def _common():
 
 
 def _bench(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(RUN), *args], capture_output=True, text=True, timeout=120)
+    # a tiny run takes under a minute on an idle machine; the timeout leaves room for a loaded one
+    return subprocess.run([sys.executable, str(RUN), *args], capture_output=True, text=True, timeout=400)
 
 
 def test_tiny_run_writes_a_well_formed_report(tmp_path: Path) -> None:
     out = tmp_path / "RESULTS.md"
-    # torch is left out even where it is installed: its import alone takes seconds
-    done = _bench("--tiny", "--engines", "gradtrace,compiled,micrograd,numpy", "--out", str(out))
+    # torch and jax are left out even where they are installed: their imports alone take seconds;
+    # the MNIST-sized workloads have a test of their own
+    workloads = "training,scalar,graph,create_graph,digits,digits_full,fit_gc"
+    done = _bench("--tiny", "--workloads", workloads, "--engines", "gradtrace,compiled,micrograd,numpy", "--out", str(out))
     assert done.returncode == 0, done.stderr
     text = out.read_text(encoding="utf-8")
     assert text.startswith("# Benchmark results")
@@ -40,7 +45,7 @@ def test_tiny_run_writes_a_well_formed_report(tmp_path: Path) -> None:
                     "## Graph memory", "## Digits: an epoch of mini-batches", "## Digits: one step over the whole set"):
         assert heading in text
     verdicts = re.findall(r"^\| [\d, ]+ \| .+ \| \*\*(met|missed)\*\* \|$", text, re.M)
-    assert len(verdicts) == 11, text  # without torch, the targets against it are not decided
+    assert len(verdicts) == 12, text  # without torch and jax, the targets against them are not decided
     # the compiled engine's loss and gradients equal the eager engine's: demo, digits epoch, digits full batch
     equal = re.findall(r"^\| 11 \| .+ within 1e-12 of eager's, relative \| (\S+) \| \*\*met\*\* \|$", text, re.M)
     assert len(equal) == 3 and all(float(e) <= 1e-12 for e in equal), text
@@ -53,6 +58,7 @@ def test_tiny_run_writes_a_well_formed_report(tmp_path: Path) -> None:
         for row in rows:
             assert re.search(r"\*\*\d+\.\d+×\*\*", row), row
     assert "| torch (" not in text and "| torch |" not in text  # not asked for, so not measured
+    assert "| jax (" not in text and "not installed, or not asked for" in text
     assert "nan" not in text and "inf×" not in text
     # the honesty checks ran: losses agree with micrograd's and the exact referee
     parity = re.search(r"^\| 3 \| demo losses within 1e-09 .+ \| (\S+) \| \*\*met\*\* \|$", text, re.M)
@@ -70,11 +76,54 @@ def test_tiny_run_writes_a_well_formed_report(tmp_path: Path) -> None:
     assert re.search(r"`create_graph=True` adds [\d,]+ \(", section)
 
 
+def test_mnist_sized_workloads_report_every_engine_and_the_same_first_step(tmp_path: Path) -> None:
+    """The MNIST-sized workloads (at the tiny size: 30 inputs, hidden layers of 8, batches
+    of 4): a timing table per shape with both collector settings, and every engine's first
+    step equal to the compiled engine's to rounding."""
+    out = tmp_path / "RESULTS.md"
+    done = _bench("--tiny", "--workloads", "mnist,mnist_wide", "--engines", "compiled,numpy", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    text = out.read_text(encoding="utf-8")
+    for heading in ("## MNIST-sized MLP: 30-8-10, batches of 4", "## MNIST-sized MLP: 30-8-8-10, batches of 4"):
+        assert heading in text
+    for setting in ("on (Python's default)", "off"):
+        rows = re.findall(rf"^\| {re.escape(setting)} \| \*\*total\*\* \| [\d.]+ \| [\d.]+ \| \*\*\d+(\.\d+)?×\*\* \|$",
+                          text, re.M)
+        assert len(rows) == 2, text
+    numpy_rows = re.findall(r"^\| NumPy by hand \| (\S+) \| (\S+) \| (\S+) \| True \|$", text, re.M)
+    assert len(numpy_rows) == 2 and all(float(e) < 1e-13 for row in numpy_rows for e in row), text
+    assert "(338 parameters;" in text and "(410 parameters;" in text  # 31·8 + 9·10; 31·8 + 9·8 + 9·10
+    assert "PyTorch eager was not measured" in text  # the target against it is not decided
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed (a bench extra)")
+def test_jax_rows_train_the_same_steps(tmp_path: Path) -> None:
+    """With jax installed, the demo step and the MNIST-sized step also run as one jax.jit
+    function each: a column of their own, their ratios, and the same first-step loss and
+    gradients as the other engines' (to rounding)."""
+    out = tmp_path / "RESULTS.md"
+    done = _bench("--tiny", "--workloads", "training,mnist", "--engines", "gradtrace,micrograd,compiled,jax",
+                  "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    text = out.read_text(encoding="utf-8")
+    sections = [section for section in text.split("\n## ")[1:] if not section.startswith("Targets")]
+    assert len(sections) == 2, text
+    for section in sections:
+        assert "| jax (ms) |" in section and re.search(r"\*\*[\d.]+×\*\*", section), section
+    assert re.search(r"^\| 24 \| compiled demo step ≤ 1\.5× JAX jit, collector on \| \S+.* \| \*\*(met|missed)\*\* \|$",
+                     text, re.M), text
+    # the first step's loss and gradients: against the exact referee (demo), against compiled's (MNIST-sized)
+    demo = re.search(r"^\| jax \| \S+ \| True \| (\S+) \| (\S+) \|$", text, re.M)
+    assert demo and all(float(e) < 1e-14 for e in demo.groups()), text
+    mnist = re.search(r"^\| JAX jit \| (\S+) \| (\S+) \| (\S+) \| True \|$", text, re.M)
+    assert mnist and all(float(e) < 1e-13 for e in mnist.groups()), text
+
+
 def test_bad_arguments_are_refused_with_what_is_accepted(tmp_path: Path) -> None:
     out = tmp_path / "RESULTS.md"
-    done = _bench("--tiny", "--engines", "gradtrace,micrograd,jax", "--out", str(out))
+    done = _bench("--tiny", "--engines", "gradtrace,micrograd,tensorflow", "--out", str(out))
     assert done.returncode != 0
-    assert "unknown engine(s) jax; the engines are gradtrace, compiled, micrograd, torch, numpy" in done.stderr
+    assert "unknown engine(s) tensorflow; the engines are gradtrace, compiled, micrograd, torch, numpy, jax" in done.stderr
     done = _bench("--tiny", "--engines", "gradtrace", "--out", str(out))
     assert "micrograd must be measured" in done.stderr
     done = _bench("--tiny", "--workloads", "training,fit", "--out", str(out))

@@ -601,6 +601,28 @@ def test_create_graph_keeps_the_conventions_at_kinks() -> None:
     assert grad(d1, [x]) == [2.0]
 
 
+# elu's first and second derivatives in x near 0, from PyTorch 2.13 (torch.nn.functional.elu in
+# float64, torch.autograd.grad twice), checked by hand: at 0 and -0 PyTorch takes elu' from the
+# left (alpha) and elu'' from the right (0).
+TORCH_ELU: list[tuple[float, float, float, float]] = [  # alpha, x, elu'(x), elu''(x)
+    (1.0, 0.0, 1.0, 0.0), (1.0, -0.0, 1.0, 0.0), (1.0, -1e-300, 1.0, 1.0), (1.0, 1e-300, 1.0, 0.0),
+    (0.5, 0.0, 0.5, 0.0), (0.5, -0.0, 0.5, 0.0), (0.5, -1e-300, 0.5, 0.5), (0.5, 1e-300, 1.0, 0.0),
+    (2.0, 0.0, 2.0, 0.0), (2.0, -0.0, 2.0, 0.0), (2.0, -1e-300, 2.0, 2.0), (2.0, 1e-300, 1.0, 0.0),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("alpha", "x0", "first", "second"), TORCH_ELU)
+def test_elu_derivatives_at_0_follow_pytorch(alpha: float, x0: float, first: float, second: float) -> None:
+    """elu'(0) = alpha and elu''(0) = 0, as PyTorch; a hair to the left, elu'' = alpha·e^x."""
+    x = Value(x0)
+    [d1] = grad(x.elu(alpha), [x], create_graph=True)
+    assert (d1.data, grad(d1, [x])) == (first, [second])
+    assert hessian(lambda v: v.elu(alpha), [x0]) == [[second]]
+    a = Value(alpha)  # a Value alpha: the mixed partial d²/dx dalpha is 1 on the left, at 0 too
+    [dx] = grad(x.elu(a), [x], create_graph=True)
+    assert grad(dx, [a]) == [0.0 if x0 > 0 else 1.0]
+
+
 # The conventions at 0, by hand (operands after the first: their values in the point).
 AT_KINK: dict[str, Callable[[list[float]], list[float]]] = {
     "relu": lambda p: [0.0],

@@ -38,7 +38,8 @@ import graphviz
 
 from autograd import Value
 
-from .draw import FONT, GRAD_RED, _html, _Numbers, _text
+from ._safe import dot_attribute
+from .draw import FONT, GRAD_RED, _html, _number_text, _Numbers, _text
 from .fonts import Drawing
 from .render import DEFAULT_RENDERER, Graph, check_renderer
 
@@ -271,9 +272,7 @@ class _NetworkDrawer:
 
     def show(self, x: float) -> str:
         """A number as text: never −0 (a zero is 0 whatever its sign)."""
-        if x == 0:
-            x = 0.0
-        return _no_negative_zero(format(x, self.fmt))
+        return _number_text(x, self.fmt)
 
     def labelled(self, k: int) -> bool:
         return self.widths[k] * len(self.net.layers[k]) <= LABELLED_EDGES
@@ -326,7 +325,7 @@ class _NetworkDrawer:
                     f"n{c}_{r}", _html(f'<table border="0" cellborder="0" cellspacing="0" cellpadding="1">{rows}</table>'),
                     shape="circle", fixedsize="true", width=f"{CIRCLE}", style="filled", fillcolor=fill,
                     penwidth="2.5" if lit else "1.2", pos=f"{self.x[c]:.3f},{self.y[c][r]:.3f}!",
-                    tooltip=tooltip, **{"class": "neuron current" if lit else ("neuron" if c else "input")},
+                    tooltip=dot_attribute(tooltip), **{"class": "neuron current" if lit else ("neuron" if c else "input")},
                 )
                 if c == 0:
                     continue
@@ -334,12 +333,12 @@ class _NetworkDrawer:
                 bias = f"{names.bias(c - 1, r)} = {self.show(neuron.b.data)}"
                 dot.node(f"b{c}_{r}", _html(f'<font color="#555555" point-size="10">{_text(bias)}</font>'),
                          shape="plaintext", margin="0", pos=f"{self.x[c] + 0.05:.3f},{self.y[c][r] + CIRCLE / 2 + 0.14:.3f}!",
-                         tooltip=f"the bias of {name}", **{"class": "bias"})
+                         tooltip=dot_attribute(f"the bias of {name}"), **{"class": "bias"})
                 if delta:
                     text = f"{names.delta(c - 1, r)} = {delta}"
                     dot.node(f"d{c}_{r}", _html(f'<font color="{GRAD_RED}" point-size="11">{_text(text)}</font>'),
                              shape="plaintext", margin="0", pos=f"{self.x[c]:.3f},{self.y[c][r] - CIRCLE / 2 - 0.16:.3f}!",
-                             tooltip=f"{names.delta(c - 1, r)} = ∂loss/∂{names.z(c - 1, r)}", **{"class": "delta"})
+                             tooltip=dot_attribute(f"{names.delta(c - 1, r)} = ∂loss/∂{names.z(c - 1, r)}"), **{"class": "delta"})
 
     def _weights(self, dot: graphviz.Digraph, view: NetworkView) -> None:
         placed = self._taken(view)
@@ -355,7 +354,7 @@ class _NetworkDrawer:
                     tooltip = f"{name} = {self.show(w.data)}" + (f", ∂loss/∂{name} = {grad}" if grad else "")
                     dot.edge(
                         f"n{k}_{i}", f"n{k + 1}_{j}", color=colour if not lit else "#d62728",
-                        penwidth=f"{0.6 + scale * share + (1.5 if lit else 0):.2f}", tooltip=tooltip,
+                        penwidth=f"{0.6 + scale * share + (1.5 if lit else 0):.2f}", tooltip=dot_attribute(tooltip),
                         **{"class": "weight current" if lit else "weight"},
                     )
                     if labelled:
@@ -403,16 +402,8 @@ class _NetworkDrawer:
         if grad:
             rows += f'<tr><td cellpadding="1"><font point-size="{WEIGHT_FONT:g}" color="{GRAD_RED}">{_text(grad)}</font></td></tr>'
         table = f'<table border="0" cellborder="0" cellspacing="0" bgcolor="white">{rows}</table>'
-        dot.node(f"w{k}_{j}_{i}", _html(table), shape="plain", pos=f"{cx:.3f},{cy:.3f}!", tooltip=tooltip,
+        dot.node(f"w{k}_{j}_{i}", _html(table), shape="plain", pos=f"{cx:.3f},{cy:.3f}!", tooltip=dot_attribute(tooltip),
                  **{"class": "weight"})
-
-
-def _no_negative_zero(text: str) -> str:
-    """"-0.00" (a tiny negative number rounded to zero) → "0.00": no drawing prints −0."""
-    mantissa = text.lower().split("e")[0]
-    if text.startswith("-") and not any(ch in "123456789" for ch in mantissa) and "nan" not in mantissa:
-        return text[1:]
-    return text
 
 
 def _text_box(x: float, y: float, text: str, points: float) -> tuple[float, float, float, float]:

@@ -17,7 +17,6 @@ no node's ``data`` or ``grad`` changes. :func:`nudge_slider` puts a slider on a 
 
 from __future__ import annotations
 
-import html
 import math
 import numbers
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from typing import Any
 from autograd import Value
 
 from ._chain import Chain, walk
+from ._safe import html_text
 from .explain import _Namer, given_names
 
 __all__ = ["Nudge", "nudge", "nudge_slider"]
@@ -72,7 +72,7 @@ class Nudge:
         )
 
     def _repr_html_(self) -> str:
-        return "<pre>" + html.escape(str(self)) + "</pre>"
+        return "<pre>" + html_text(str(self)) + "</pre>"
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(str(self))
