@@ -209,17 +209,23 @@ def _is_batch(inputs: Sequence[Any]) -> bool:
 
 def _checked_forward(p: Primitive) -> Callable[..., Any]:
     fn, name = p.forward, p.name
+
+    def forward(*xs: Any) -> Any:
+        out = fn(*xs)
+        return out if out.__class__ is float else _as_result(out, "forward", name, inputs=xs)
+
     if p.arity == VARIADIC:
-        return lambda xs: _as_result(fn(*xs), "forward", name, inputs=xs)
-    return lambda *xs: _as_result(fn(*xs), "forward", name, inputs=xs)
+        return lambda xs: forward(*xs)
+    return forward
 
 
 def _checked_backward(p: Primitive, fn: Callable[..., Any]) -> Callable[..., Any]:
     name, arity, forward, kinks = p.name, p.arity, p.forward, p.kinks
 
-    def gradients(g: Any, out: Any, xs: Sequence[Any]) -> list[Any]:
-        """The rule's gradients, one per operand, each as it enters the graph."""
-        grads = fn(g, out, *xs)
+    def gradients(g: Any, out: Any, xs: Sequence[Any], grads: Any = None) -> list[Any]:
+        """The rule's gradients (``grads``, or computed here), one per operand, each as it enters the graph."""
+        if grads is None:
+            grads = fn(g, out, *xs)
         values_ok = g.__class__ is Value or out.__class__ is Value  # under grad(..., create_graph=True)
         if arity == 1:
             if isinstance(grads, (tuple, list)):
@@ -239,7 +245,17 @@ def _checked_backward(p: Primitive, fn: Callable[..., Any]) -> Callable[..., Any
 
     def backward(g: Any, out: Any, *operands: Any) -> Any:
         xs = operands[0] if arity == VARIADIC else operands
-        checked = gradients(g, out, xs)
+        grads = fn(g, out, *xs)
+        if out.__class__ is float:  # backward() on floats: floats as they are, at the cost of a check
+            if arity == 1:
+                if grads.__class__ is float:
+                    return grads
+            elif (
+                arity == 2 and grads.__class__ is tuple and len(grads) == 2
+                and grads[0].__class__ is float and grads[1].__class__ is float
+            ):  # fmt: skip
+                return grads
+        checked = gradients(g, out, xs, grads)
         if out.__class__ is Value:  # under grad(..., create_graph=True): the gradients must be graphs
             _check_in_graph(name, forward_of_list, gradients, kinks, g, xs, checked)
             if g.__class__ is Value:  # g·math.cos(x) is a Value: asked with g a number, it gives a number

@@ -189,3 +189,40 @@ def test_a_page_with_hostile_names_runs_and_shows_them_as_text(browser, tmp_path
         assert text in shown, text  # as text, in the drawing
     assert "\\u202eevil" in shown  # the direction override is shown as an escape, not obeyed
     assert "PWNED" not in [t.strip() for t in found["texts"]]  # never a label of its own
+
+
+def test_the_network_player_lights_each_layer_and_writes_its_deltas(browser, tmp_path: Path) -> None:
+    import random
+
+    import autograd
+    import nn
+
+    model = nn.MLP(2, [2, 2], activation="sigmoid", output_activation="sigmoid", rng=random.Random(0))
+    out = model([0.05, 0.10])
+    loss = autograd.sum([0.5 * (a - t) ** 2 for a, t in zip(out, [0.01, 0.99])])
+    player = backprop_player(loss, names=model, view="network")
+    page = player.save(tmp_path / "network.html")
+    browser.get(page.as_uri())
+    ready(browser)
+    state = """
+        const svg = document.querySelector('#frame svg');
+        return {frame: Number(document.body.dataset.frame),
+                lit: [...svg.querySelectorAll('g.node.current > title')].map(t => t.textContent).sort(),
+                edges: svg.querySelectorAll('g.edge.current').length,
+                bold: [...svg.querySelectorAll('text.fresh')].map(t => t.textContent),
+                texts: [...svg.querySelectorAll('text')].map(t => t.textContent)};
+    """
+    first = browser.execute_script(state)
+    assert first["frame"] == 0 and first["lit"] == ["n0_0", "n0_1"] and first["edges"] == 0
+    browser.execute_script("document.getElementById('slider').value = 3; document.getElementById('slider').oninput()")
+    outputs = browser.execute_script(state)  # the output layer's deltas, just computed, in bold
+    assert outputs["lit"] == ["n2_0", "n2_1"] and len(outputs["bold"]) == 2
+    assert all(text.startswith("δ") for text in outputs["bold"])
+    assert outputs["bold"] == [line.split(" = ")[0] + " = " + line.rsplit(" = ", 1)[1] for line in player.steps[3].caption[1:]]
+    browser.execute_script("document.getElementById('slider').value = 6; document.getElementById('slider').oninput()")
+    last = browser.execute_script(state)
+    assert last["edges"] == 4 and len(last["bold"]) == 4  # the first layer's weights and their gradients
+    loss.backward()
+    shown = set(last["texts"])
+    for neuron in model.layers[0].neurons:
+        assert {format(w.grad, ".4g") for w in neuron.w} <= shown

@@ -58,13 +58,20 @@ def placeholders(count: int, source_of: object) -> list[str]:
     """``count`` placeholders (digit strings) that ``source_of(tokens)`` contains once each.
 
     The DOT holds user text and numbers, which might contain a placeholder; each of the digits
-    9 to 1 is tried as the tokens' first digit until none is found anywhere else.
+    9 to 1 is tried as the tokens' first digit until none is found anywhere else. (page_svg
+    checks again that each is one whole text of the SVG.)
     """
     width = len(str(max(count - 1, 0)))
     for first in "987654321":
         tokens = [f"{first}{n:0{width}d}" for n in range(count)]
         source = source_of(tokens)  # type: ignore[operator]
-        if all(source.count(token) == 1 for token in tokens):
+        # a token counts where it stands alone: not inside a longer number (positions such as
+        # "3.300", widths, "#555555"), where it could never be a whole text of the drawing
+        alone = re.findall(r"(?<![\d.])\d+(?![\d.])", source)
+        seen: dict[str, int] = {}
+        for number in alone:
+            seen[number] = seen.get(number, 0) + 1
+        if all(seen.get(token, 0) == 1 for token in tokens):
             return tokens
     raise RuntimeError("no placeholder digits are free in this drawing")  # pragma: no cover - needs all nine in use
 

@@ -344,6 +344,18 @@ def draw_dot(
     return Drawing(_source(walk, style, rankdir, show_grad, number, color_by, named, fit), renderer)
 
 
+def plot_dot_graph(output: Value, verbose: bool = True, to_file: str = "graph.png") -> Graph:
+    """DeZero's ``plot_dot_graph``, for code written against DeZero: draw ``output``'s whole
+    graph and write it to ``to_file`` (its suffix picks the format: .png, .svg, .dot).
+
+    ``verbose`` shows each value's gradient as well as its data (DeZero's shows shapes and
+    dtypes, which scalars do not have). Returns the drawing, which shows itself in Jupyter.
+    """
+    graph = draw_dot(output, show_grad=verbose, max_nodes=None)
+    graph.save(to_file)
+    return graph
+
+
 def _check_count(walk: _Walk, max_nodes: int | None, depth: int | None) -> None:
     if max_nodes is not None and len(walk.values) > max_nodes:
         raise ValueError(

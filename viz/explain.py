@@ -37,6 +37,7 @@ from autograd import OPS, Value
 
 from ._chain import Chain, walk
 from ._safe import latex_text as _latex_text
+from .draw import _number_text as _shown_number
 from .draw import _parameter_names
 
 __all__ = ["Explanation", "Explanations", "Path", "explain"]
@@ -58,7 +59,7 @@ class _Name:
 
 
 def _number_text(x: float, fmt: str) -> str:
-    return format(x, fmt)
+    return _shown_number(x, fmt)  # never −0
 
 
 def _number_latex(x: float, fmt: str) -> str:
@@ -66,7 +67,7 @@ def _number_latex(x: float, fmt: str) -> str:
         return r"\mathrm{nan}"
     if math.isinf(x):
         return r"\infty" if x > 0 else r"-\infty"
-    text = format(x, fmt)
+    text = _shown_number(x, fmt)
     if "e" in text:
         mantissa, exponent = text.split("e")
         return rf"{mantissa} \times 10^{{{int(exponent)}}}"

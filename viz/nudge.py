@@ -26,6 +26,7 @@ from autograd import Value
 
 from ._chain import Chain, walk
 from ._safe import html_text
+from .draw import _number_text
 from .explain import _Namer, given_names
 
 __all__ = ["Nudge", "nudge", "nudge_slider"]
@@ -64,7 +65,7 @@ class Nudge:
         return self.grad * self.h
 
     def __str__(self) -> str:
-        n = lambda x: format(x, self.fmt)  # noqa: E731
+        n = lambda x: _number_text(x, self.fmt)  # noqa: E731  (never −0)
         return (
             f"{self.node}: {n(self.node_before)} → {n(self.node_after)} (h = {n(self.h)})\n"
             f"{self.root}: {n(self.root_before)} → {n(self.root_after)} (Δ{self.root} = {n(self.delta)})\n"

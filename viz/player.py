@@ -3,7 +3,11 @@
 Each frame is a drawing by :func:`viz.draw_dot`'s own drawers (same DOT, same renderer, same
 deterministic SVG), with the current node lit up, the edges whose local derivatives are being
 multiplied drawn thick and blue, and a caption that writes the product out. Numbers not yet
-computed are blank, not 0.
+computed are blank, not 0. With ``view="network"`` the frames are :func:`viz.draw_network`'s
+drawing of the model instead, one layer at a time (:class:`viz.network.NetworkReplay`).
+
+All frames share one layout, so the page holds the drawing once, with its changing texts as
+empty slots, and per frame only what changes (viz._page); the GIF renders every frame.
 
 The steps are replayed from the graph with the public op table (``autograd.OPS[op].backward``
 on each node's ``operands``/``params``), in the order ``Value.backward`` visits the nodes, so
@@ -27,7 +31,7 @@ Where it shows:
   page as ``.save("x.html")``. The iframe isolates the player's script and styles from the
   notebook page and needs nothing installed in the front end (no widget extension, no kernel
   once drawn), so it works the same in every front end that shows trusted HTML output;
-- ``.save("x.html")``: one file, SVG frames and script inline, no URL at all;
+- ``.save("x.html")``: one file, the drawing, the frames' changes and the script inline, no URL at all;
 - ``.save("x.gif")``: an animated GIF (Pillow), frames rasterized from the same SVG.
 """
 
@@ -45,6 +49,7 @@ from autograd import OPS, Value
 
 from ._atomic import atomic_open
 from ._chain import walk as walk_chain
+from ._page import PageFrame, Slot, Template, frames_json, page_svg, placeholders
 from .draw import (
     FrameView,
     _check_arguments,
@@ -55,8 +60,8 @@ from .draw import (
     _source,
     _walk,
 )
-from ._page import PageFrame, Slot, Template, frames_json, page_svg, placeholders
 from .fonts import Drawing, text_width
+from .network import NETWORK_STYLES, NetworkReplay, NetworkView
 from .render import DEFAULT_RENDERER, RendererError, check_renderer
 
 _SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
@@ -102,8 +107,10 @@ def backprop_player(
     max_nodes: int | None = PLAYER_MAX_NODES,
     names: object = None,
     renderer: str = DEFAULT_RENDERER,
+    view: str = "graph",
 ) -> Player:
-    """Play the forward and backward pass that made ``root``, one node at a time.
+    """Play the forward and backward pass that made ``root``, one node at a time, or one layer
+    at a time on the network drawing (``view="network"``).
 
     Args:
         root: the result; its graph is read, never changed (no ``.grad`` is set).
@@ -114,11 +121,23 @@ def backprop_player(
             highlights that change, so it grows with the graph, not with graph × frames
             (144 KB for a 3-4-4-1 MLP, 850 KB for a 2-16-16-1); the GIF renders every frame.
 
+        view: "graph" (the computation graph, as ``draw_dot`` draws it) or "network": the
+            model given as ``names=`` (an ``nn.MLP``, ``Layer`` or ``Neuron``) drawn as
+            :func:`viz.draw_network` draws it, the forward pass layer by layer, then the backward
+            pass: each layer's deltas δ = ∂root/∂z with their formula and numbers (the notes'
+            δ = (Σ δ·w) × φ'(z)), then its weights' gradients δ × a. ``root`` must come from one
+            call of the model (one sample); ``style`` is then "lecture" or "python", as in
+            draw_network, and ``rankdir`` and ``max_nodes`` do not apply.
+
     Returns:
         a :class:`Player`: ``.frames`` (SVG per frame), ``.steps``, ``.save("x.html")``,
         ``.save("x.gif")``; it shows itself in Jupyter with play/pause, previous/next, a
         slider and the arrow keys.
     """
+    if view == "network":
+        return _network_player(root, names, style, _Numbers(fmt), renderer)
+    if view != "graph":
+        raise ValueError(f"backprop_player: view must be 'graph' or 'network'; got {view!r}")
     _check_arguments(root, style, rankdir, max_nodes, caller="backprop_player", does="plays")
     number = _Numbers(fmt)
     check_renderer(renderer)
@@ -151,6 +170,76 @@ def backprop_player(
 
     template = _dot_template(walk, steps, style, caption_lines, template_source)
     return Player(steps, frame_sources, renderer, template)
+
+
+def _network_player(root: Value, model: object, style: str, number: _Numbers, renderer: str) -> Player:
+    """backprop_player(..., view="network"): the layers' passes on draw_network's drawing."""
+    if not isinstance(root, Value):
+        raise TypeError(f"backprop_player() plays a Value's graph; got {type(root).__name__} {root!r:.60}")
+    if style not in NETWORK_STYLES:
+        raise ValueError(f"backprop_player(view='network'): style must be one of {NETWORK_STYLES}; got {style!r}")
+    if model is None:
+        raise TypeError("backprop_player(view='network') draws the model: pass it as names= (an nn.MLP, Layer or Neuron)")
+    check_renderer(renderer)
+    replay = NetworkReplay(root, model, number, style)
+    frames = replay.frames()
+    drawer = replay.drawer
+    lines = max(len(f.caption) for f in frames)
+    width = max(text_width(line, 12) for f in frames for line in f.caption)
+    grad_chars = max((len(g) for f in frames for layer in f.view.weight_grads for n in layer for g in n), default=1)
+    views = []
+    for f in frames:
+        f.view.caption = f.caption + ("",) * (lines - len(f.caption))
+        f.view.caption_width, f.view.grad_chars = width, grad_chars
+        views.append(f.view)
+    steps = [Step(f.phase, None, frozenset(), f.caption, tuple(v for c in f.view.values for v in c),
+                  tuple(d for layer in f.view.deltas for d in layer)) for f in frames]
+    template = _network_template(drawer, views, lines, width, grad_chars)
+    return Player(steps, lambda: [drawer.source(v) for v in views], renderer, template)
+
+
+def _network_template(drawer, views: list, lines: int, width: float, grad_chars: int) -> Template:  # type: ignore[no-untyped-def]
+    """The page's drawing of the network: placeholders in the values, deltas, weight gradients and caption."""
+    columns = drawer.columns
+    layers = drawer.net.layers
+    keys: list[tuple[str, int, int, int]] = [("value", c, r, 0) for c, n in enumerate(columns) for r in range(n)]
+    keys += [("delta", k, j, 0) for k, layer in enumerate(layers) for j in range(len(layer))]
+    keys += [("grad", k, j, i) for k, layer in enumerate(layers) if drawer.labelled(k) for j, n in enumerate(layer) for i in range(len(n.w))]
+    keys += [("caption", n, 0, 0) for n in range(lines)]
+    place = {key: n for n, key in enumerate(keys)}
+
+    def texts_of(view) -> list[str]:  # type: ignore[no-untyped-def]
+        out = []
+        for kind, a, b, c in keys:
+            if kind == "value":
+                out.append(view.values[a][b])
+            elif kind == "delta":
+                out.append(f"{drawer.names.delta(a, b)} = {view.deltas[a][b]}" if view.deltas[a][b] else "")
+            elif kind == "grad":
+                out.append(view.weight_grads[a][b][c])
+            else:
+                out.append(view.caption[a])
+        return out
+
+    def source_of(tokens: list[str]) -> str:
+        shown = dict(zip(keys, tokens))
+        view = NetworkView(
+            [[shown[("value", c, r, 0)] for r in range(n)] for c, n in enumerate(columns)],
+            [[shown[("delta", k, j, 0)] for j in range(len(layer))] for k, layer in enumerate(layers)],
+            [[[shown.get(("grad", k, j, i), "") for i in range(len(n.w))] for j, n in enumerate(layer)] for k, layer in enumerate(layers)],
+            caption=tuple(shown[("caption", n, 0, 0)] for n in range(lines)), caption_width=width,
+            player=True, grad_chars=grad_chars, template=True,
+        )
+        return drawer.source(view)
+
+    tokens = placeholders(len(keys), source_of)
+    slots = tuple(Slot(token, key[0] != "caption") for token, key in zip(tokens, keys))  # captions are left-aligned
+    frames = []
+    for view in views:
+        lit = [f"n{c}_{r}" for c, r in sorted(view.lit_neurons)] + [f"e{k}_{j}_{i}" for k, j, i in sorted(view.lit_edges)]
+        fresh = sorted(place[key] for key in view.fresh if key in place)
+        frames.append(PageFrame(tuple(texts_of(view)), tuple(lit), tuple(fresh), " ".join(line for line in view.caption if line)))
+    return Template(source_of(tokens), slots, tuple(frames))
 
 
 def _dot_template(walk, steps: list[Step], style: str, caption_lines: int, source_of) -> Template:  # type: ignore[no-untyped-def]
