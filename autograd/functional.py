@@ -213,9 +213,9 @@ def hessian(fn: Callable[..., Value], xs: Sequence[float]) -> list[list[float]]:
     return _hessian_reverse_over_reverse(fn, leaves)
 
 
-# Up to this many inputs, reverse over reverse: measured faster for Rosenbrock's 2 inputs
-# (forward over reverse took 1.36 times as long), even at 3; forward over reverse took
-# 0.82 of its time at 5 inputs and 0.74 at 10 and 30 (benchmarks/bench_hessian.py).
+# Up to this many inputs, reverse over reverse: forward over reverse took 1.35 times as long
+# on Rosenbrock's 2 inputs, about as long at 3 and 5, and 0.6 to 0.8 of the time at 10 and
+# 30 (benchmarks/bench_hessian.py; the figures in benchmarks/RESULTS.md).
 REVERSE_OVER_REVERSE_UP_TO = 3
 
 
