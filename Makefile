@@ -45,7 +45,8 @@ demo: $(STAMP)  ## the lectures' examples, end to end; training with progress ba
 	@echo "Next: make lab (the notebooks in JupyterLab), or make docs and open site/index.html (the manual)"
 
 docs: $(VENV)/.installed-docs  ## the manual as a website in site/ (strict: a warning fails the build); open site/index.html, no server needed
-	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict
+	@echo "==> Building the manual, the notebooks and the API reference into site/ (MkDocs; about 20 s)"
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --quiet
 	@echo "==> The manual: site/index.html (open it in a web browser; it needs no server and no internet)"
 
 test: $(STAMP)  ## the whole test suite; fails when no test runs

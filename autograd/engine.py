@@ -367,7 +367,7 @@ class Value:
         _cleared_any = True
         self.grad = None  # type: ignore[assignment]
 
-    def backward(self, grad: float = 1.0, create_graph: bool = False) -> None:
+    def backward(self, grad: float = 1.0, create_graph: bool = False, *, retain_grad: bool = True) -> None:
         """Apply the chain rule from this node back to every node it depends on.
 
         Gradient lifetime follows PyTorch: leaves (nodes made by ``Value(...)`` or
@@ -390,6 +390,8 @@ class Value:
         Args:
             grad: the seed d(loss)/d(self), 1.0 by default.
             create_graph: store Values, differentiable again, instead of floats.
+            retain_grad: DeZero's; accepted for code written against DeZero. gradtrace keeps
+                every node's gradient either way (DeZero keeps only the leaves' unless True).
         """
         if create_graph:
             from .functional import backward_with_graph  # reverse mode on Values lives there

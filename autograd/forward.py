@@ -26,7 +26,7 @@ from typing import Any
 
 from . import floats
 from . import values as value_kit
-from .engine import Value, _number, observe_nodes
+from .engine import Value, _number, is_grad_enabled, observe_nodes
 from .ops import Op
 
 __all__ = ["jacfwd", "jvp"]
@@ -164,6 +164,7 @@ def jvp(fn: Callable[..., Any], xs: Sequence[Number], tangents: Sequence[Number]
     >>> round(jvp(d, [0.5], [1.0])[1], 12)  # forward over forward: tanh'' = −2 tanh (1 − tanh²)
     -0.726861981384
     """
+    _recording("jvp")
     items = _as_list(xs, "jvp(): xs must be a list of numbers or Values")
     seeds = _as_list(tangents, "jvp(): tangents must be a list of numbers, one per input")
     if len(seeds) != len(items):
@@ -193,6 +194,7 @@ def jacfwd(fn: Callable[..., Any], xs: Sequence[Number]) -> list:
     >>> jacfwd(lambda x, y: [x * y, x + y], [3.0, 2.0])
     [[2.0, 3.0], [1.0, 1.0]]
     """
+    _recording("jacfwd")
     items = _as_list(xs, "jacfwd(): xs must be a list of numbers or Values")
     n = len(items)
     if any(v.__class__ is Value for v in items):  # composable: one Value pass per column
@@ -213,6 +215,16 @@ def jacfwd(fn: Callable[..., Any], xs: Sequence[Number]) -> list:
         return [list(trace.tangent_of.get(o, zero)) if o.__class__ is Value else list(zero) for o in outs]
     out = _output(out, "jacfwd", "fn must return", "; a list or tuple of them is accepted too")
     return list(trace.tangent_of.get(out, zero)) if out.__class__ is Value else list(zero)
+
+
+def _recording(caller: str) -> None:
+    """A RuntimeError where ops record nothing (inside no_grad): fn's nodes would all be
+    leaves, and every derivative a silent 0."""
+    if not is_grad_enabled():
+        raise RuntimeError(
+            f"{caller}() inside no_grad(): ops record no graph there, so every derivative would be 0; "
+            f"call {caller}() outside no_grad() (no_grad inside fn still makes constants)"
+        )
 
 
 def _inputs(items: list, caller: str) -> list[Value]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from . import values as value_kit
 from .engine import Value, _number, _post_order
-from .forward import _as_list, _inputs, _output, jacfwd, jvp
+from .forward import _as_list, _inputs, _output, _recording, jacfwd, jvp
 
 __all__ = ["grad", "hessian", "hvp", "jacrev"]
 
@@ -207,15 +207,16 @@ def hessian(fn: Callable[..., Value], xs: Sequence[float]) -> list[list[float]]:
     >>> hessian(lambda x, y: x * x * y, [3.0, 2.0])
     [[4.0, 6.0], [6.0, 0.0]]
     """
+    _recording("hessian")
     leaves = _leaves(xs, "hessian")
     if len(leaves) > REVERSE_OVER_REVERSE_UP_TO:
         return _hessian_forward_over_reverse(fn, leaves)
     return _hessian_reverse_over_reverse(fn, leaves)
 
 
-# Up to this many inputs, reverse over reverse: measured faster for Rosenbrock's 2 inputs
-# (forward over reverse took 1.36 times as long), even at 3; forward over reverse took
-# 0.82 of its time at 5 inputs and 0.74 at 10 and 30 (benchmarks/bench_hessian.py).
+# Up to this many inputs, reverse over reverse: forward over reverse took 1.35 times as long
+# on Rosenbrock's 2 inputs, about as long at 3 and 5, and 0.6 to 0.8 of the time at 10 and
+# 30 (benchmarks/bench_hessian.py; the figures in benchmarks/RESULTS.md).
 REVERSE_OVER_REVERSE_UP_TO = 3
 
 
@@ -244,6 +245,7 @@ def jacrev(fn: Callable[..., Any], xs: Sequence[Value | float]) -> list:
     >>> jacrev(lambda x, y: [x * y, x + y], [3.0, 2.0])
     [[2.0, 3.0], [1.0, 1.0]]
     """
+    _recording("jacrev")
     items = _as_list(xs, "jacrev(): xs must be a list of numbers or Values")
     as_values = any(x.__class__ is Value for x in items)
     leaves = _inputs(items, "jacrev")
@@ -264,6 +266,7 @@ def hvp(fn: Callable[..., Value], xs: Sequence[Value | float], vs: Sequence[Valu
     >>> hvp(lambda x, y: x * x * y, [3.0, 2.0], [1.0, 0.0])  # the first column of [[2y, 2x], [2x, 0]]
     [4.0, 6.0]
     """
+    _recording("hvp")
     items = _as_list(xs, "hvp(): xs must be a list of numbers or Values")
 
     def gradient(*leaves: Value) -> list:

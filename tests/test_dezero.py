@@ -233,6 +233,16 @@ def test_cleargrad_empties_the_gradient_and_the_next_backward_fills_it_with_a_va
     assert type(other.grad) is float and other.grad == 3.0
 
 
+def test_retain_grad_is_accepted_and_every_gradient_is_kept_anyway() -> None:
+    x = Value(2.0)
+    y = x * x
+    z = y * 3.0
+    z.backward(retain_grad=True)
+    assert (y.grad, x.grad) == (3.0, 12.0)
+    z.backward(retain_grad=False)
+    assert (y.grad, x.grad) == (3.0, 24.0)  # intermediate nodes afresh, leaves accumulate
+
+
 def test_name_is_another_name_of_label() -> None:
     x = Value(1.0, name="x")
     assert x.label == x.name == "x"

@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 
 import mpmath
 import pytest
+from test_higher_order import random_case
 
 import autograd
 from autograd import OPS, Value, functional, grad, hessian, hvp, jacfwd, jacrev, jvp
@@ -372,3 +373,43 @@ def test_the_derivatives_of_a_constant_are_zeros() -> None:
     assert hessian(lambda a, b, c: 1.0, [0.5, 0.5, 0.5]) == [[0.0] * 3] * 3
     assert jacfwd(lambda a: 4, [0.5]) == [0.0] and jacrev(lambda a: 4, [0.5]) == [0.0]
     assert hvp(lambda a: 1.0, [0.5], [1.0]) == [0.0]
+
+
+def test_inside_no_grad_the_transforms_refuse_instead_of_giving_zeros() -> None:
+    """Inside no_grad ops record nothing, so fn's result would be a leaf and every derivative
+    0: each transform that calls fn says so instead."""
+    f = lambda x, y: x * x * y  # noqa: E731
+    calls = {
+        "jvp": lambda: jvp(f, [1.0, 2.0], [1.0, 0.0]),
+        "jacfwd": lambda: jacfwd(f, [1.0, 2.0]),
+        "jacrev": lambda: jacrev(f, [1.0, 2.0]),
+        "hessian": lambda: hessian(f, [1.0, 2.0]),
+        "hvp": lambda: hvp(f, [1.0, 2.0], [1.0, 0.0]),
+    }
+    for name, call in calls.items():
+        with autograd.no_grad(), pytest.raises(RuntimeError, match=rf"{name}\(\) inside no_grad\(\).*would be 0"):
+            call()
+    assert hessian(f, [1.0, 2.0]) == [[4.0, 2.0], [2.0, 0.0]]  # outside, as ever
+
+
+# --- random graphs of every op: the Value tangents against the float ones, and reverse over forward ---
+
+
+@pytest.mark.parametrize("op", list(OPS.values()), ids=lambda op: op.name)
+def test_value_tangents_equal_float_tangents_and_differentiate_to_the_hessian(op) -> None:  # type: ignore[no-untyped-def]
+    """On a random graph holding the op (tests/test_higher_order.py's), jvp with Value inputs
+    gives the float jvp's numbers, and grad of that tangent is H·t, the Hessian times the tangents."""
+    if op.name not in {o.name for o in autograd.ops._TABLE}:
+        pytest.skip("an op a test registered")
+    fn, xs, tangents = random_case(op, 7, n_ops=4)
+    value, tangent = jvp(fn, xs, tangents)
+    leaves = [Value(v) for v in xs]
+    node_value, node_tangent = jvp(fn, leaves, tangents)
+    assert node_value.data == value
+    assert abs(node_tangent.data - tangent) <= 1e-12 * max(1.0, abs(tangent)), (op.name, node_tangent.data, tangent)
+    h = hessian(fn, xs)
+    want = [math.fsum(h[i][j] * tangents[j] for j in range(3)) for i in range(3)]
+    got = grad(node_tangent, leaves)
+    scale = max(1.0, *(abs(v) for row in h for v in row))
+    for g, w in zip(got, want):
+        assert abs(g - w) <= 1e-10 * scale, (op.name, got, want)

@@ -139,3 +139,19 @@ def test_the_api_page_lists_autograd_compile(browser, site: Path) -> None:
     assert "compile" in toc or browser.execute_script(
         "return [...document.querySelectorAll('.md-nav--secondary a')].some(a => a.textContent.trim() === 'compile')"
     )
+
+
+def test_search_works_from_disk(browser, site: Path) -> None:
+    """Search runs from file:// (the offline plugin, with the iframe-worker shim from the site itself)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    _open(browser, site / "index.html")
+    browser.find_element(By.CSS_SELECTOR, "input.md-search__input").click()  # the header's search box
+    browser.find_element(By.CSS_SELECTOR, "input.md-search__input").send_keys("hessian")
+    titles = WebDriverWait(browser, 20).until(lambda d: d.execute_script(
+        "return [...document.querySelectorAll('.md-search-result__item h1, .md-search-result__item h2')]"
+        ".map(e => e.textContent.trim())"
+    ))
+    assert "hessian" in titles
+    assert _fetched_from_outside(browser) == []
