@@ -128,3 +128,31 @@ def test_tidy_outputs_turn_a_live_widget_into_a_note() -> None:
     (tidy,) = runner._tidy_outputs([widget])
     assert tidy.data == {"text/plain": "[an interactive widget (VBox): it works when the notebook runs in Jupyter, "
                                        "for example after `make lab`]"}
+
+
+# A notebook column in JupyterLab is about 900 px wide: an SVG drawing wider than that is cut at its edge
+# (SVGs are not scaled down), and a PNG plot wider is shrunk until its text is hard to read.
+COLUMN_PT = 660  # 880 px at 96 dpi: Graphviz writes SVG sizes in points
+COLUMN_PX = 1000
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_drawings_and_plots_fit_the_column(path: Path) -> None:
+    import base64
+    import re
+    import struct
+
+    notebook = nbformat.read(path, as_version=4)
+    for number, cell in enumerate(c for c in notebook.cells if c.cell_type == "code"):
+        for output in cell.outputs:
+            data = output.get("data", {})
+            svg = data.get("image/svg+xml")
+            if svg:
+                width = re.search(r"<svg[^>]*\swidth=\"([\d.]+)pt\"", svg)
+                assert width and float(width.group(1)) <= COLUMN_PT, (
+                    f"{path.name}, code cell {number + 1}: a drawing {width and width.group(1)} pt wide; "
+                    "use size=, rankdir='TB' or depth= to fit the column")
+            png = data.get("image/png")
+            if png:
+                pixels = struct.unpack(">I", base64.b64decode(png)[16:20])[0]  # the IHDR chunk's width
+                assert pixels <= COLUMN_PX, f"{path.name}, code cell {number + 1}: a plot {pixels} px wide"
