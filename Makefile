@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip install --disable-pip-version-check
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: demo test figures notebooks lab bench lint clean
+.PHONY: demo test docs figures notebooks lab bench lint clean
 
 # pip >= 25.1 draws a progress bar while it installs, the longest silent step before.
 $(VENV)/bin/python:
@@ -27,6 +27,11 @@ $(VENV)/.installed-bench: $(STAMP)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
 	touch $@
 
+$(VENV)/.installed-docs: $(STAMP)
+	@echo "==> Setup: installing MkDocs and its plugins into $(VENV)/ (the docs extra)"
+	$(PIP) -e '.[dev,docs]'
+	@touch $@
+
 $(VENV)/.installed-lab: $(STAMP)
 	@echo "==> Setup: installing JupyterLab into $(VENV)/ (the first time: a minute or two)"
 	$(PIP) -e '.[dev,lab]'
@@ -36,6 +41,13 @@ demo: $(STAMP)  ## the lectures' examples, end to end; training with progress ba
 	$(PY) examples/lectures.py
 	$(PY) examples/training.py
 	$(PY) examples/drawing.py
+	@echo ""
+	@echo "Next: make lab (the notebooks in JupyterLab), or make docs and open site/index.html (the manual)"
+
+docs: $(VENV)/.installed-docs  ## the manual as a website in site/ (strict: a warning fails the build); open site/index.html, no server needed
+	@echo "==> Building the manual, the notebooks and the API reference into site/ (MkDocs; about 20 s)"
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --quiet
+	@echo "==> The manual: site/index.html (open it in a web browser; it needs no server and no internet)"
 
 test: $(STAMP)  ## the whole test suite; fails when no test runs
 	$(PY) -m pytest
@@ -56,4 +68,4 @@ lint: $(STAMP)
 	$(PY) -m ruff check autograd nn viz tests benchmarks examples tools _gradtrace.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache *.egg-info
+	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache *.egg-info site .cache

@@ -11,14 +11,55 @@
 from .compiled import CompiledStep, CompileError, Group, compile  # noqa: A004 - autograd.compile, as torch.compile
 from .custom import Primitive, primitive
 from .engine import Value, detect_anomaly, is_grad_enabled, no_grad
-from .functional import grad, hessian, jvp
+from .forward import jacfwd, jvp
+from .functional import grad, hessian, hvp, jacrev
 from .functions import (
-    arccos, arccosh, arcsin, arcsinh, arctan, arctan2, arctanh, ceil, cos, cosh, exp, expm1, floor, hypot, log,
-    log1p, log2, log10, logaddexp, logaddexp2, relu, sigmoid, sign, sin, sinh, softplus, sqrt, tan, tanh, where,
+    arccos,
+    arccosh,
+    arcsin,
+    arcsinh,
+    arctan,
+    arctan2,
+    arctanh,
+    ceil,
+    cos,
+    cosh,
+    exp,
+    expm1,
+    floor,
+    hypot,
+    log,
+    log1p,
+    log2,
+    log10,
+    logaddexp,
+    logaddexp2,
+    relu,
+    sigmoid,
+    sign,
+    sin,
+    sinh,
+    softplus,
+    sqrt,
+    tan,
+    tanh,
+    where,
 )  # fmt: skip
 from .gradcheck import GradcheckError, gradcheck
-from .nary import (  # noqa: A004 - autograd.sum, as numpy.sum
-    dot, log_softmax, logsumexp, maximum, mean, minimum, prod, softmax, std, sum, var,
+from .nary import (
+    dot,
+    log_softmax,
+    logsumexp,
+    max,  # noqa: A004, F401 - autograd.max and autograd.min, as numpy.max; not in __all__ (see nary)
+    maximum,
+    mean,
+    min,  # noqa: A004, F401
+    minimum,
+    prod,
+    softmax,
+    std,
+    sum,  # noqa: A004 - autograd.sum, as numpy.sum
+    var,
 )  # fmt: skip
 from .ops import OPS, Op
 
@@ -50,8 +91,11 @@ __all__ = [
     "grad",
     "gradcheck",
     "hessian",
+    "hvp",
     "hypot",
     "is_grad_enabled",
+    "jacfwd",
+    "jacrev",
     "jvp",
     "log",
     "log10",

@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from . import floats
+
 __all__ = [
     "Rows", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh", "ceil", "cos", "cosh",
     "div", "exp", "expm1", "floor", "hypot", "is_finite", "is_zero", "isnan", "log", "log10", "log1p", "log2",
@@ -168,7 +170,26 @@ def sum(xs: Sequence[Array | float]) -> Array:  # noqa: A001 - the kit's name, a
     """Σ xs per sample, compensated: as if summed in twice the precision and rounded
     once, so it agrees with the float kit's correctly rounded sum (a plain sum of
     [5, 1e300, -1e300] gives 0, this one 5)."""
-    return _sum_rows(xs, _stacked(xs))
+    rows = _stacked(xs)
+    if xs.__class__ is _Exps:  # exponentials in [0, 1]: no overflow, and no check on the softmax family's path
+        return _unit_sum(rows)
+    return _as_float_kit_where_not_finite(_compensated_sum(rows), rows, floats.sum)
+
+
+def _as_float_kit_where_not_finite(result: Array, rows: Array, rule: Callable[[list[float]], float]) -> Array:
+    """result, except where it is inf or nan: there the float kit's rule, sample by sample.
+
+    A partial sum that overflows ([1e308, 1e308, -1e308], or the mean of two -1e308) or
+    meets an infinity of the other sign makes the pairwise sum inf or nan where the float
+    kit (eager gradtrace) sums exactly and gives a finite number, or the infinity IEEE
+    gives. Such samples are rare, so they are summed one at a time."""
+    bad = ~np.isfinite(result)
+    if not bad.any():
+        return result
+    result = np.array(result, dtype=np.float64)
+    columns = rows.reshape(len(rows), -1)[:, bad.ravel()].T.tolist()
+    result[bad] = [rule(column) for column in columns]
+    return result
 
 
 def _compensated_sum(rows: Array) -> Array:
@@ -211,8 +232,9 @@ def _sum_rows(xs: Sequence[Array | float], rows: Array) -> Array:
 
 
 def mean(xs: Sequence[Array | float]) -> Array:
-    """The mean of xs per sample."""
-    return sum(xs) / len(xs)
+    """The mean of xs per sample (where the sum overflows, the exact mean, as the float kit's)."""
+    rows = _stacked(xs)
+    return _as_float_kit_where_not_finite(_compensated_sum(rows) / len(xs), rows, floats.mean)
 
 
 def _others(rows: Array, i: Array | float) -> Array:

@@ -131,7 +131,8 @@ class Value:
 
     Attributes:
         data: the value, a Python float.
-        grad: d(root)/d(self) from the last :meth:`backward` call (0.0 at first).
+        grad: d(root)/d(self) from the last :meth:`backward` call (0.0 at first); a Value
+            after ``backward(create_graph=True)``, None after ``cleargrad()``.
         label: a name for drawings; free text.
         op: the name of the op that made this node ("" for leaves).
         parents: the operand Values (numbers used as operands are in ``operands``).
@@ -148,9 +149,17 @@ class Value:
     # v.__rmul__ instead of building an object array.
     __array_ufunc__ = None
 
-    def __init__(self, data: float, label: str = "") -> None:
+    def __init__(self, data: float, label: str = "", *, name: str | None = None) -> None:
+        if getattr(data, "ndim", 0):  # DeZero's Variable(np.linspace(-7, 7, 200)): one Value per number here
+            shape = getattr(data, "shape", "?")
+            raise TypeError(
+                f"Value() accepts an int, float, NumPy real scalar or 0-d real array; got {type(data).__name__} "
+                f"of shape {shape}: a Value holds one number, so make a list of them, [Value(v) for v in array]"
+            )
         self.data = _number(data, "Value()", "an int, float, NumPy real scalar or 0-d real array")
         self.grad = 0.0
+        if name is not None:  # DeZero's name for label
+            label = name
         if label.__class__ is not str:
             raise TypeError(f"Value() label must be a str; got {type(label).__name__} {label!r:.60}")
         self.label = label
@@ -335,7 +344,30 @@ class Value:
 
     # --- reverse mode ----------------------------------------------------------------
 
-    def backward(self, grad: float = 1.0) -> None:
+    # --- DeZero's names, for code written against DeZero (docs/autograd.md) -------------
+
+    @property
+    def name(self) -> str:
+        """DeZero's name for :attr:`label` (the same attribute; setting None clears it)."""
+        return self.label
+
+    @name.setter
+    def name(self, value: str | None) -> None:
+        if value is None:
+            value = ""
+        if value.__class__ is not str:
+            raise TypeError(f"Value.name must be a str or None; got {type(value).__name__} {value!r:.60}")
+        self.label = value
+
+    def cleargrad(self) -> None:
+        """DeZero's ``cleargrad()``: forget this node's gradient (``.grad`` becomes None, as in
+        DeZero). The next :meth:`backward` stores its gradient here as a Value, as DeZero does,
+        so that ``x.grad.data`` reads it; leaves never cleared keep float gradients."""
+        global _cleared_any
+        _cleared_any = True
+        self.grad = None  # type: ignore[assignment]
+
+    def backward(self, grad: float = 1.0, create_graph: bool = False, *, retain_grad: bool = True) -> None:
         """Apply the chain rule from this node back to every node it depends on.
 
         Gradient lifetime follows PyTorch: leaves (nodes made by ``Value(...)`` or
@@ -350,17 +382,52 @@ class Value:
         moment, an interrupt leaves no mark behind, and threads may run backward
         over graphs that share nodes (their gradients then race, as in PyTorch).
 
+        With ``create_graph=True`` (DeZero's and PyTorch's name) the rules run on Values,
+        as in :func:`autograd.grad`: every ``.grad`` it writes is a Value in a graph of its
+        own, which can be differentiated again (``x.grad.backward()``), drawn and used in
+        arithmetic. A leaf that already holds a gradient gets the sum, as a node.
+
         Args:
             grad: the seed d(loss)/d(self), 1.0 by default.
+            create_graph: store Values, differentiable again, instead of floats.
+            retain_grad: DeZero's; accepted for code written against DeZero. gradtrace keeps
+                every node's gradient either way (DeZero keeps only the leaves' unless True).
         """
+        if create_graph:
+            from .functional import backward_with_graph  # reverse mode on Values lives there
+
+            backward_with_graph(self, grad)
+            return
         seed = _number(grad, "backward(grad=...)", "an int, float or NumPy real scalar")
         order = _post_order(self, reset=True)  # intermediate gradients start afresh
+        cleared = _cleared_leaves(self, order) if _cleared_any else ()
         if not order:  # a leaf: nothing to propagate
             self.grad += seed
-            return
-        self.grad = seed
-        order.reverse()
-        _apply_rules(order, _mode.state & _ANOMALY)
+        else:
+            self.grad = seed
+            order.reverse()
+            _apply_rules(order, _mode.state & _ANOMALY)
+        for leaf in cleared:  # after cleargrad(): a Value, as DeZero's Variable.grad
+            leaf.grad = Value(leaf.grad)
+
+
+# Set once cleargrad() is called anywhere: from then on backward() looks for leaves whose
+# .grad is None (DeZero's cleared gradient); until then it pays nothing for them.
+_cleared_any = False
+
+
+def _cleared_leaves(root: Value, order: Sequence[Value]) -> list[Value]:
+    """The leaves below root (root too) whose ``.grad`` is None, set to 0.0 for backward to add into."""
+    found = [root] if root._rule is None and root.grad is None else []
+    seen = set(found)
+    for node in order:
+        for a in node._args:
+            if a.__class__ is Value and a._rule is None and a.grad is None and a not in seen:
+                seen.add(a)
+                found.append(a)
+    for leaf in found:
+        leaf.grad = 0.0
+    return found
 
 
 def _apply_rules(nodes: Sequence[Value], check: int) -> None:
@@ -465,11 +532,12 @@ def _leaf(data: float, grad: float, label: str) -> Value:
 
 
 def _flatten_graph(root: Value) -> list[tuple]:
-    """root's non-leaf nodes, operands first, as (data, grad, label, op name, operands, params).
+    """root's non-leaf nodes, operands first, as (data, grad, label, op, operands, params).
 
-    An operand that is an earlier node of the list is written as its index (an int;
-    operands are otherwise Values or floats); leaves stay Values, so that pickle
-    keeps their identity, shared with a model's parameters.
+    The op is its name, or for an op of your own (name, fingerprint): a graph is rebuilt
+    only with the rules it was made with. An operand that is an earlier node of the list
+    is written as its index (an int; operands are otherwise Values or floats); leaves stay
+    Values, so that pickle keeps their identity, shared with a model's parameters.
     """
     order = _post_order(root)
     index = {node: i for i, node in enumerate(order)}
@@ -478,22 +546,47 @@ def _flatten_graph(root: Value) -> list[tuple]:
         op: Op = node._rule  # type: ignore[assignment]
         n_args = len(node._args) - op.n_params
         operands = tuple(index.get(a, a) if a.__class__ is Value else a for a in node._args[:n_args])
-        flat.append((node.data, node.grad, node.label, op.name, operands, node._args[n_args:]))
+        which = (op.name, op.fingerprint) if op.fingerprint else op.name
+        flat.append((node.data, node.grad, node.label, which, operands, node._args[n_args:]))
     return flat
 
 
 def _rebuild_graph(flat: list[tuple]) -> Value:
     """The graph :func:`_flatten_graph` wrote, rebuilt in one loop; returns its root."""
     nodes: list[Value] = []
-    for data, grad, label, name, operands, params in flat:
-        rule = OPS.get(name)
+    rules: dict[object, Op] = {}
+    for data, grad, label, which, operands, params in flat:
+        rule = rules.get(which)
         if rule is None:
-            raise ValueError(f"cannot rebuild a graph node made by op {name!r}: no such op in autograd.OPS")
+            rule = rules[which] = _rule_for(which)
         node = _new(Value)
         node.data, node.grad, node.label, node._rule = data, grad, label, rule
         node._args = tuple(nodes[a] if a.__class__ is int else a for a in operands) + tuple(params)
         nodes.append(node)
     return nodes[-1]
+
+
+def _rule_for(which: str | tuple[str, tuple]) -> Op:
+    """The op a pickled node names: a built-in by its name, an op of your own by its name and
+    fingerprint; else a ValueError that names the op."""
+    name, fingerprint = which if which.__class__ is tuple else (which, ())
+    rule = OPS.get(name)  # type: ignore[call-overload]
+    if rule is None:
+        raise ValueError(f"cannot rebuild a graph node made by op {name!r}: no such op in autograd.OPS")
+    if rule.fingerprint != fingerprint:
+        raise ValueError(
+            f"cannot rebuild a graph node made by op {name!r}: the graph was made with "
+            f"{_rules_described(fingerprint)}, but autograd.OPS[{name!r}] now holds {_rules_described(rule.fingerprint)}; "
+            "register the op as it was when the graph was pickled"
+        )
+    return rule
+
+
+def _rules_described(fingerprint: tuple) -> str:
+    if not fingerprint:
+        return "the built-in op"
+    (f_name, f_module, f_hash), (b_name, b_module, b_hash) = fingerprint
+    return f"forward {f_module}.{f_name} (code {f_hash}) and derivative {b_module}.{b_name} (code {b_hash})"
 
 
 # --- building nodes ----------------------------------------------------------------------

@@ -1,20 +1,20 @@
-"""Derivatives as functions: ``grad`` (reverse mode, to any order), ``hessian`` and ``jvp`` (forward mode).
+"""Derivatives as functions: ``grad`` (reverse mode, to any order), ``jacrev``, ``hessian`` and ``hvp``.
 
-All three run the op table's rules, the same ones ``Value.backward`` runs: ``grad``
-with floats, or with Values when ``create_graph=True`` (so the gradient is a graph of
-its own), and ``jvp`` with floats, pushing tangents forward instead of gradients back.
+They run the op table's rules, the same ones ``Value.backward`` runs: ``grad`` with
+floats, or with Values when ``create_graph=True`` (so the gradient is a graph of its
+own). ``hessian`` and ``hvp`` are forward mode (:mod:`autograd.forward`) over reverse.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
-from . import floats
 from . import values as value_kit
-from .engine import Value, _number, _post_order, observe_nodes
-from .ops import Op
+from .engine import Value, _number, _post_order
+from .forward import _as_list, _inputs, _output, _recording, jacfwd, jvp
 
-__all__ = ["grad", "hessian", "jvp"]
+__all__ = ["grad", "hessian", "hvp", "jacrev"]
 
 Number = Value | float
 
@@ -38,6 +38,9 @@ def grad(
     second derivative, use it in further arithmetic (a penalty on ‖∇f‖²) or draw it
     with ``viz.draw_dot``. A gradient that is a constant is a leaf Value.
 
+    An output that is a plain number, or a Value that does not depend on the inputs, is
+    a constant: its gradient is 0 (as HIPS autograd and JAX say).
+
     >>> from autograd import Value, grad
     >>> x = Value(3.0)
     >>> y = x * x * x
@@ -45,11 +48,13 @@ def grad(
     >>> dy.data, grad(dy, [x])
     (27.0, [18.0])
     """
-    outs = _values_list(outputs, "outputs")
+    outs = _values_list(outputs, "outputs", constants=True)
     ins = _values_list(inputs, "inputs")
     if not outs:
         raise ValueError("grad(): outputs is empty; give a Value or a list of Values")
     seeds = _seeds(grad_outputs, len(outs), create_graph)
+    # a constant output (a plain number) contributes nothing
+    outs, seeds = [o for o in outs if o.__class__ is Value], [s for o, s in zip(outs, seeds) if o.__class__ is Value]
     # each node's gradient: a float, or (create_graph) a list of the contributions
     # from its users, added with one sum node once all of them are in
     grads: dict[Value, object] = {}
@@ -98,6 +103,35 @@ def grad(
     return results
 
 
+def backward_with_graph(root: Value, seed: object = 1.0) -> None:
+    """``root.backward(create_graph=True)``: every node's ``.grad`` a Value, built from the
+    table's rules on Values, so that it can be differentiated again (DeZero's and PyTorch's
+    ``create_graph``). Intermediate nodes get fresh gradients; a leaf adds to what it holds
+    (a float 0, or None after ``cleargrad()``, counts as nothing)."""
+    start = seed if seed.__class__ is Value else _number(seed, "backward(grad=...)")
+    order = _post_order(root)
+    grads: dict[Value, object] = {}
+    _add(grads, root, start, True)
+    leaves: list[Value] = [root] if root._rule is None else []
+    for node in reversed(order):
+        g = _collected(grads, node, True)
+        node.grad = g if g.__class__ is Value else Value(g)  # type: ignore[arg-type]
+        op = node._rule
+        args = node._args
+        local = _local_gradients(op, op.rules_for(value_kit)[1], g, node, args)  # type: ignore[arg-type]
+        for a, ga in zip(args, local):
+            if a.__class__ is Value:
+                if a._rule is None and a not in grads:
+                    leaves.append(a)
+                _add(grads, a, ga, True)
+    for leaf in leaves:
+        g = _collected(grads, leaf, True)
+        g = g if g.__class__ is Value else Value(g)  # type: ignore[arg-type]
+        held = leaf.grad
+        empty = held is None or (held.__class__ is float and held == 0.0)
+        leaf.grad = g if empty else held + g  # type: ignore[operator]
+
+
 def _local_gradients(op, backward: Callable, g: Number, out: Number, args: Sequence) -> Sequence:  # type: ignore[no-untyped-def]
     """The rule's gradient for each operand (parameters get none)."""
     if op.arity == 1:
@@ -124,12 +158,22 @@ def _collected(grads: dict, node: Value, create_graph: bool) -> object:
     return total
 
 
-def _values_list(x: object, name: str) -> list[Value]:
+def _values_list(x: object, name: str, constants: bool = False) -> list:
+    """x as a list of Values; with ``constants`` (outputs), plain numbers too, as floats."""
+    if constants and x.__class__ is not Value and not _listlike(x):
+        x = [_output(x, "grad", "outputs must be", accepted="a Value, a number or a list of them")]
     items = [x] if x.__class__ is Value else _as_list(x, f"grad(): {name} must be a Value or a list of Values")
     for k, item in enumerate(items):
         if item.__class__ is not Value:
+            if constants:
+                items[k] = _output(item, "grad", f"outputs[{k}] must be")
+                continue
             raise TypeError(f"grad(): {name}[{k}] must be a Value; got {type(item).__name__} {item!r:.60}")
     return items
+
+
+def _listlike(x: object) -> bool:
+    return not isinstance(x, (str, bytes)) and hasattr(x, "__iter__") and getattr(x, "ndim", 1) != 0
 
 
 def _seeds(grad_outputs: object, n: int, create_graph: bool) -> list[Number]:
@@ -151,62 +195,84 @@ def _seeds(grad_outputs: object, n: int, create_graph: bool) -> list[Number]:
 def hessian(fn: Callable[..., Value], xs: Sequence[float]) -> list[list[float]]:
     """The matrix of second derivatives ∂²fn/∂x_i∂x_j at the numbers ``xs``, as lists of floats.
 
-    ``fn`` is called once with leaf Values holding ``xs``; its gradient is taken with
-    ``create_graph=True``, and each row is the gradient of one entry of it.
+    Forward over reverse, as JAX's ``jacfwd(jacrev(fn))``: ``fn`` is called once with leaf
+    Values holding ``xs``, its gradient is taken with ``create_graph=True``, and one forward
+    pass carries all ``len(xs)`` unit tangents through both graphs at once: column j is the
+    derivative of the gradient along x_j. For up to three inputs, where that measured no
+    faster, each row is instead a reverse pass over the gradient's graph (reverse over
+    reverse); both give the same numbers to rounding (benchmarks/bench_hessian.py).
+    A function that returns a plain number has the zero Hessian.
 
     >>> from autograd import hessian
     >>> hessian(lambda x, y: x * x * y, [3.0, 2.0])
     [[4.0, 6.0], [6.0, 0.0]]
     """
+    _recording("hessian")
     leaves = _leaves(xs, "hessian")
-    out = _called(fn, leaves, "hessian")
-    first = grad(out, leaves, create_graph=True)
+    if len(leaves) > REVERSE_OVER_REVERSE_UP_TO:
+        return _hessian_forward_over_reverse(fn, leaves)
+    return _hessian_reverse_over_reverse(fn, leaves)
+
+
+# Up to this many inputs, reverse over reverse: forward over reverse took 1.35 times as long
+# on Rosenbrock's 2 inputs, about as long at 3 and 5, and 0.6 to 0.8 of the time at 10 and
+# 30 (benchmarks/bench_hessian.py; the figures in benchmarks/RESULTS.md).
+REVERSE_OVER_REVERSE_UP_TO = 3
+
+
+def _hessian_forward_over_reverse(fn: Callable[..., Value], leaves: list[Value]) -> list[list[float]]:
+    def gradient(*inputs: Value) -> list:
+        return grad(_called(fn, list(inputs), "hessian"), list(inputs), create_graph=True)
+
+    return jacfwd(gradient, [leaf.data for leaf in leaves])  # type: ignore[no-any-return]
+
+
+def _hessian_reverse_over_reverse(fn: Callable[..., Value], leaves: list[Value]) -> list[list[float]]:
+    first = grad(_called(fn, leaves, "hessian"), leaves, create_graph=True)
     return [grad(g, leaves) for g in first]
 
 
-def jvp(
-    fn: Callable[..., Value | Sequence[Value]], xs: Sequence[float], tangents: Sequence[float]
-) -> tuple[float, float] | tuple[list[float], list[float]]:
-    """Forward mode: ``(fn(xs), the derivative of fn at xs in the direction tangents)``, as floats.
+def jacrev(fn: Callable[..., Any], xs: Sequence[Value | float]) -> list:
+    """The Jacobian of ``fn`` at ``xs`` by reverse mode: J[i][j] = ∂output_i/∂x_j.
 
-    ``fn`` runs once on leaf Values, and every node it makes carries its tangent
-    (Σ_k ∂node/∂operand_k · tangent_k, from the same local derivatives backward uses)
-    as it is made. One pass gives one directional derivative, whatever the number of
-    inputs; reverse mode gives every input's derivative of one output per pass.
+    One call of ``fn``, then one reverse pass per output. One output gives its gradient, a
+    list (as JAX's jacrev gives a vector for a scalar function); a list or tuple of outputs
+    gives a nested list, one row per output. When an input is a Value the gradients are
+    taken with ``create_graph=True`` and the entries are Values, so ``jacrev`` composes with
+    itself and with forward mode: ``jacfwd(lambda *x: jacrev(f, x), xs)`` is f's Hessian.
 
-    When ``fn`` returns a list or tuple of Values, the result is two lists, the outputs'
-    values and their derivatives, from the same one pass: with a unit tangent that is
-    one column of the Jacobian.
-
-    >>> from autograd import jvp
-    >>> jvp(lambda x, y: x * y, [3.0, 2.0], [1.0, 0.0])  # ∂(xy)/∂x = y
-    (6.0, 2.0)
-    >>> jvp(lambda x, y: [x * y, x + y], [3.0, 2.0], [1.0, 0.0])  # a column: ∂(xy)/∂x, ∂(x + y)/∂x
-    ([6.0, 5.0], [2.0, 1.0])
+    >>> from autograd import jacrev
+    >>> jacrev(lambda x, y: [x * y, x + y], [3.0, 2.0])
+    [[2.0, 3.0], [1.0, 1.0]]
     """
-    leaves = _leaves(xs, "jvp")
-    ts = [_number(t, "jvp() tangents") for t in _as_list(tangents, "jvp(): tangents must be a list of numbers, one per input")]
-    if len(ts) != len(leaves):
-        raise ValueError(f"jvp(): {len(ts)} tangents for {len(leaves)} inputs; give one per input")
-    tangent_of: dict[Value, float] = dict(zip(leaves, ts))
-
-    def carry_tangent(node: Value, op: Op, args: tuple) -> None:
-        operands = args[: len(args) - op.n_params]
-        if not any(a.__class__ is Value and a in tangent_of for a in operands):
-            return  # made from constants only
-        data = [a.data if a.__class__ is Value else a for a in args]
-        partials = _local_gradients(op, op.backward, 1.0, node.data, data)
-        tangent_of[node] = floats.sum(
-            [p * tangent_of[a] for a, p in zip(operands, partials) if a.__class__ is Value and a in tangent_of]
-        )
-
-    with observe_nodes(carry_tangent):
-        out = fn(*leaves)
+    _recording("jacrev")
+    items = _as_list(xs, "jacrev(): xs must be a list of numbers or Values")
+    as_values = any(x.__class__ is Value for x in items)
+    leaves = _inputs(items, "jacrev")
+    out = fn(*leaves)
     if isinstance(out, (list, tuple)):
-        outs = [_checked_output(o, "jvp", f"fn's output [{k}] must be a Value") for k, o in enumerate(out)]
-        return [o.data for o in outs], [tangent_of.get(o, 0.0) for o in outs]
-    out = _checked_output(out, "jvp", "fn must return a Value", "; a list or tuple of Values is accepted too")
-    return out.data, tangent_of.get(out, 0.0)
+        return [grad(o, leaves, create_graph=as_values) for o in out]
+    return grad(out, leaves, create_graph=as_values)
+
+
+def hvp(fn: Callable[..., Value], xs: Sequence[Value | float], vs: Sequence[Value | float]) -> list:
+    """The Hessian of ``fn`` at ``xs`` times the vector ``vs``, without forming the Hessian.
+
+    Forward over reverse: one ``jvp`` along ``vs`` of ``fn``'s gradient (taken with
+    ``create_graph=True``), so it costs a few evaluations of ``fn`` whatever ``len(xs)``.
+    Floats for numbers; Values (differentiable again) when an input or ``vs`` holds a Value.
+
+    >>> from autograd import hvp
+    >>> hvp(lambda x, y: x * x * y, [3.0, 2.0], [1.0, 0.0])  # the first column of [[2y, 2x], [2x, 0]]
+    [4.0, 6.0]
+    """
+    _recording("hvp")
+    items = _as_list(xs, "hvp(): xs must be a list of numbers or Values")
+
+    def gradient(*leaves: Value) -> list:
+        return grad(fn(*leaves), list(leaves), create_graph=True)
+
+    return jvp(gradient, items, vs)[1]  # type: ignore[no-any-return]
 
 
 def _leaves(xs: Sequence[float], caller: str) -> list[Value]:
@@ -214,20 +280,5 @@ def _leaves(xs: Sequence[float], caller: str) -> list[Value]:
     return [Value(_number(x.data if x.__class__ is Value else x, f"{caller}() xs")) for x in items]
 
 
-def _as_list(x: object, message: str) -> list:
-    """x's items as a list, or a TypeError with ``message`` and what x is (a str is not a list of numbers)."""
-    if isinstance(x, (str, bytes)) or not hasattr(x, "__iter__"):
-        raise TypeError(f"{message}; got {type(x).__name__}")
-    return list(x)  # type: ignore[call-overload]
-
-
-def _called(fn: Callable[..., Value], leaves: list[Value], caller: str) -> Value:
-    return _checked_output(fn(*leaves), caller)
-
-
-def _checked_output(out: object, caller: str, what: str = "fn must return a Value", hint: str = "") -> Value:
-    if out.__class__ is not Value:
-        raise TypeError(f"{caller}(): {what}; got {type(out).__name__} {out!r:.60}{hint}")
-    return out  # type: ignore[return-value]
-
-
+def _called(fn: Callable[..., Value], leaves: list[Value], caller: str) -> Value | float:
+    return _output(fn(*leaves), caller, "fn must return")

@@ -104,3 +104,9 @@ def std(values: Iterable[Operand]) -> Value:
     """√var(values) as one node, as numpy.std (ddof=0); d/dx_i = (x_i - mean)/(n·std),
     and 0 where std is 0 (all values equal), as abs'(0) = 0."""
     return apply_variadic(OPS["std"], _listed(values, "std"))
+
+
+# NumPy's and HIPS autograd's names. Not in __all__: a star import would hide the builtins
+# min and max, which take several arguments where these take one iterable.
+min = minimum  # noqa: A001
+max = maximum  # noqa: A001

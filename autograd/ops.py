@@ -83,6 +83,10 @@ class Op:
             nothing). When set, ``Value.backward`` calls it instead of ``backward``.
         short: micrograd's name for the op (``Value._op``: ``'+'``, ``'*'``, ``'ReLU'``);
             "" means the same as ``name``.
+        fingerprint: for an op of your own, what its rules are (each one's qualified
+            name, module and a hash of its code): pickled graphs carry it, so that a graph
+            is never rebuilt with another rule of the same name. ``()`` for a built-in op,
+            whose name alone says what it is.
 
     ``forward`` and ``backward`` may take the kit as a keyword ``K`` (the table's rules
     do); rules that do not (``operator.add``, ops of your own) get the numbers of
@@ -99,6 +103,7 @@ class Op:
     n_params: int = 0
     accumulate: Callable[[float, tuple], None] | None = None
     short: str = ""
+    fingerprint: tuple = ()
     _generic: tuple[Callable[..., Any], Callable[..., Any]] = field(init=False, repr=False, compare=False)
     _array: tuple[Callable[..., Any], Callable[..., Any]] | None = field(
         init=False, default=None, repr=False, compare=False
@@ -513,8 +518,11 @@ def _elu_fwd(x: N, alpha: N, K: Kit = floats) -> N:
 
 
 def _elu_bwd(g: N, out: N, x: N, alpha: N, K: Kit = floats) -> tuple[N, N]:
-    # alpha·e^x, not out + alpha = alpha·(e^x - 1) + alpha: that cancels, to 0 by x = -40
-    return K.where(x > 0.0, g, g * (alpha * K.exp(x))), K.where(x > 0.0, 0.0 * g, g * K.expm1(x))
+    # alpha·e^x, not out + alpha = alpha·(e^x - 1) + alpha: that cancels, to 0 by x = -40.
+    # At 0, as PyTorch: elu'(0) is the left derivative, alpha, and elu''(0) the right one, 0,
+    # so the gradient there is g·alpha, which does not change with x
+    gx = K.where(x > 0.0, g, K.where(K.is_zero(x), g * alpha, g * (alpha * K.exp(x))))
+    return gx, K.where(x > 0.0, 0.0 * g, g * K.expm1(x))
 
 
 def _mod_bwd(g: N, out: N, a: N, b: N, K: Kit = floats) -> tuple[N, N]:
@@ -806,8 +814,55 @@ _TABLE = (
     Op("std", "std", VARIADIC, _std_fwd, _std_bwd, (_REAL,)),
 )
 
-OPS: dict[str, Op] = {op.name: op for op in _TABLE}
-"""Every primitive op by name; the single source of forward and derivative rules."""
+
+
+class _OpTable(dict):  # type: ignore[type-arg]
+    """``autograd.OPS``: a dict of ops by name in which a built-in op cannot be replaced
+    or removed. Everything that reads an op by name (a graph rebuilt from a pickle, the
+    tests, the drawings) trusts a built-in name to mean the built-in rule."""
+
+    def __setitem__(self, name: str, op: Op) -> None:
+        _refuse_built_in(name, op)
+        super().__setitem__(name, op)
+
+    def __delitem__(self, name: str) -> None:
+        _refuse_built_in(name)
+        super().__delitem__(name)
+
+    def pop(self, name: str, *default: Any) -> Any:  # type: ignore[override]
+        _refuse_built_in(name)
+        return super().pop(name, *default)
+
+    def popitem(self) -> tuple[str, Op]:
+        raise TypeError("autograd.OPS: popitem() would remove an arbitrary op; remove an op of your own by its name")
+
+    def clear(self) -> None:
+        raise TypeError("autograd.OPS: clear() would remove the built-in ops; remove ops of your own by name")
+
+    def setdefault(self, name: str, op: Op) -> Op:  # type: ignore[override]
+        if name not in self:
+            self[name] = op
+        return self[name]
+
+    def update(self, *others: Any, **named: Op) -> None:
+        for name, op in dict(*others, **named).items():
+            self[name] = op
+
+    def __ior__(self, other: Any) -> _OpTable:  # type: ignore[override,misc]
+        self.update(other)
+        return self
+
+
+def _refuse_built_in(name: object, op: object = None) -> None:
+    built_in = _BUILT_IN.get(name) if isinstance(name, str) else None  # type: ignore[arg-type]
+    if built_in is not None and op is not built_in:
+        raise ValueError(f"autograd.OPS: {name!r} is a built-in op; it cannot be replaced or removed")
+
+
+_BUILT_IN: dict[str, Op] = {op.name: op for op in _TABLE}
+OPS: dict[str, Op] = _OpTable(_BUILT_IN)
+"""Every primitive op by name; the single source of forward and derivative rules.
+A built-in op cannot be replaced or removed; ops of your own join it (``autograd.primitive``)."""
 
 # The table is compiled; kept, this file's syntax tree (over 3,000 objects) would only
 # lengthen every full pass of the garbage collector.

@@ -37,6 +37,21 @@ class CompileError(ValueError):
 
 # --- batches -------------------------------------------------------------------------------
 
+_INT64_MAX = int(np.iinfo(np.int64).max)
+
+
+def _as_int64(array: np.ndarray, a: int) -> np.ndarray:
+    """A 1-D integer argument as int64; a ValueError naming the first sample whose value does
+    not fit (a uint64 of 2^63 or more would wrap around to a negative number)."""
+    if array.dtype.kind == "u" and array.size and int(array.max()) > _INT64_MAX:
+        i = int(np.argmax(array > _INT64_MAX))
+        raise ValueError(
+            f"batched argument {a}: sample {i} holds {int(array[i])}, more than the largest int64 "
+            f"({_INT64_MAX}); integer arguments (class indices) must fit in int64"
+        )
+    return array.astype(np.int64)
+
+
 
 class Batch:
     """The batched arguments of one call, checked: 2-D float rows, 1-D floats, 1-D ints."""
@@ -65,7 +80,7 @@ class Batch:
                 array = np.ascontiguousarray(array, dtype=np.float64)
             elif array.ndim == 1:
                 kind = "ints" if array.dtype.kind in "iu" else "floats"
-                array = array.astype(np.int64) if kind == "ints" else np.asarray(array, dtype=np.float64)
+                array = _as_int64(array, a) if kind == "ints" else np.asarray(array, dtype=np.float64)
             else:
                 raise ValueError(
                     f"batched argument {a} must be 2-D (one row per sample) or 1-D (one number per sample); "

@@ -72,6 +72,7 @@ WORKLOADS = {  # name: module in benchmarks/, in the order of RESULTS.md
 SECTIONS = {  # name: module that measures itself (its own processes) and returns Markdown
     "fit_gc": "bench_fit_gc",
     "profile": "bench_profile",
+    "hessian": "bench_hessian",
 }
 ENGINES = {  # engine: (module it needs, distribution for the version line)
     "gradtrace": ("autograd", "gradtrace"),

@@ -16,6 +16,7 @@ import json
 import math
 import os
 import random
+import re
 import reprlib
 from pathlib import Path
 from typing import Any
@@ -24,13 +25,31 @@ from ._atomic import atomic_open
 from .layers import MLP, Layer, Neuron
 from .module import Module, _few, constructor_call
 
-__all__ = ["FORMAT", "VERSION", "ModelFileError", "load", "load_into", "save"]
+__all__ = ["FORMAT", "MAX_FILE_BYTES", "VERSION", "ModelFileError", "load", "load_into", "save"]
 
 FORMAT = "gradtrace.nn"
 VERSION = 1
 
 # A model file nests 4 levels deep; deeper JSON is refused before anything walks it.
 MAX_DEPTH = 16
+# Files larger than this are refused before they are read: 64 MiB holds a model of about a
+# million parameters (an MLP's file takes about 55 bytes a parameter). load(..., max_bytes=)
+# raises it for a file you trust.
+MAX_FILE_BYTES = 64 * 2**20
+# An architecture of a built-in class is a handful of numbers; beyond this many JSON values
+# (plus those of the model's own architecture, when loading into a model) it is not read.
+MAX_ARCHITECTURE_VALUES = 10_000
+# How many strings and brackets the scan for the architecture reads before it gives up: a
+# file nn.save wrote has it within the first ten.
+_HEADER_TOKENS = 1_000
+# The JSON values a file may hold besides its parameters, ties and architecture (its format
+# and version, and room for a hand-edited file), and in all where it has no architecture.
+_SPARE_VALUES = 64
+_VALUES_WITHOUT_ARCHITECTURE = 10_000
+# A JSON string or bracket: what the scan for the architecture reads (numbers, commas and
+# colons are skipped in C). The string pattern is the unrolled loop: no backtracking.
+_TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
+_SPACE = re.compile(rb"[ \t\n\r]*")
 # Error messages quote at most about this many characters of a file's content.
 MAX_QUOTE = 200
 _SHORT = reprlib.Repr()
@@ -88,16 +107,20 @@ def save(model: Module, path: str | os.PathLike[str]) -> Path:
     return Path(path)
 
 
-def load(path: str | os.PathLike[str]) -> Module:
+def load(path: str | os.PathLike[str], *, max_bytes: int = MAX_FILE_BYTES) -> Module:
     """Rebuild the model saved at ``path`` (an MLP, Layer or Neuron) with its parameters.
 
-    Rebuilding draws no numbers from the global ``random`` module.
+    Rebuilding draws no numbers from the global ``random`` module. The file is read in
+    bounded memory: one larger than ``max_bytes`` (64 MiB by default, a model of about a
+    million parameters) is refused before it is read, and one that holds more JSON values
+    than its architecture's parameters need, before it is parsed.
 
     Raises:
         FileNotFoundError: there is no file at ``path``.
-        ModelFileError: the file is not a complete gradtrace model file of a known class.
+        ModelFileError: the file is not a complete gradtrace model file of a known class,
+            or is larger than ``max_bytes``.
     """
-    document = _read(path)
+    document = _read(path, max_bytes)
     architecture = document["architecture"]
     name, config = architecture["class"], architecture["config"]
     builder = BUILDERS.get(name) if isinstance(name, str) else None
@@ -128,20 +151,20 @@ def load(path: str | os.PathLike[str]) -> Module:
     return model
 
 
-def load_into(model: Module, path: str | os.PathLike[str]) -> Module:
+def load_into(model: Module, path: str | os.PathLike[str], *, max_bytes: int = MAX_FILE_BYTES) -> Module:
     """Load the parameters saved at ``path`` into ``model`` and return it.
 
     The file must hold the same class and architecture, and every parameter;
     everything is checked before the model is touched, so on any error it is
-    left exactly as it was.
+    left exactly as it was. It is read in bounded memory, as by :func:`load`.
 
     Raises:
         FileNotFoundError: there is no file at ``path``.
-        ModelFileError: the file is unreadable or holds another model.
+        ModelFileError: the file is unreadable, holds another model, or is larger than ``max_bytes``.
     """
     if not isinstance(model, Module):
         raise TypeError(f"load_into() takes an nn.Module; got {type(model).__name__}")
-    document = _read(path)
+    document = _read(path, max_bytes, model)
     architecture = document["architecture"]
     name, config = architecture["class"], architecture["config"]
     mine = json.loads(json.dumps(model.config()))  # as the file holds it: a tuple reads back as a list
@@ -162,17 +185,34 @@ def load_into(model: Module, path: str | os.PathLike[str]) -> Module:
     return model
 
 
-def _read(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The file's JSON document, with its header and parts checked."""
+def _read(path: str | os.PathLike[str], max_bytes: int, model: Module | None = None) -> dict[str, Any]:
+    """The file's JSON document, with its header and parts checked.
+
+    Memory stays bounded by the file's size whatever it holds: the size is checked before
+    reading, the count of JSON values (commas and brackets, counted in C) against what the
+    architecture needs before parsing, and the nesting while scanning for the architecture
+    and, after parsing, by a walk that allocates nothing per element.
+    """
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 1:
+        raise TypeError(f"max_bytes must be a positive int; got {type(max_bytes).__name__} {max_bytes!r:.60}")
     try:
-        with open(path, encoding="utf-8") as file:
-            text = file.read()
+        with open(path, "rb") as file:
+            size = os.fstat(file.fileno()).st_size
+            if size > max_bytes:
+                raise _too_large(path, size, max_bytes)
+            data = _read_at_most(file, size, max_bytes)
     except FileNotFoundError:
         raise FileNotFoundError(f"no model file at {_show(path)}") from None
+    if data is None:
+        raise _too_large(path, None, max_bytes)
+    if not data or data.isspace():
+        raise ModelFileError(f"{_show(path)} is empty, not a gradtrace model file")
+    _check_size_before_parsing(data, path, model)  # on the bytes: a hostile file is never decoded
+    try:
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise ModelFileError(f"{_show(path)} is not a gradtrace model file (not UTF-8 text)") from None
-    if not text.strip():
-        raise ModelFileError(f"{_show(path)} is empty, not a gradtrace model file")
+    del data
     try:
         document = json.loads(text)
     except json.JSONDecodeError as error:
@@ -184,10 +224,9 @@ def _read(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise ModelFileError(f"{_show(path)} is not a gradtrace model file: its JSON is nested too deeply to read") from None
     except ValueError as error:  # an integer of more digits than Python converts (sys.get_int_max_str_digits)
         raise ModelFileError(f"{_show(path)} holds a number too long to read: {_clip(str(error))}") from None
+    del text
     if _too_deep(document):
-        raise ModelFileError(
-            f"{_show(path)} is not a gradtrace model file: its JSON is nested more than {MAX_DEPTH} levels deep"
-        )
+        raise _nested_too_deep(path)
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise ModelFileError(f"{_show(path)} is JSON but not a gradtrace model file (no \"format\": {FORMAT!r})")
     version = document.get("version")
@@ -261,15 +300,133 @@ def _place(model: Module, name: str, value: Any) -> None:
 
 
 def _too_deep(document: Any) -> bool:
-    """Whether the parsed JSON nests deeper than MAX_DEPTH (iterative: no recursion on hostile input)."""
-    stack = [(document, 1)]
+    """Whether the parsed JSON nests deeper than MAX_DEPTH.
+
+    Iterative (no recursion on hostile input), and it allocates nothing per element: the
+    stack holds one iterator per open container, at most MAX_DEPTH of them, and an array
+    of ten million numbers is only iterated over.
+    """
+    if not isinstance(document, (dict, list)):
+        return False
+    stack = [iter(document.values() if isinstance(document, dict) else document)]
     while stack:
-        item, depth = stack.pop()
-        if isinstance(item, (dict, list)):
-            if depth > MAX_DEPTH:
-                return True
-            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+        for child in stack[-1]:
+            if isinstance(child, (dict, list)):
+                if len(stack) >= MAX_DEPTH:
+                    return True
+                stack.append(iter(child.values() if isinstance(child, dict) else child))
+                break
+        else:
+            stack.pop()
     return False
+
+
+def _check_size_before_parsing(text: bytes, path: str | os.PathLike[str], model: Module | None) -> None:
+    """A ModelFileError unless the text's JSON values fit what its architecture describes.
+
+    Parsing takes memory per JSON value (about 60 bytes for a number in an array, more in
+    an object), so the values are counted before: every value but the first of an array or
+    object follows a comma, so commas plus brackets bound their count (commas inside strings
+    only add to it). A model file holds one value per parameter, one per tied place, its
+    architecture and a few more; the architecture is found by a scan of the file's first
+    strings and brackets and parsed alone, its own values counted first.
+    """
+    values = text.count(b",") + text.count(b"[") + text.count(b"{") + 1
+    if values <= _VALUES_WITHOUT_ARCHITECTURE:
+        return  # small: parsed as it is, and the usual checks say what is wrong
+    extent = _architecture_extent(text, path)
+    if extent is None:
+        raise ModelFileError(
+            f"{_show(path)} is not a gradtrace model file: it holds up to {values:,} JSON values "
+            "and no \"architecture\" near its start to say how many parameters it has (nn.save writes it first)"
+        )
+    start, end = extent
+    own = 0
+    if model is not None:
+        own_config = json.dumps(model.config())
+        own = own_config.count(",") + own_config.count("[") + own_config.count("{") + 1
+    architecture_values = text.count(b",", start, end) + text.count(b"[", start, end) + text.count(b"{", start, end) + 1
+    if architecture_values > MAX_ARCHITECTURE_VALUES + own:
+        raise ModelFileError(
+            f"{_show(path)}: its \"architecture\" holds up to {architecture_values:,} JSON values; "
+            f"an architecture of more than {MAX_ARCHITECTURE_VALUES + own:,} is not read"
+        )
+    try:
+        architecture = json.loads(text[start:end])
+    except (ValueError, RecursionError):  # the whole file's parse says what is wrong
+        return
+    parameters = None
+    if isinstance(architecture, dict) and architecture.get("class") in BUILDERS and isinstance(architecture.get("config"), dict):
+        parameters = _parameter_count(architecture["class"], architecture["config"])
+    if parameters is None and model is not None:
+        parameters = len(model.parameters()) + len(model.tied_parameters())
+    if parameters is None:
+        parameters = 0  # an architecture nn.load cannot rebuild: refused after parsing a small file
+    allowed = 2 * parameters + architecture_values + _SPARE_VALUES
+    if values > allowed:
+        raise ModelFileError(
+            f"{_show(path)} holds up to {values:,} JSON values, but its architecture "
+            f"{_describe(architecture.get('class') if isinstance(architecture, dict) else None, architecture.get('config') if isinstance(architecture, dict) else None)} "
+            f"has {_amount(parameters)} parameters: a model file of it holds at most {allowed:,} (not parsed)"
+        )
+
+
+def _architecture_extent(text: bytes, path: str | os.PathLike[str]) -> tuple[int, int] | None:
+    """Where the top-level "architecture" object's text starts and ends, found by scanning the
+    file's strings and brackets (at most _HEADER_TOKENS of them); None if not found. JSON nested
+    deeper than MAX_DEPTH on the way is a ModelFileError."""
+    depth = 0
+    start = -1
+    for count, token in enumerate(_TOKEN.finditer(text)):
+        if count > _HEADER_TOKENS:
+            return None
+        first = text[token.start()]
+        if first in b"[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise _nested_too_deep(path)
+        elif first in b"]}":
+            depth -= 1
+            if start >= 0 and depth == 1:
+                return start, token.end()
+            if depth < 1:
+                return None
+        elif depth == 1 and start < 0 and token.end() - token.start() == len(b'"architecture"'):
+            if text[token.start() : token.end()] == b'"architecture"':
+                after = _SPACE.match(text, token.end()).end()  # type: ignore[union-attr]
+                if text.startswith(b":", after):
+                    value = _SPACE.match(text, after + 1).end()  # type: ignore[union-attr]
+                    if not text.startswith(b"{", value):
+                        return None
+                    start = value
+    return None
+
+
+def _read_at_most(file: Any, size: int, max_bytes: int) -> bytes | None:
+    """The file's bytes, or None where there are more than max_bytes. One read of the size the
+    file says it has (a read allocates what it is asked for), then reads of 1 MiB at most for
+    a file that grew or does not know its size (a pipe)."""
+    chunks = [file.read(size + 1)]
+    total = len(chunks[0])
+    while total <= max_bytes:
+        chunk = file.read(min(2**20, max_bytes + 1 - total))
+        if not chunk:
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        chunks.append(chunk)
+        total += len(chunk)
+    return None
+
+
+def _too_large(path: str | os.PathLike[str], size: int | None, max_bytes: int) -> ModelFileError:
+    held = f"is {size:,} bytes," if size is not None else "holds"
+    return ModelFileError(
+        f"{_show(path)} {held} more than max_bytes={max_bytes:,}; it is not read (a model file takes "
+        "about 55 bytes a parameter: for a larger model you trust, pass a larger max_bytes)"
+    )
+
+
+def _nested_too_deep(path: str | os.PathLike[str]) -> ModelFileError:
+    return ModelFileError(f"{_show(path)} is not a gradtrace model file: its JSON is nested more than {MAX_DEPTH} levels deep")
 
 
 def _fill(model: Module, parameters: dict[str, Any], path: str | os.PathLike[str]) -> None:

@@ -182,20 +182,22 @@ class Module:
         return io.save(self, path)
 
     @_ClassOrInstanceMethod
-    def load(self_or_cls: Any, path: str | os.PathLike[str]) -> Any:
+    def load(self_or_cls: Any, path: str | os.PathLike[str], *, max_bytes: int | None = None) -> Any:
         """``MLP.load(path)`` builds the saved model; ``model.load(path)`` loads into ``model``.
 
         Loading into a model checks that the file holds the same architecture and
-        every parameter before touching anything, and returns the model.
+        every parameter before touching anything, and returns the model. A file larger
+        than ``max_bytes`` (default ``nn.io.MAX_FILE_BYTES``, 64 MiB) is not read.
         """
         from . import io
 
+        limit = io.MAX_FILE_BYTES if max_bytes is None else max_bytes
         if isinstance(self_or_cls, type):
-            model = io.load(path)
+            model = io.load(path, max_bytes=limit)
             if not isinstance(model, self_or_cls):
                 raise TypeError(f"{self_or_cls.__name__}.load(): {os.fspath(path)!s} holds a {type(model).__name__}")
             return model
-        return io.load_into(self_or_cls, path)
+        return io.load_into(self_or_cls, path, max_bytes=limit)
 
     # --- display ----------------------------------------------------------------------
 

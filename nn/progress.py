@@ -37,6 +37,16 @@ def metrics(loss: float, accuracy: float) -> dict[str, str]:
     return shown
 
 
+def _flush_stdout() -> None:
+    """Send what was printed so far before a progress line or bar goes to standard error.
+
+    Standard output is buffered (by Jupyter's kernel, or by Python when it is a pipe or a file)
+    and standard error is not, so without this a notebook or a log shows fit's progress before
+    the prints that ran first."""
+    if sys.stdout is not None:
+        sys.stdout.flush()
+
+
 def _in_jupyter() -> bool:
     """Whether tqdm.auto chose its notebook widget (it does inside a Jupyter kernel).
 
@@ -49,6 +59,7 @@ class ProgressBar(Callback):
     """tqdm.auto's bar, one tick per epoch, with the epoch's running loss and accuracy."""
 
     def __init__(self, epochs: int, desc: str = "fit") -> None:
+        _flush_stdout()
         self.bar = tqdm.auto.tqdm(total=epochs, desc=desc, unit="epoch")
 
     def on_step_end(self, state: FitState) -> None:
@@ -59,6 +70,7 @@ class ProgressBar(Callback):
         self.bar.update(1)
 
     def note(self, message: str) -> None:
+        _flush_stdout()
         self.bar.write(message, file=sys.stderr)
 
     def close(self) -> None:
@@ -80,6 +92,7 @@ class ProgressLines(Callback):
             self.note(f"{self.desc}: epoch {done}/{self.epochs}: {shown} ({time.perf_counter() - self.start:.1f} s)")
 
     def note(self, message: str) -> None:
+        _flush_stdout()
         print(message, file=self.file, flush=True)
 
     def close(self) -> None:

@@ -1,47 +1,16 @@
 """The saved player page in a real browser: headless Chromium from the system's packages
-(/usr/bin/chromium with its chromedriver; .ci/run installs them), driven by selenium.
+(/usr/bin/chromium with its chromedriver; .ci/run installs them), driven by selenium (the
+``browser`` fixture in conftest.py).
 Steps with the keyboard and with the buttons and checks what is shown."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
 
 import pytest
 
 from autograd import Value
 from viz import backprop_player
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver") or ("/usr/bin/chromedriver" if Path("/usr/bin/chromedriver").exists() else None)
-
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None or CHROMEDRIVER is None,
-    reason="no Chromium with chromedriver on this machine (Debian: apt-get install chromium chromium-driver)",
-)
-webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is in gradtrace's dev extra")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-
-    profile = tempfile.mkdtemp(prefix="gradtrace-chromium-")
-    options = Options()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--window-size=1200,800"):
-        options.add_argument(flag)
-    # the system's chromedriver, named explicitly: selenium never downloads one
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -160,3 +129,100 @@ def test_the_inline_iframe_plays_inside_a_page(browser, tmp_path: Path) -> None:
     finally:
         browser.switch_to.default_content()
     assert browser.find_element(By.TAG_NAME, "h1").text == "a notebook cell"
+
+
+HOSTILE = [
+    '<x> URL="javascript:alert(document.domain)" label=<PWNED> y=<z>',
+    "</script><script>alert(2)</script>",
+    "<!--<script>",
+    "<img src=x onerror=alert(3)>",
+    "__FRAMES__",
+    "__SVG__",
+    "\\N \" ' & <b>b</b>",
+    "\u202eevil",
+]
+
+
+def test_a_page_with_hostile_names_runs_and_shows_them_as_text(browser, tmp_path: Path) -> None:
+    """Names that tried to become links, scripts or attributes: in the live page they are text
+    (in texts, tooltips and the aria-label that reads the caption out)."""
+    import autograd
+
+    terms, names = [], {}
+    for k, text in enumerate(HOSTILE):
+        op = autograd.primitive(lambda x: 2.0 * x, name=f"{text}#{k}", symbol=text)
+        op.derivative(lambda g, out, x: 2.0 * g)
+        weight = Value(0.5)
+        names[text] = weight
+        terms.append(op(Value(k + 1.0, label=text) * weight))
+    total = autograd.sum(terms)
+    total.label = HOSTILE[0]
+    page = backprop_player(total, names=names).save(tmp_path / "hostile.html")
+    # an alert would block a headless page: record calls instead, before any script of the page runs
+    browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument",
+                            {"source": "window.__alerts = []; window.alert = function (m) { window.__alerts.push(String(m)); };"})
+    browser.get(page.as_uri())
+    ready(browser)
+    start = browser.current_url
+    browser.execute_script("document.getElementById('slider').value = 40; document.getElementById('slider').oninput()")
+    found = browser.execute_script(
+        """
+        const bad = [];
+        for (const e of document.querySelectorAll('*')) {
+          for (const a of e.attributes) {
+            if (/^on/i.test(a.name) || /href|src|action/i.test(a.localName)) bad.push(e.tagName + ' ' + a.name);
+            if (/javascript:/i.test(a.value) && !['title', 'aria-label'].includes(a.localName)) bad.push(e.tagName + ' ' + a.name + '=' + a.value);
+          }
+        }
+        // click every node, edge and tooltip anchor, as the reader of the original exploit did
+        for (const e of document.querySelectorAll('#frame g, #frame a')) e.dispatchEvent(new MouseEvent('click', {bubbles: true}));
+        return {bad: bad, scripts: document.scripts.length, links: document.querySelectorAll('a[href], [*|href]').length,
+                texts: [...document.querySelectorAll('#frame text')].map(t => t.textContent),
+                frame: Number(document.body.dataset.frame), alerts: window.__alerts};
+        """
+    )
+    assert found["bad"] == [] and found["scripts"] == 1 and found["links"] == 0
+    assert found["alerts"] == [] and browser.current_url == start
+    assert found["frame"] > 0  # the page's script ran and stepped
+    shown = "\n".join(found["texts"])
+    for text in HOSTILE[:-1]:
+        assert text in shown, text  # as text, in the drawing
+    assert "\\u202eevil" in shown  # the direction override is shown as an escape, not obeyed
+    assert "PWNED" not in [t.strip() for t in found["texts"]]  # never a label of its own
+
+
+def test_the_network_player_lights_each_layer_and_writes_its_deltas(browser, tmp_path: Path) -> None:
+    import random
+
+    import autograd
+    import nn
+
+    model = nn.MLP(2, [2, 2], activation="sigmoid", output_activation="sigmoid", rng=random.Random(0))
+    out = model([0.05, 0.10])
+    loss = autograd.sum([0.5 * (a - t) ** 2 for a, t in zip(out, [0.01, 0.99])])
+    player = backprop_player(loss, names=model, view="network")
+    page = player.save(tmp_path / "network.html")
+    browser.get(page.as_uri())
+    ready(browser)
+    state = """
+        const svg = document.querySelector('#frame svg');
+        return {frame: Number(document.body.dataset.frame),
+                lit: [...svg.querySelectorAll('g.node.current > title')].map(t => t.textContent).sort(),
+                edges: svg.querySelectorAll('g.edge.current').length,
+                bold: [...svg.querySelectorAll('text.fresh')].map(t => t.textContent),
+                texts: [...svg.querySelectorAll('text')].map(t => t.textContent)};
+    """
+    first = browser.execute_script(state)
+    assert first["frame"] == 0 and first["lit"] == ["n0_0", "n0_1"] and first["edges"] == 0
+    browser.execute_script("document.getElementById('slider').value = 3; document.getElementById('slider').oninput()")
+    outputs = browser.execute_script(state)  # the output layer's deltas, just computed, in bold
+    assert outputs["lit"] == ["n2_0", "n2_1"] and len(outputs["bold"]) == 2
+    assert all(text.startswith("δ") for text in outputs["bold"])
+    assert outputs["bold"] == [line.split(" = ")[0] + " = " + line.rsplit(" = ", 1)[1] for line in player.steps[3].caption[1:]]
+    browser.execute_script("document.getElementById('slider').value = 6; document.getElementById('slider').oninput()")
+    last = browser.execute_script(state)
+    assert last["edges"] == 4 and len(last["bold"]) == 4  # the first layer's weights and their gradients
+    loss.backward()
+    shown = set(last["texts"])
+    for neuron in model.layers[0].neurons:
+        assert {format(w.grad, ".4g") for w in neuron.w} <= shown

@@ -303,6 +303,22 @@ def test_a_class_index_out_of_range(classifier: Any, bad: int) -> None:
         autograd.compile(lambda x, t: nn.cross_entropy(model(x), t), model.parameters()).backward(X[3:], t[3:])
 
 
+@pytest.mark.parametrize("bad", [2**63, 2**63 + 5, 2**64 - 1])
+def test_a_uint64_class_index_of_2_to_the_63_or_more_is_reported_with_its_value(classifier: Any, bad: int) -> None:
+    """Cast to int64, such a label would wrap around to a negative class (2^64 - 1 became -1)."""
+    model, step, X, t = classifier
+    grads = [p.grad for p in model.parameters()]
+    labels = t.astype(np.uint64)
+    labels[3] = bad
+    for run_step in (step, step.backward, autograd.compile(lambda x, t: nn.cross_entropy(model(x), t), model.parameters())):
+        with pytest.raises(ValueError, match=rf"batched argument 1: sample 3 holds {bad}, more than the largest int64"):
+            run_step(X, labels)
+    assert [p.grad for p in model.parameters()] == grads
+    labels[3] = 4  # within int64, uint64 labels are fine: the same losses as eager's
+    eager = [nn.cross_entropy(model(x), int(c)).data for x, c in zip(X.tolist(), labels)]
+    assert np.asarray(step(X, labels)).tolist() == pytest.approx(eager, rel=1e-12)
+
+
 def test_params_that_are_not_leaves() -> None:
     w = Value(2.0)
     with pytest.raises(ValueError, match=r"(?i)leaf|leaves"):

@@ -8,7 +8,12 @@ afterwards, since tests/test_op_table.py asks every op in the table for a test r
 from __future__ import annotations
 
 import math
+import os
 import pickle
+import subprocess
+import sys
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -369,3 +374,277 @@ def test_bad_arguments_to_primitive() -> None:
     times = define_times()
     with pytest.raises(TypeError, match="times.derivative takes a function; got str"):
         times.derivative("g * y")
+
+
+# --- a built-in cannot be replaced --------------------------------------------------------
+
+
+def test_an_op_renamed_to_a_built_in_is_refused_where_it_would_register() -> None:
+    """Renaming a primitive to "add" before its derivative is refused, so OPS["add"] stays the
+    built-in and a graph of adds rebuilt from a pickle keeps add's derivatives."""
+    mine = autograd.primitive(lambda x, y: x + y, name="my_add")
+    with pytest.raises(ValueError, match="'add' is a built-in op"):
+        mine.name = "add"
+    mine.derivative(lambda g, out, x, y: (7.0 * g, 7.0 * g))
+    assert autograd.OPS["add"] in _TABLE and autograd.OPS["my_add"] is mine.op
+    a, b = Value(2.0), Value(3.0)
+    copy = pickle.loads(pickle.dumps(a + b))
+    copy.backward()
+    assert [p.grad for p in copy.parents] == [1.0, 1.0]
+
+
+def test_a_registered_op_keeps_its_name() -> None:
+    times = define_times()
+    with pytest.raises(AttributeError, match="'times' is registered in autograd.OPS under its name, which cannot change"):
+        times.name = "product_of_two"
+    assert times.name == "times" and autograd.OPS["times"] is times.op and "product_of_two" not in autograd.OPS
+    assert times(Value(2.0), 3.0).op == "times"
+
+
+def test_autograd_ops_keeps_its_built_ins() -> None:
+    """OPS is a dict, but not one in which a built-in can be replaced or removed."""
+    times = define_times()
+    for attempt in (
+        lambda: autograd.OPS.__setitem__("add", times.op),
+        lambda: autograd.OPS.update({"mul": times.op}),
+        lambda: autograd.OPS.update(sin=times.op),
+        lambda: autograd.OPS.__delitem__("exp"),
+        lambda: autograd.OPS.pop("tanh"),
+    ):
+        with pytest.raises(ValueError, match="is a built-in op; it cannot be replaced or removed"):
+            attempt()
+    for attempt in (autograd.OPS.popitem, autograd.OPS.clear):
+        with pytest.raises(TypeError, match="autograd.OPS"):
+            attempt()
+    assert all(autograd.OPS[op.name] is op for op in _TABLE)
+    autograd.OPS["add"] = autograd.OPS["add"]  # the same op: nothing changes
+    autograd.OPS.pop("times")  # an op of your own leaves as it came
+    assert "times" not in autograd.OPS
+
+
+# --- pickled graphs know their ops -----------------------------------------------------------
+
+
+def define_cube(scale: float = 3.0) -> autograd.Primitive:
+    """x³ with the derivative scale·x²: right for scale 3 (12 at x = 2), wrong otherwise."""
+
+    @autograd.primitive
+    def cube(x):  # type: ignore[no-untyped-def]
+        return x * x * x
+
+    @cube.derivative
+    def cube_derivative(g, out, x):  # type: ignore[no-untyped-def]
+        return scale * g * x * x
+
+    return cube
+
+
+def test_a_pickled_graph_is_not_rebuilt_with_another_rule_of_its_name() -> None:
+    """Pickled with the right derivative of x³ (12 at x = 2) and loaded where "cube" holds a wrong
+    one (10): an error naming the op, not 10. The same definition run again loads."""
+    cube = define_cube()
+    x = Value(2.0, label="x")
+    payload = pickle.dumps(cube(x) + 1.0)
+    define_cube()  # the cell run again: the same rules
+    again = pickle.loads(payload)
+    again.backward()
+    assert again.parents[0].parents[0].grad == 12.0
+    define_cube(2.5)  # another derivative under the same name
+    with pytest.raises(ValueError, match=r"op 'cube': the graph was made with forward .*cube.* derivative .*cube_derivative \(code \w+\), but autograd.OPS\['cube'\] now holds"):
+        pickle.loads(payload)
+
+
+def test_a_pickled_graph_with_an_op_of_your_own_loads_in_another_process() -> None:
+    """The fingerprint is made of code, not of file paths, ids or line numbers: another process
+    that defines the op as it was loads the graph, and one that defines it otherwise is refused."""
+    x = Value(2.0)
+    payload = pickle.dumps(define_cube()(x))
+    script = (
+        "import pickle, sys\n"
+        "from test_custom_ops import define_cube\n"
+        "define_cube(float(sys.argv[1]))\n"
+        "try:\n"
+        "    y = pickle.loads(sys.stdin.buffer.read())\n"
+        "except ValueError as error:\n"
+        "    print('refused', error)\n"
+        "else:\n"
+        "    y.backward()\n"
+        "    print('loaded', y.data, y.parents[0].grad)\n"
+    )
+    tests = os.path.dirname(os.path.abspath(__file__))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([tests, os.getcwd(), os.environ.get("PYTHONPATH", "")])}
+    results = [
+        subprocess.run([sys.executable, "-c", script, scale], input=payload, capture_output=True, env=env, timeout=60, check=True)
+        for scale in ("3.0", "2.5")
+    ]
+    assert results[0].stdout.decode().split() == ["loaded", "8.0", "12.0"]
+    assert results[1].stdout.decode().startswith("refused cannot rebuild a graph node made by op 'cube'")
+
+
+def test_the_fingerprint_sees_closures_and_defaults_but_not_where_the_code_is() -> None:
+    fingerprint = autograd.custom._fingerprint
+    assert define_cube(3.0).op.fingerprint == define_cube(3.0).op.fingerprint
+    assert define_cube(3.0).op.fingerprint[1] != define_cube(2.5).op.fingerprint[1]
+    first = "def rule(g, out, x, k=2.0):\n    return k * g * x\n"
+    moved = "\n\n# a comment moves the code down\n" + first
+    other_default = first.replace("k=2.0", "k=3.0")
+    prints = []
+    for source, filename in ((first, "a.py"), (moved, "b.py"), (other_default, "a.py")):
+        namespace: dict[str, object] = {"__name__": "cell"}
+        exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - test source
+        prints.append(fingerprint(namespace["rule"]))
+    assert prints[0] == prints[1] != prints[2]
+    assert prints[0][:2] == ("rule", "cell")
+
+
+# --- plain floats at the boundary -------------------------------------------------------------
+
+
+def test_size_1_arrays_numpy_scalars_and_bools_enter_the_graph_as_floats() -> None:
+    """.data and .grad hold floats at every moment: what a rule gives is converted once, where it enters."""
+
+    @autograd.primitive
+    def double(x):  # type: ignore[no-untyped-def]
+        return np.array([2.0 * x])
+
+    @double.derivative
+    def double_derivative(g, out, x):  # type: ignore[no-untyped-def]
+        return np.array([[2.0 * g]])
+
+    x = Value(1.5)
+    y = double(x)
+    assert y.data.__class__ is float and y.data == 3.0
+    y.backward()
+    assert x.grad.__class__ is float and x.grad == 2.0
+    [gx] = autograd.grad(double(x) * double(x), [x])
+    assert gx.__class__ is float and gx == 12.0  # d(2x)²/dx = 8x
+    assert autograd.jvp(lambda v: double(v), [1.5], [1.0]) == (3.0, 2.0)
+
+    @autograd.primitive
+    def positive(x):  # type: ignore[no-untyped-def]
+        return np.float32(x) > 0  # a NumPy bool
+
+    @positive.derivative
+    def positive_derivative(g, out, x):  # type: ignore[no-untyped-def]
+        return np.int8(0)
+
+    @autograd.primitive
+    def half(x):  # type: ignore[no-untyped-def]
+        return np.float32(x) / np.float32(2.0)
+
+    @half.derivative
+    def half_derivative(g, out, x):  # type: ignore[no-untyped-def]
+        return g > 1e9 or np.array(0.5)  # False or a 0-d array
+
+    @autograd.primitive
+    def is_big(x):  # type: ignore[no-untyped-def]
+        return x > 10  # a Python bool
+
+    @is_big.derivative
+    def is_big_derivative(g, out, x):  # type: ignore[no-untyped-def]
+        return 0
+
+    x = Value(3.0)
+    results = [positive(x), half(x), is_big(x)]
+    assert [(r.data.__class__, r.data) for r in results] == [(float, 1.0), (float, 1.5), (float, 0.0)]
+    for r in results:
+        r.backward()
+    assert x.grad.__class__ is float and x.grad == 0.5
+
+
+def test_anything_else_from_a_rule_is_refused_naming_the_op() -> None:
+    @autograd.primitive
+    def pair(x):  # type: ignore[no-untyped-def]
+        return np.array([x, x])
+
+    @pair.derivative
+    def pair_derivative(g, out, x):  # type: ignore[no-untyped-def]
+        return g
+
+    with pytest.raises(TypeError, match=r"op 'pair': its forward gave an array of shape \(2,\) from numbers; one number is accepted"):
+        pair(Value(1.0))
+
+    @autograd.primitive
+    def spin(x):  # type: ignore[no-untyped-def]
+        return x
+
+    @spin.derivative
+    def spin_derivative(g, out, x):  # type: ignore[no-untyped-def]
+        return np.array([1j * g])
+
+    with pytest.raises(TypeError, match=r"op 'spin': its derivative gave ndarray .*1\.j.*; a number is accepted"):
+        spin(Value(1.0)).backward()
+    with pytest.raises(TypeError, match=r"op 'spin': its derivative gave ndarray"):
+        a = Value(1.0)
+        autograd.grad(spin(a), [a], create_graph=True)
+    forward, backward = autograd.OPS["pair"].rules_for(autograd.arrays)  # a batch: arrays in, arrays out
+    np.testing.assert_array_equal(forward(np.array([1.0, 2.0])), [[1.0, 2.0], [1.0, 2.0]])
+
+
+# --- derivatives that leave the graph ----------------------------------------------------------
+
+
+def define_leaky_sin(derivative: Callable[..., Any]) -> autograd.Primitive:
+    op = autograd.primitive(lambda x: math.sin(x), name="leaky_sin")
+    op.derivative(derivative)
+    return op
+
+
+LEAVING = {
+    "math.cos": lambda g, out, x: g * math.cos(x),
+    "float()": lambda g, out, x: g * math.cos(float(x)),
+    "np.cos(float())": lambda g, out, x: g * np.cos(float(x)),
+    ".data": lambda g, out, x: g * math.cos(x.data if isinstance(x, Value) else x),
+    "from out": lambda g, out, x: g * math.sqrt(1.0 - float(out) ** 2),  # cos from sin, for |x| < π/2
+}
+
+
+@pytest.mark.parametrize("how", list(LEAVING), ids=list(LEAVING))
+def test_a_derivative_that_leaves_the_graph_raises_under_create_graph(how: str) -> None:
+    """The issue's case: sin with its derivative written with math.cos. The first derivative is
+    right; the second, asked for, would be 0 where -sin 0.5 is due. It raises instead, naming the
+    op and autograd's functions, whether the op's upstream gradient is a number or a Value."""
+    leaky_sin = define_leaky_sin(LEAVING[how])
+    for x0 in (0.5, 0.0, -1.2):
+        x = Value(x0)
+        assert autograd.grad(leaky_sin(x), [x]) == [pytest.approx(math.cos(x0), abs=1e-15)]  # floats: fine
+        with pytest.raises(TypeError, match=r"op 'leaky_sin': .* the derivative left the graph.*autograd\.cos"):
+            autograd.grad(leaky_sin(x), [x], create_graph=True)
+        y = Value(2.0)
+        with pytest.raises(TypeError, match=r"op 'leaky_sin': .* left the graph"):  # g is the Value y here
+            autograd.grad(leaky_sin(x) * y, [x], create_graph=True)
+        with pytest.raises(TypeError, match=r"op 'leaky_sin'"):
+            autograd.hessian(lambda v: leaky_sin(v), [x0])
+
+
+def test_derivatives_that_stay_in_the_graph_or_are_constant_pass() -> None:
+    """Written with autograd.cos it follows the graph (the second derivative is -sin); a constant
+    derivative, and a piecewise-constant one (a relu by hand, at and near its jump), are plain
+    numbers whose own derivative is 0: no error."""
+    good_sin = define_leaky_sin(lambda g, out, x: g * autograd.cos(x))
+    y = Value(2.0)
+    for x0 in (0.5, 0.0):
+        x = Value(x0)
+        [first] = autograd.grad(good_sin(x) * y, [x], create_graph=True)
+        assert autograd.grad(first, [x, y]) == [pytest.approx(-2.0 * math.sin(x0), abs=1e-15), pytest.approx(math.cos(x0))]
+
+    @autograd.primitive
+    def triple(x):  # type: ignore[no-untyped-def]
+        return 3.0 * x
+
+    @triple.derivative
+    def triple_derivative(g, out, x):  # type: ignore[no-untyped-def]
+        return 3.0 * float(g)  # g is a number here: a plain 3.0 or 3·seed
+
+    @autograd.primitive
+    def my_relu(x):  # type: ignore[no-untyped-def]
+        return max(float(x), 0.0)
+
+    @my_relu.derivative
+    def my_relu_derivative(g, out, x):  # type: ignore[no-untyped-def]
+        return g * (1.0 if x > 0 else 0.0)
+
+    for x0 in (-1.0, -1e-9, 0.0, 1e-9, 2.0):
+        x = Value(x0)
+        [first] = autograd.grad(triple(x) + my_relu(x), [x], create_graph=True)
+        assert first.data == (4.0 if x0 > 0 else 3.0) and autograd.grad(first, [x]) == [0.0]

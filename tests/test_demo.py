@@ -74,3 +74,8 @@ def test_make_lab_installs_jupyterlab_once_and_opens_the_notebooks() -> None:
     assert commands.index(install) < commands.index(".venv/bin/jupyter lab notebooks/") == len(commands) - 1
     pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     assert re.search(r'^lab = \[.*"jupyterlab>=\d', pyproject, re.M)
+
+
+def test_demo_ends_by_saying_where_to_go_next() -> None:
+    last = [line for line in _make_dry_run("demo").splitlines() if line.strip()][-1]
+    assert "Next:" in last and "make lab" in last and "make docs" in last and "site/index.html" in last

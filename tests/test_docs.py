@@ -85,6 +85,29 @@ def test_no_development_log_in_user_facing_text(page: Path) -> None:
     assert not found, f"{_name(page)} reads like a development log here: {found}"
 
 
+def _docstrings(path: Path) -> str:
+    import ast
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    nodes = [tree, *(n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)))]
+    return "\n".join(ast.get_docstring(n) or "" for n in nodes)
+
+
+def test_no_development_log_in_notebooks_or_docstrings() -> None:
+    """The site shows these too: the notebooks' cells and the API reference from the docstrings."""
+    import json
+
+    found = {}
+    for notebook in sorted((ROOT / "notebooks").rglob("*.ipynb")):
+        cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+        text = "\n".join("".join(cell["source"]) for cell in cells)
+        found[notebook.relative_to(ROOT).as_posix()] = sorted({m.group(0) for m in _LOG.finditer(text)})
+    for package in ("autograd", "nn", "viz"):
+        for module in sorted((ROOT / package).rglob("*.py")):
+            found[module.relative_to(ROOT).as_posix()] = sorted({m.group(0) for m in _LOG.finditer(_docstrings(module))})
+    assert not {name: log for name, log in found.items() if log}
+
+
 def test_the_log_check_can_fail() -> None:
     for line in ("At the last run (2026-11-26 11:57 UTC)", "`autograd.compile` (issue 11)", "callgrind counts 193"):
         assert _LOG.search(line), line
@@ -101,6 +124,8 @@ def test_speed_chapter_quotes_the_figures_of_results_md() -> None:
 
 
 def test_every_notebook_is_listed_in_the_readme_and_the_notebooks_chapter() -> None:
+    """docs/notebooks.md lists every notebook; the README lists those in notebooks/ and may link a
+    whole folder (notebooks/ko/, an edition in another language) instead of each of its notebooks."""
     notebooks = sorted((ROOT / "notebooks").rglob("*.ipynb"))
     notebooks = [n for n in notebooks if ".ipynb_checkpoints" not in n.parts]
     assert notebooks
@@ -108,5 +133,7 @@ def test_every_notebook_is_listed_in_the_readme_and_the_notebooks_chapter() -> N
     chapter = (ROOT / "docs" / "notebooks.md").read_text(encoding="utf-8")
     for notebook in notebooks:
         relative = notebook.relative_to(ROOT).as_posix()
-        assert f"]({relative})" in readme, f"the README's notebook list lacks {relative}"
+        folder = notebook.parent.relative_to(ROOT).as_posix()
+        in_readme = f"]({relative})" in readme or (folder != "notebooks" and f"]({folder}/)" in readme)
+        assert in_readme, f"the README's notebook list lacks {relative}"
         assert f"](../{relative})" in chapter, f"docs/notebooks.md lacks {relative}"

@@ -51,7 +51,7 @@ def test_drawings_show_what_the_readme_says() -> None:
     assert svg.lstrip().startswith("<?xml") and ">220<" in svg and ">2.2<" in svg
     shaded = figures.FIGURES["vanishing_gradient.svg"]().inputs
     assert "|grad|" in shaded and "10⁻⁴ to 10⁻³" in shaded  # the legend reaches the vanishing decades
-    assert ">0.0001366<" in shaded and "x gets 1.4·10⁻⁴ of it" in README  # x's gradient, as the README says
+    assert ">grad 0.0001366<" in shaded and "x gets 1.4·10⁻⁴ of it" in README  # x's gradient, as the README says
     png = (figures.FOLDER / "decision_boundary.png").read_bytes()
     assert png.startswith(b"\x89PNG") and b"Software" not in png  # no version stamp: redrawing changes nothing
 
@@ -63,3 +63,30 @@ def test_inputs_see_data_and_code_but_not_rounding_noise() -> None:
     assert figures.decision_boundary.__name__ in inputs(figures.decision_boundary)  # a function counts by its source
     with pytest.raises(ValueError, match="registered twice"):
         figures.figure("apple_lecture.svg")(figures.apple_lecture)
+
+
+def _width_px(path: Path) -> float:
+    """A picture's natural width in CSS pixels: an SVG's width in points × 4/3, a PNG's or GIF's pixels."""
+    if path.suffix == ".svg":
+        import re
+
+        width = re.search(r'<svg width="([\d.]+)pt"', path.read_text(encoding="utf-8"))
+        assert width, path.name
+        return float(width.group(1)) * 4 / 3
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return image.size[0]
+
+
+def test_pictures_read_at_githubs_column_width() -> None:
+    """GitHub shows a README in a column about 830 px wide and scales wider pictures down: none
+    may shrink below 0.8 (a drawing's 14 pt text stays at 15 px or more), and the two pictures
+    that stand side by side fit the column together."""
+    column = 830
+    for name in figures.FIGURES:
+        assert _width_px(figures.FOLDER / name) * 0.8 <= column, f"{name} is {_width_px(figures.FOLDER / name):.0f} px wide"
+    side_by_side = ("vanishing_gradient.svg", "decision_boundary.png")
+    row = next(line for line in README.splitlines() if all(f"docs/figures/{n}" in line for n in side_by_side))
+    assert row.startswith("|")
+    assert sum(_width_px(figures.FOLDER / n) for n in side_by_side) <= column

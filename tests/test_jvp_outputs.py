@@ -45,7 +45,13 @@ def test_one_output_still_gives_floats() -> None:
 
 
 def test_an_output_that_is_not_a_value_is_named() -> None:
-    with pytest.raises(TypeError, match=r"output \[1\] must be a Value; got float 2.0"):
-        autograd.jvp(lambda x: [x, 2.0], [1.0], [1.0])
-    with pytest.raises(TypeError, match="fn must return a Value; got str 'x'; a list or tuple of Values is accepted"):
+    with pytest.raises(TypeError, match=r"output \[1\] must be a Value or a number; got str 'y'"):
+        autograd.jvp(lambda x: [x, "y"], [1.0], [1.0])
+    with pytest.raises(TypeError, match="fn must return a Value or a number; got str 'x'; a list or tuple of them"):
         autograd.jvp(lambda x: "x", [1.0], [1.0])
+
+
+def test_a_constant_output_has_derivative_zero() -> None:
+    """A plain number among the outputs is a constant, as in HIPS autograd and JAX."""
+    assert autograd.jvp(lambda x: [x, 2.0], [1.0], [1.0]) == ([1.0, 2.0], [1.0, 0.0])
+    assert autograd.jvp(lambda x: 2, [1.0], [1.0]) == (2.0, 0.0)

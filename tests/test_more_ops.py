@@ -139,6 +139,8 @@ def test_minimum_gives_the_gradient_to_the_first_least_operand() -> None:
     assert node.data == -2.0 and node._op == "min"
     assert grad(node, [a, b, c]) == [0.0, 1.0, 0.0]
     assert math.isnan(autograd.minimum([a, Value(math.nan)]).data)  # nan wins, as in NumPy
+    assert autograd.min is autograd.minimum and autograd.max is autograd.maximum  # NumPy's names
+    assert "min" not in autograd.__all__  # a star import keeps Python's min and max
 
 
 def test_hypot_and_atan2_at_the_origin() -> None:

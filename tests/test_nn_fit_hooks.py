@@ -229,15 +229,15 @@ class InterruptingMLP(nn.MLP):
         return super().__call__(x)
 
 
-@pytest.mark.parametrize("at", [1, 2, 4])
-def test_ctrl_c_while_fit_compiles_returns_the_history(at: int) -> None:
+def test_ctrl_c_while_fit_compiles_returns_the_history() -> None:
+    at = 1  # compiling traces the model: its first call (the steps replay, they do not call it)
     model = InterruptingMLP(at)
     before = model.state_dict()
     try:
         history = nn.fit(model, X4, Y4, loss="hinge", optimizer="sgd", lr=0.1, epochs=10, progress=False)
     except KeyboardInterrupt:  # a failure of this test, not the end of the test run
         pytest.fail(f"Ctrl-C in the model's call {at} escaped fit")
-    assert model.calls == at  # the interrupt came while compiling: fit calls the model per traced sample
+    assert model.calls == at  # the interrupt came while compiling
     assert history.interrupted and len(history) == 0
     assert model.state_dict() == before and all(p.grad == 0.0 for p in model.parameters())
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -6,6 +6,7 @@ import json
 import math
 import os
 import random
+import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 
@@ -348,7 +349,7 @@ def replace_text(old: str, new: str) -> Callable[[Path], None]:
 
 
 HOSTILE_FILES = {
-    "deep nesting": (lambda p: p.write_text("[" * 100_000), "nested too deeply to read"),
+    "deep nesting": (lambda p: p.write_text("[" * 100_000), "nested more than 16 levels deep"),
     "deep but parsable": (lambda p: p.write_text("[" * 500 + "]" * 500), "nested more than 16 levels deep"),
     "deep config": (lambda p: rewrite(p, lambda d: d["architecture"]["config"].update(nouts=json.loads("[" * 200 + "]" * 200))),
                     "nested more than 16 levels deep"),
@@ -402,3 +403,121 @@ def test_a_parameter_too_large_for_a_float_is_named(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="too large for a float"):
         model.load_state_dict({**model.state_dict(), "layers.0.neurons.0.b": 10**5000})  # more digits than str() converts
     assert weights_of(model) == before
+
+
+# --- bounded memory ---------------------------------------------------------------------------
+
+
+def peak_bytes_of(read: Callable[[], object]) -> tuple[int, BaseException | None]:
+    """The peak of memory Python allocates while ``read()`` runs (tracemalloc), and what it raised."""
+    tracemalloc.start()
+    try:
+        read()
+        raised = None
+    except Exception as error:  # noqa: BLE001 - returned to the caller to check
+        raised = error
+    finally:
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    return peak, raised
+
+
+ONES = "[" + "1," * (10**7 - 1) + "1]"  # 10^7 ones: 20 MB
+
+
+def with_ones(where: str) -> Callable[[Path], None]:
+    """A hostile 20 MB model file: the ones put somewhere in a valid file, or the file is the array."""
+
+    def damage(path: Path) -> None:
+        text = path.read_text()
+        if where == "bare array":
+            text = ONES
+        elif where == "extra key":
+            text = text[: text.rindex("}")] + ', "x": ' + ONES + "}"
+        elif where == "first key":
+            text = '{"x": ' + ONES + ", " + text[1:]
+        elif where == "a parameter":
+            text = text.replace('"layers.0.neurons.0.b": ', '"layers.0.neurons.0.b": ' + ONES + ', "y": ', 1)
+        elif where == "config":
+            text = text.replace('"nouts": [', '"nouts": [' + ONES[1:-1] + ", ", 1)
+        path.write_text(text)
+
+    return damage
+
+
+@pytest.mark.parametrize("where", ["bare array", "extra key", "first key", "a parameter", "config"])
+def test_a_hostile_20_mb_file_is_refused_in_bounded_memory(where: str, tmp_path: Path) -> None:
+    """Ten million ones, anywhere in the file: refused before parsing, with the file's bytes and
+    its text (20 MB each) the only large allocations. Parsing alone took over 100 MB, and the
+    nesting check that followed 700 MB more."""
+    path = damaged_file(tmp_path, with_ones(where))
+    assert 20_000_000 < path.stat().st_size < 21_000_000
+    model = trained_model(8)
+    before = weights_of(model)
+    for read in (lambda: nn.load(path), lambda: model.load(path)):
+        peak, raised = peak_bytes_of(read)
+        assert peak < 50_000_000, f"{peak / 1e6:.0f} MB"  # under 100 MB is the promise
+        assert isinstance(raised, nn.ModelFileError), raised
+        assert "JSON values" in str(raised) and len(str(raised)) < 500
+    assert weights_of(model) == before
+
+
+def test_the_nesting_check_allocates_nothing_per_element() -> None:
+    from nn.io import _too_deep
+
+    wide = [list(range(1_000_000)), [[] for _ in range(100_000)], {str(k): {} for k in range(100_000)}]
+    peak, raised = peak_bytes_of(lambda: _too_deep({"a": wide}))
+    assert raised is None and peak < 10_000, peak
+    deep: list = []
+    for _ in range(16):
+        deep = [deep]
+    assert _too_deep(deep) and not _too_deep(deep[0])  # 17 levels against 16
+
+
+def test_a_file_larger_than_max_bytes_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    """The limit is nn.io.MAX_FILE_BYTES (64 MiB) unless max_bytes raises it; a file over it
+    (here a sparse one: nothing to read from the disk) costs no memory."""
+    assert nn.io.MAX_FILE_BYTES == 64 * 2**20
+    path = tmp_path / "model.json"
+    model = trained_model(7)
+    model.save(path)
+    size = path.stat().st_size
+    with pytest.raises(nn.ModelFileError, match=rf"is {size:,} bytes, more than max_bytes={size - 1:,}; it is not read .*pass a larger max_bytes"):
+        nn.load(path, max_bytes=size - 1)
+    for read in (lambda: nn.load(path, max_bytes=size), lambda: trained_model(8).load(path, max_bytes=size),
+                 lambda: nn.MLP.load(path, max_bytes=size), lambda: nn.io.load_into(trained_model(8), path, max_bytes=size)):
+        assert weights_of(read()) == weights_of(model)  # type: ignore[arg-type]
+    with pytest.raises(nn.ModelFileError, match="more than max_bytes"):
+        trained_model(8).load(path, max_bytes=100)
+    huge = tmp_path / "huge.json"
+    with open(huge, "wb") as file:
+        file.truncate(nn.io.MAX_FILE_BYTES + 1)
+    for read in (lambda: nn.load(huge), lambda: trained_model(8).load(huge)):
+        peak, raised = peak_bytes_of(read)
+        assert isinstance(raised, nn.ModelFileError) and f"is {nn.io.MAX_FILE_BYTES + 1:,} bytes" in str(raised)
+        assert peak < 1_000_000, peak
+    for bad in (0, -5, 2.5e7, "64 MiB", True):
+        with pytest.raises(TypeError, match="max_bytes must be a positive int"):
+            nn.load(path, max_bytes=bad)  # type: ignore[arg-type]
+
+
+def test_large_models_load_and_a_file_must_say_its_architecture_before_its_parameters(tmp_path: Path) -> None:
+    """Above 10,000 JSON values the count is checked against the architecture, which a file nn.save
+    wrote (or any with sorted keys) gives first; a reordered file of a large model is refused."""
+    model = nn.MLP(200, [60, 10], rng=random.Random(3))  # 12,670 parameters
+    model.layers[1].neurons[2].w[5] = model.layers[1].neurons[0].w[5]  # a tie
+    path = tmp_path / "large.json"
+    model.save(path)
+    assert weights_of(nn.load(path)) == weights_of(model)
+    document = json.loads(path.read_text())
+    path.write_text(json.dumps(document, sort_keys=True))
+    reloaded = nn.load(path)
+    assert weights_of(reloaded) == weights_of(model)
+    reordered = {"parameters": document["parameters"], **{k: v for k, v in document.items() if k != "parameters"}}
+    path.write_text(json.dumps(reordered))
+    with pytest.raises(nn.ModelFileError, match=r'no "architecture" near its start .*nn\.save writes it first'):
+        nn.load(path)
+    document["parameters"].update({f"extra.{k}": 0.0 for k in range(30_000)})
+    path.write_text(json.dumps(document))
+    with pytest.raises(nn.ModelFileError, match=r"holds up to [\d,]+ JSON values, but its architecture MLP\(nin=200, nouts=\[60, 10\].*has 12670 parameters"):
+        nn.load(path)

@@ -269,3 +269,34 @@ def test_accumulate_agrees_with_the_reference_rule(op: Op) -> None:
                 assert a.grad == 0.25 + ga
 
     check()
+
+
+@pytest.mark.parametrize("op", list(BUILT_IN.values()), ids=lambda op: op.name)
+def test_derivatives_stay_in_the_graph(op: Op) -> None:
+    """The check ops of your own get under grad(create_graph=True), run once here on the table:
+    given Value operands, the Value form of each derivative gives a Value, or a number that does
+    not change with the operands (probed on both sides), whether g is a number or a Value."""
+    from autograd import values
+    from autograd.custom import _check_in_graph
+    from autograd.functional import _local_gradients
+
+    _, backward = op.rules_for(values)
+
+    def float_gradients(g: float, out: float, xs: Sequence[float]) -> list[float]:
+        return list(_local_gradients(op, op.backward, g, out, xs))
+
+    def forward(xs: Sequence[float]) -> float:
+        return op.forward(list(xs)) if op.arity == VARIADIC else op.forward(*xs)
+
+    @settings(max_examples=25, deadline=None, derandomize=True, database=None)
+    @given(operands(op), st.floats(-3.0, 3.0))
+    def check(point: list[float], seed: float) -> None:
+        assume(away_from_kinks(op, point[: len(point) - op.n_params]))
+        differentiable = len(point) - op.n_params
+        xs = [Value(v) for v in point[:differentiable]] + point[differentiable:]
+        out = BUILDERS[op.name]([Value(v) for v in point])
+        for g in (seed, Value(seed)):
+            grads = list(_local_gradients(op, backward, g, out, xs))
+            _check_in_graph(op.name, forward, float_gradients, op.kinks, g, xs, grads)
+
+    check()

@@ -58,7 +58,7 @@ def test_quick_start_writes_its_files(tmp_path: Path, monkeypatch: pytest.Monkey
 
 def test_readme_commands_are_make_targets() -> None:
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
-    for target in ("demo", "test", "bench", "lab", "notebooks", "figures"):
+    for target in ("demo", "test", "docs", "bench", "lab", "notebooks", "figures"):
         assert f"make {target}" in README
         assert re.search(rf"^{target}:", makefile, re.M), target
     assert "make test" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")

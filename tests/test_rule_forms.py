@@ -534,3 +534,22 @@ def test_divisor_gradient_of_arrays_equals_floats_across_the_float_range() -> No
     with arrays.quiet():
         plain = -g * (forward(a, b) / b)  # the formula without the care
     assert sum(not identical(e, float(p)) for e, p in zip(expected, plain)) > 2000  # the careful regime is reached
+
+
+@pytest.mark.parametrize("name", ["sum", "mean"])
+def test_sum_and_mean_arrays_equal_floats_where_a_partial_sum_overflows(name: str) -> None:
+    # the float kit sums exactly: [1e308, 1e308, -1e308] is 1e308, the mean of two -1e308
+    # is -1e308, [1e308, 1e308, -inf] is -inf; a pairwise sum over the batch got inf or nan
+    big = 1.7e308
+    columns = [
+        [big, big, -big], [-big, -big], [big, big, -math.inf], [math.inf, big, 1.0], [math.inf, -math.inf, 1.0],
+        [big, -big, big, big, -big], [1.0, 2.0, 3.0], [math.nan, big, big], [5.0, 1e300, -1e300],
+    ]  # fmt: skip
+    op = autograd.OPS[name]
+    forward = op.rules_for(arrays)[0]
+    for column in columns:
+        batch = [np.array([x, 1.0, x]) for x in column]  # the column as sample 0 and 2, a plain sample between
+        expected = [op.forward(column), op.forward([1.0] * len(column)), op.forward(column)]
+        with arrays.quiet():  # as the replay runs it
+            got = forward(batch)
+        assert ulps(got, expected).tolist() == [0, 0, 0], (column, got, expected)

@@ -189,3 +189,81 @@ def test_bad_arguments_say_what_is_accepted() -> None:
         draw_network(model, style="record")
     with pytest.raises(ValueError, match="show_grad"):
         draw_network(model, show_grad="yes")
+
+
+# --- the network player: backprop_player(..., view="network") ------------------------------------
+
+
+def test_the_network_player_plays_the_notes_deltas_layer_by_layer() -> None:
+    from viz import backprop_player
+
+    model = notes_network()
+    hand = by_hand()
+    out = model(X)
+    loss = autograd.sum([0.5 * (a - t) ** 2 for a, t in zip(out, Y)])
+    loss.label = "J"
+    player = backprop_player(loss, names=model, view="network", fmt=".6g")
+    assert [s.phase for s in player.steps] == ["forward"] * 3 + ["backward"] * 4  # inputs, 2 layers; δ and ∂w per layer
+    assert all(p.grad == 0.0 for p in model.parameters())  # only read: nothing written into the graph
+    captions = ["\n".join(s.caption) for s in player.steps]
+    f = lambda x: format(x, ".6g")  # noqa: E731
+    assert f"a₁⁽²⁾ = σ(z₁⁽²⁾) = {f(hand['a2'][0])}" in captions[1]
+    assert f"a₂⁽³⁾ = σ(z₂⁽³⁾) = {f(hand['a3'][1])}" in captions[2]
+    # the output deltas: δ = ∂J/∂a × σ'(z) = (a − y) × a(1 − a)
+    a3, d3 = hand["a3"], hand["d3"]
+    assert f"δ₁⁽³⁾ = ∂J/∂a₁⁽³⁾ × σ'(z₁⁽³⁾) = {f(a3[0] - Y[0])} × {f(a3[0] * (1 - a3[0]))} = {f(d3[0])}" in captions[3]
+    # the hidden deltas: (δ₁⁽³⁾·w₁ⱼ⁽²⁾ + δ₂⁽³⁾·w₂ⱼ⁽²⁾) × σ'(z), the notes' formula with its numbers
+    a2, d2 = hand["a2"], hand["d2"]
+    line = (f"δ₁⁽²⁾ = (δ₁⁽³⁾·w₁₁⁽²⁾ + δ₂⁽³⁾·w₂₁⁽²⁾) × σ'(z₁⁽²⁾) = ({f(d3[0])}×{f(W[1][0][0])} − {f(-d3[1])}×{f(W[1][1][0])})"
+            f" × {f(a2[0] * (1 - a2[0]))} = {f(d2[0])}")
+    assert line in captions[5], captions[5]
+    assert f"∂J/∂w₂₁⁽¹⁾ = δ₂⁽²⁾ × a₁⁽¹⁾ = {f(d2[1])} × {f(X[0])} = {f(d2[1] * X[0])}" in captions[6]
+    # the last frame shows every delta, and the gradients backward() gives
+    last = player.steps[-1]
+    assert last.grads == tuple(f(d) for d in d2 + d3)
+    loss.backward()
+    for k, layer in enumerate(model.layers):
+        for j, neuron in enumerate(layer.neurons):
+            assert float(last.grads[2 * k + j]) == pytest.approx(neuron.b.grad, rel=1e-5)
+
+
+def test_the_network_players_page_is_one_drawing_and_its_gif_every_frame(tmp_path) -> None:
+    import io
+
+    from PIL import Image
+
+    from viz import backprop_player
+
+    model = nn.MLP(3, [4, 4, 1], activation="tanh", rng=random.Random(0))
+    loss = (model([0.5, -1.0, 2.0]) - 1.0) ** 2
+    player = backprop_player(loss, names=model, view="network")
+    assert len(player) == 1 + 3 + 6
+    page = player.html()
+    assert page.count("<svg") == 1 and len(page.encode("utf-8")) < 200_000
+    root = ET.fromstring(player.page_svg())
+    slots = [t for t in root.iter(f"{SVG}text") if t.get("class") == "slot"]
+    captions = max(len(s.caption) for s in player.steps)
+    assert len(slots) == (3 + 4 + 4 + 1) + (4 + 4 + 1) + (12 + 16 + 4) + captions
+    with Image.open(io.BytesIO(player.gif())) as gif:
+        assert gif.n_frames == len(player)
+    assert player.steps[0].grads == ("",) * 9 and all(player.steps[-1].grads)
+
+
+def test_the_network_player_says_what_it_needs() -> None:
+    from viz import backprop_player
+
+    model = nn.MLP(2, [2, 1], rng=random.Random(0))
+    loss = model([1.0, 2.0]) ** 2
+    with pytest.raises(TypeError, match="pass it as names="):
+        backprop_player(loss, view="network")
+    with pytest.raises(ValueError, match="style must be one of"):
+        backprop_player(loss, names=model, view="network", style="record")
+    with pytest.raises(ValueError, match="view must be 'graph' or 'network'"):
+        backprop_player(loss, names=model, view="layers")
+    batch = model([1.0, 2.0]) + model([0.5, 0.5])  # two samples: each neuron twice
+    with pytest.raises(ValueError, match="used 2 times"):
+        backprop_player(batch, names=model, view="network")
+    other = nn.MLP(2, [2, 1], rng=random.Random(1))
+    with pytest.raises(ValueError, match="used 0 times"):
+        backprop_player(loss, names=other, view="network")
+    assert len(backprop_player(loss, names=model, view="network", style="python")) == 1 + 2 + 4

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-import viz.render
 from autograd import Value
 from viz import GRAD_COLORS, Player, backprop_player, draw_dot
 
@@ -209,7 +208,9 @@ def test_html_is_one_self_contained_page(tmp_path: Path) -> None:
     assert page.startswith("<!DOCTYPE html>")
     assert not re.search(r"(?i)https?://(?!www\.w3\.org/(2000/svg|1999/xlink|Graphics/SVG))", page)  # no URL but SVG namespaces
     assert "<script src" not in page and "<link" not in page and "@import" not in page
-    assert page.count("<svg") == 6 and "</script>" not in page.split("<script>")[1].split("</script>")[0]
+    # the drawing once (its layout is every frame's), the frames as changes of its texts and classes
+    assert page.count("<svg") == 1 and "</script>" not in page.split("<script>")[1].split("</script>")[0]
+    assert page.count('class="slot"') == 2 * 5 + max(len(step.caption) for step in player.steps)
     inline = player._repr_html_()
     assert inline.startswith("<iframe srcdoc=") and "&lt;svg" in inline
 
@@ -245,7 +246,7 @@ def test_names_show_parameters_short_and_weights_beside_their_inputs() -> None:
     loss.backward()
     svg = draw_dot(loss, style="lecture", names=model).svg()
     shown = texts(svg)
-    assert "w₀" in shown and "w₁" in shown and "b" in shown
+    assert "w[0][0][0]" in shown and "w[0][1][1]" in shown and "b[1][0]" in shown  # model.layers[0].neurons[1].w[1]
     source = draw_dot(loss, names=model).source
     assert "layers.0.neurons.1.w.0" in source  # the full name, as a tooltip
     assert 'ordering=in' in source  # dot nodes keep w₀ x₀ w₁ x₁ in order
@@ -342,7 +343,7 @@ def test_the_player_example_writes_the_readme_gif_and_a_page(tmp_path: Path) -> 
     gif, page = example["main"](tmp_path / "player.gif", tmp_path / "apple.html")
     with Image.open(gif) as image:
         assert image.n_frames == 6
-    assert page.read_text(encoding="utf-8").count("<svg") == 6
+    assert page.read_text(encoding="utf-8").count("<svg") == 1  # one drawing; the frames change its texts
 
 
 def test_without_the_media_extra_gif_and_hangul_png_say_what_to_install(monkeypatch: pytest.MonkeyPatch,
@@ -374,7 +375,7 @@ def test_each_weight_is_drawn_beside_the_input_it_multiplies() -> None:
     out.backward()
     svg = draw_dot(out, style="lecture", names=neuron).svg()
     y = {t.text: float(t.get("y")) for t in ET.fromstring(svg).iter(f"{SVG}text")}
-    order = ["w₀", "0.25", "w₁", "-1.5", "w₂", "2.75", "b"]  # top to bottom (or bottom to top)
+    order = ["w[0]", "0.25", "w[1]", "-1.5", "w[2]", "2.75", "b"]  # top to bottom (or bottom to top)
     ys = [y[name] for name in order]
     assert ys == sorted(ys) or ys == sorted(ys, reverse=True)
     # names may also be a mapping or (name, Value) pairs
@@ -394,3 +395,89 @@ def test_fan_out_sums_in_backwards_order_to_the_same_float() -> None:
     y.backward()
     values = _walk_values(y)
     assert [float(g) for g in player.steps[-1].grads] == [v.grad for v in values]
+
+
+# --- the page: the drawing once, frames as changes -------------------------------------------------
+
+
+def _mlp_3441() -> tuple[Value, object]:
+    import random
+
+    from nn import MLP
+
+    model = MLP(3, [4, 4, 1], activation="tanh", rng=random.Random(0))
+    out = model([Value(0.5), Value(-1.0), Value(2.0)])
+    return (out - 1.0) ** 2, model
+
+
+def test_a_3_4_4_1_mlps_page_holds_one_drawing_and_stays_under_a_megabyte() -> None:
+    loss, model = _mlp_3441()
+    player = backprop_player(loss, names=model)
+    page = player.html()
+    assert len(page.encode("utf-8")) <= 1_000_000
+    assert page.count("<svg") == 1 and len(player) == 40
+    # the page's one drawing has the frames' layout: the same size as the last frame
+    assert _size(player.page_svg()) == _size(player.drawings[-1].svg())
+
+
+def _size(svg: str) -> tuple[str, str]:
+    root = ET.fromstring(svg if svg.startswith("<?xml") else svg)
+    return root.get("width"), root.get("height")
+
+
+def test_draw_dot_names_every_parameter_of_an_mlp_apart() -> None:
+    loss, model = _mlp_3441()
+    svg = draw_dot(loss, style="record", names=model).svg()
+    shown = texts(svg)
+    names = [f"w[{k}][{j}][{i}]" for k, (nin, nout) in enumerate([(3, 4), (4, 4), (4, 1)]) for j in range(nout) for i in range(nin)]
+    names += [f"b[{k}][{j}]" for k, nout in enumerate([4, 4, 1]) for j in range(nout)]
+    assert len(names) == len(model.parameters()) == 41
+    for name in names:
+        assert shown.count(name) == 1, name
+    assert {"x₀", "x₁", "x₂"} <= set(shown)  # the inputs, unlabelled, by their place
+    lecture = texts(draw_dot(loss, style="lecture", names=model).svg())
+    assert {"x₀", "x₁", "x₂", "w[2][0][3]", "b[1][2]"} <= set(lecture)
+
+
+def test_two_parameters_with_one_short_name_keep_their_full_names() -> None:
+    a, b = Value(1.0), Value(2.0)
+    y = a * b
+    shown = texts(draw_dot(y, names={"enc.w.0": a, "dec.w.0": b}).svg())
+    assert "enc.w.0" in shown and "dec.w.0" in shown and "w[0]" not in shown
+
+
+def test_captions_name_nodes_never_by_their_value_and_never_print_negative_zero() -> None:
+    loss, model = _mlp_3441()
+    captions = "\n".join(line for step in backprop_player(loss, names=model).steps for line in step.caption)
+    assert "z[0][3]" in captions and "tanh(z[1][2])" in captions
+    assert "Σw·x node" not in captions and "∂0.5/" not in captions and "∂-1/" not in captions
+    assert "x₀ = 0.5, x₁ = -1, …" in captions and "∂x₀ += " in captions
+    zero = Value(0.0, label="z")
+    y = zero * Value(-2.0, label="k")
+    y.label = "y"
+    player = backprop_player(y)
+    shown = "\n".join(line for step in player.steps for line in step.caption) + "\n".join(g for s in player.steps for g in s.grads)
+    assert "-0" not in shown.replace("-0.", "")  # 0 × −2 is −0.0 in floats: shown as 0
+    assert "-0" not in "".join(texts(draw_dot(y, style="lecture").svg()))
+
+
+def test_the_page_centres_each_text_where_the_frames_centre_it() -> None:
+    price, *_ = apple_price()
+    for style in STYLES:
+        player = backprop_player(price, style=style)
+        page = ET.fromstring(player.page_svg())
+        slots = {t.get("id"): t for t in page.iter(f"{SVG}text") if (t.get("class") or "") == "slot"}
+        frame = ET.fromstring(player.drawings[-1].svg())
+        last = player.template.frames[-1]
+        widths = {**dict.fromkeys("0123456789", 556), ".": 278, " ": 278, "a": 556, "d": 556, "g": 556, "r": 333, "t": 278}
+        checked = 0
+        for t in frame.iter(f"{SVG}text"):
+            text = t.text or ""
+            matches = [n for n, shown in enumerate(last.texts) if shown == text and player.template.slots[n].centred]
+            if len(matches) != 1 or t.get("text-anchor") != "start" or not set(text) <= set(widths):
+                continue
+            slot = slots[f"s{matches[0]}"]
+            middle = float(t.get("x")) + sum(widths[c] for c in text) * float(t.get("font-size")) / 2000
+            assert slot.get("text-anchor") == "middle" and abs(float(slot.get("x")) - middle) < 0.05
+            checked += 1
+        assert checked >= 4

@@ -124,14 +124,35 @@ def apple_record() -> Picture:
 
 @figure("vanishing_gradient.svg")
 def vanishing_gradient() -> Picture:
-    """Six stacked sigmoids: each multiplies the gradient on its way back by σ' ≤ 0.25."""
+    """Six stacked sigmoids: each multiplies the gradient on its way back by σ' ≤ 0.25.
+
+    Drawn top to bottom in micrograd's boxes: about 280 px wide, so that at GitHub's column width
+    (about 830 px) it stands beside the decision boundary with its text at full size (the chain
+    drawn left to right is 1,570 px wide, and its text would shrink to half)."""
     x = Value(0.5, label="x")
     a = x
     for i in range(1, 7):
         a = a.sigmoid()
         a.label = f"a{i}"
     a.backward()
-    graph = draw_dot(a, style="lecture", color_by="grad")
+    graph = draw_dot(a, rankdir="TB", color_by="grad")
+    return Picture(graph.source, graph.save)
+
+
+@figure("network.svg")
+def network() -> Picture:
+    """Notes 000's 2-2-2 sigmoid network after one forward and backward pass (a textbook's
+    weights, no biases' values: the notes' own numbers did not survive), drawn as a network."""
+    model = nn.MLP(2, [2, 2], activation="sigmoid", output_activation="sigmoid", rng=random.Random(0))
+    weights = [[[0.15, 0.20], [0.25, 0.30]], [[0.40, 0.45], [0.50, 0.55]]]
+    for k, layer in enumerate(model.layers):
+        for j, neuron in enumerate(layer.neurons):
+            for i, w in enumerate(neuron.w):
+                w.data = weights[k][j][i]
+    x, y = [0.05, 0.10], [0.01, 0.99]
+    loss = autograd.sum([0.5 * (a - t) ** 2 for a, t in zip(model(x), y)])
+    loss.backward()
+    graph = viz.draw_network(model, x)
     return Picture(graph.source, graph.save)
 
 

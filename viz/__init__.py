@@ -13,7 +13,7 @@ True
 
 import _gradtrace  # noqa: F401  # first: an ImportError that says what to do when `autograd` is HIPS autograd
 
-from .draw import DEFAULT_MAX_NODES, GRAD_COLORS, draw_dot
+from .draw import DEFAULT_MAX_NODES, GRAD_COLORS, draw_dot, plot_dot_graph
 from .explain import Explanation, Explanations, explain
 from .fonts import hangul_font_path, use_hangul_font
 from .network import NETWORK_STYLES, draw_network
@@ -44,6 +44,7 @@ __all__ = [
     "plot_activation",
     "plot_confusion_matrix",
     "plot_decision_boundary",
+    "plot_dot_graph",
     "plot_history",
     "use_hangul_font",
 ]

@@ -8,9 +8,7 @@ root through each node's operands in operand order, so the same graph always giv
 
 from __future__ import annotations
 
-import html
 import math
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -18,6 +16,8 @@ import graphviz
 
 from autograd import OPS, Value
 
+from ._chain import walk as walk_chain
+from ._safe import dot_attribute, dot_label, dot_label_attribute, printable
 from .fonts import Drawing, has_hangul, text_width
 from .render import DEFAULT_RENDERER, Graph, check_renderer
 
@@ -53,25 +53,9 @@ GRAD_COLORS: tuple[tuple[float, str, str, str], ...] = (
 ZERO_GRAD = ("#d9d9d9", "black", "exactly 0")
 NONFINITE_GRAD = ("#e377c2", "black", "nan or inf")
 
-# Characters that XML (so SVG) or Graphviz's HTML-label parser reject: C0 controls other than
-# newline and tab, DEL, and the Unicode noncharacters (U+FFFE, U+FFFF, ...). They are shown as
-# escapes such as \x1b instead.
-_INVISIBLE = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f\ufdd0-\ufdef"
-    + "".join(chr(plane * 0x10000 + 0xFFFE) + chr(plane * 0x10000 + 0xFFFF) for plane in range(17))
-    + "]"
-)
-
-
 def _text(s: str) -> str:
-    """User text → the text of an HTML-like label: shown literally, never markup."""
-    s = s.encode("utf-8", "backslashreplace").decode("utf-8")  # lone surrogates → visible escapes
-    s = html.escape(s.replace("\r\n", "\n").replace("\t", " "), quote=True)  # Graphviz drops tabs
-    s = _INVISIBLE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), s)
-    # Graphviz expands escapes such as \N (the node's name) even in HTML-like labels, after
-    # decoding entities; a doubled backslash is its way of writing one backslash.
-    s = s.replace("\\", "\\\\")
-    return s.replace("\n", "<br/>")
+    """User text → the text of an HTML-like label: shown literally, never markup (viz._safe)."""
+    return dot_label(s)
 
 
 def _html(markup: str) -> str:
@@ -153,7 +137,7 @@ class _Numbers:
 
     def __call__(self, x: object) -> str:
         try:
-            return _text(format(float(x), self.fmt))  # type: ignore[arg-type]
+            return _text(_number_text(float(x), self.fmt))  # type: ignore[arg-type]
         except (TypeError, ValueError):
             return _text(str(x))
 
@@ -198,11 +182,58 @@ _SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 
 
 def _short_name(name: str) -> str:
-    """'layers.0.neurons.1.w.2' → 'w₂', 'layers.0.neurons.1.b' → 'b': the name a slide shows."""
+    """The name a slide shows: the parameter's own name, then the numbers of its place, as indices.
+
+    'layers.0.neurons.1.w.2' → 'w[0][1][2]' (``model.layers[0].neurons[1].w[2]``),
+    'layers.0.neurons.1.b' → 'b[0][1]', a Neuron's 'w.2' → 'w[2]', 'scale' → 'scale'.
+    """
     parts = name.split(".")
-    if len(parts) >= 2 and parts[-1].isdigit() and parts[-2]:
-        return parts[-2] + parts[-1].translate(_SUBSCRIPTS)
-    return parts[-1] or name
+    words = [part for part in parts if part and not part.isdigit()]
+    if not words:
+        return name
+    return words[-1] + "".join(f"[{part}]" for part in parts if part.isdigit())
+
+
+def _unique_short_names(full_names: list[str]) -> list[str]:
+    """Short names, with the full name kept wherever two parameters would share a short one."""
+    short = [_short_name(name) for name in full_names]
+    counts: dict[str, int] = {}
+    for name in short:
+        counts[name] = counts.get(name, 0) + 1
+    return [s if counts[s] == 1 else full for s, full in zip(short, full_names)]
+
+
+def _number_text(x: float, fmt: str) -> str:
+    """``format(x, fmt)``, but never −0: a number that rounds to zero shows as 0 ("-0.00" → "0.00")."""
+    text = format(x, fmt)
+    mantissa = text.lower().split("e")[0]
+    if text.startswith("-") and not any(ch in "123456789" for ch in mantissa) and "nan" not in mantissa:
+        return text[1:]
+    return text
+
+
+def _input_tags(root: Value, named: Mapping[int, object]) -> dict[int, tuple[str, str]]:
+    """id(leaf) → ("x₀", "") for the leaves with neither a label nor a given name: x₀, x₁, … in the
+    order the forward pass first reads them (an MLP's inputs come first, in their order)."""
+    chain = walk_chain(root, "draw_dot")
+    tags: dict[int, tuple[str, str]] = {}
+
+    def tag(value: Value) -> None:
+        if not value.op and not value.label and id(value) not in named and id(value) not in tags:
+            tags[id(value)] = ("x" + str(len(tags)).translate(_SUBSCRIPTS), "")
+
+    for i in reversed(chain.order):
+        node = chain.nodes[i]
+        for operand in node.operands if node.op else ():
+            if isinstance(operand, Value):
+                tag(operand)
+    tag(root)
+    return tags
+
+
+def _node_names(root: Value, named: dict[int, tuple[str, str]]) -> dict[int, tuple[str, str]]:
+    """What drawings call values: the given names, then x₀, x₁, … for unnamed unlabelled leaves."""
+    return {**_input_tags(root, named), **named}
 
 
 def _parameter_names(names: object, caller: str = "draw_dot") -> dict[int, tuple[str, str]]:
@@ -221,7 +252,7 @@ def _parameter_names(names: object, caller: str = "draw_dot") -> dict[int, tuple
         pairs = names
     else:
         raise TypeError(f"{caller}: names must be {accepted}; got {type(names).__name__} {names!r:.60}")
-    found: dict[int, tuple[str, str]] = {}
+    found: dict[int, str] = {}
     for pair in pairs:
         try:
             name, value = pair
@@ -232,8 +263,9 @@ def _parameter_names(names: object, caller: str = "draw_dot") -> dict[int, tuple
                 f"{caller}: names must be {accepted}, and each must pair a str with a Value; "
                 f"got ({name!r:.40}, {value!r:.40})"
             )
-        found.setdefault(id(value), (_short_name(name), name))
-    return found
+        found.setdefault(id(value), name)
+    shorts = _unique_short_names(list(found.values()))
+    return {key: (short, full) for (key, full), short in zip(found.items(), shorts)}
 
 
 @dataclass(frozen=True)
@@ -254,6 +286,9 @@ class FrameView:
     caption: tuple[str, ...]
     cell_widths: tuple[float, ...]
     caption_width: float
+    # the player page's one drawing: every value on a white ground (the page's script paints the
+    # current one), texts are the page's placeholders
+    template: bool = False
 
 
 def draw_dot(
@@ -287,7 +322,11 @@ def draw_dot(
             "system" (Graphviz's ``dot`` on PATH).
         names: name the parameters: a model (anything with ``named_parameters()``, such as
             an ``nn.MLP``), a mapping ``{name: Value}`` or ``(name, Value)`` pairs. They are
-            shown short (``layers.0.neurons.1.w.0`` as w₀, with the full name as tooltip).
+            shown short: the parameter's name with the numbers of its place as indices
+            (``layers.0.neurons.1.w.2`` as w[0][1][2], that is ``model.layers[0].neurons[1].w[2]``;
+            ``…b`` as b[0][1]), the full name as tooltip; two that would share a short name keep
+            their full names. Leaves with neither a label nor a name (a model's inputs) are
+            drawn as x₀, x₁, … in the order the forward pass reads them.
         size: ``(width, height)`` in inches: a larger drawing is scaled down to fit (Graphviz's
             ``size``), keeping its proportions. ``(10, 7.5)`` fits a 4:3 slide.
 
@@ -299,10 +338,22 @@ def draw_dot(
     check_renderer(renderer)
     number = _Numbers(fmt)
     fit = _check_size(size)
-    named = _parameter_names(names)
     walk = _walk(root, depth)
     _check_count(walk, max_nodes, depth)
+    named = _node_names(root, _parameter_names(names))
     return Drawing(_source(walk, style, rankdir, show_grad, number, color_by, named, fit), renderer)
+
+
+def plot_dot_graph(output: Value, verbose: bool = True, to_file: str = "graph.png") -> Graph:
+    """DeZero's ``plot_dot_graph``, for code written against DeZero: draw ``output``'s whole
+    graph and write it to ``to_file`` (its suffix picks the format: .png, .svg, .dot).
+
+    ``verbose`` shows each value's gradient as well as its data (DeZero's shows shapes and
+    dtypes, which scalars do not have). Returns the drawing, which shows itself in Jupyter.
+    """
+    graph = draw_dot(output, show_grad=verbose, max_nodes=None)
+    graph.save(to_file)
+    return graph
 
 
 def _check_count(walk: _Walk, max_nodes: int | None, depth: int | None) -> None:
@@ -380,6 +431,8 @@ class _Drawer:
     def colors(self, i: int, value: Value) -> tuple[str | None, str, str]:
         """(fill or None, text colour, gradient colour) of a value's drawing."""
         if self.view is not None:
+            if self.view.template:
+                return "white", "black", GRAD_RED
             return (HIGHLIGHT if self.view.node == i else None), "black", GRAD_RED
         if self.color_by == "grad":
             fill, ink = _grad_colors(value.grad)
@@ -414,9 +467,12 @@ class _Drawer:
         return [(k, *operands[k]) for k in _operand_order(value, len(operands))]
 
     def edge_style(self, i: int, position: int) -> dict[str, str]:
-        if self.view is not None and (i, position) in self.view.edges:
-            return {"color": HIGHLIGHT_EDGE, "penwidth": "2.5", "class": "current"}
-        return {}
+        if self.view is None:
+            return {}
+        ids = {"id": f"e{i}_{position}"}  # a player's frames name their edges, for its page's script
+        if (i, position) in self.view.edges:
+            return {"color": HIGHLIGHT_EDGE, "penwidth": "2.5", "class": "current", **ids}
+        return ids
 
     def op_node(self, i: int, value: Value, shape: str) -> str:
         name = f"op{i}"
@@ -424,13 +480,15 @@ class _Drawer:
         current = self.view is not None and self.view.node == i
         extra = {"style": ("filled,dashed" if cut else "filled"), "fillcolor": HIGHLIGHT, "penwidth": "2",
                  "class": "current"} if current else {"style": "dashed" if cut else "solid"}
+        if self.view is not None:
+            extra["id"] = name
         if value.op == "dot":
             extra["ordering"] = "in"  # keep each weight beside the input it multiplies
         self.dot.node(
             name,
             _html(_op_text(value)),
             shape=shape,
-            tooltip=f"inputs not drawn (depth limit): {value.op}" if cut else value.op,
+            tooltip=dot_attribute(f"inputs not drawn (depth limit): {value.op}" if cut else value.op),
             margin="0.04",
             fontsize="16",
             **extra,
@@ -453,7 +511,9 @@ class _Drawer:
         return name
 
     def node_class(self, i: int) -> dict[str, str]:
-        return {"class": "current"} if self.view is not None and self.view.node == i else {}
+        if self.view is None:
+            return {}
+        return {"id": f"v{i}", **({"class": "current"} if self.view.node == i else {})}
 
     def draw(self) -> None:
         raise NotImplementedError
@@ -464,11 +524,13 @@ BLANK = "&#160;"
 
 def _wide(text: str, size: float, padding: float = 0.0) -> str:
     """A cell's minimum width for text with Hangul, which the layout's metrics underestimate."""
+    text = printable(text)  # as shown: a very long text is cut
     return f' width="{text_width(text, size) + padding:.0f}"' if has_hangul(text) else ""
 
 
 def _wide_node(text: str, size: float) -> dict[str, str]:
     """The same for a whole node (a plaintext name), in inches."""
+    text = printable(text)
     return {"width": f"{(text_width(text, size) + 16) / 72:.2f}"} if has_hangul(text) else {}
 
 
@@ -482,7 +544,7 @@ class _RecordDrawer(_Drawer):
             cells = []
             name, tooltip = self.label(value)
             if name:
-                title = f' title="{_text(tooltip)}"' if tooltip else ""
+                title = f' title="{dot_label_attribute(tooltip)}"' if tooltip else ""
                 cells.append(f"<td{title}{_wide(name, 12, 14)}><b>{_text(name)}</b></td>")
             size = self.cell_size(i)
             cells.append(f"<td{size}>data {self.data_text(i, value)}</td>")
@@ -516,7 +578,7 @@ class _LectureDrawer(_Drawer):
                 source = f"in{i}"
                 name, tooltip = self.label(value)
                 if name:
-                    extra = {"tooltip": tooltip} if tooltip else {}
+                    extra = {"tooltip": dot_attribute(tooltip)} if tooltip else {}
                     extra.update(_wide_node(name, 12))
                     dot.node(source, _html(f"<b>{_text(name)}</b>"), shape="plaintext", **extra)
                 else:

@@ -36,6 +36,8 @@ from typing import Any
 from autograd import OPS, Value
 
 from ._chain import Chain, walk
+from ._safe import latex_text as _latex_text
+from .draw import _number_text as _shown_number
 from .draw import _parameter_names
 
 __all__ = ["Explanation", "Explanations", "Path", "explain"]
@@ -56,33 +58,8 @@ class _Name:
     atomic: bool  # needs no parentheses as an operand or after ∂
 
 
-def _latex_text(s: str) -> str:
-    """User text for math mode: letters (any script) in \\text{}, specials as math symbols.
-
-    Both MathJax and KaTeX read \\text{} literally, so characters that LaTeX or HTML treat
-    specially are kept out of it and written as their math-mode commands.
-    """
-    specials = {
-        "\\": r"\backslash ", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#",
-        "%": r"\%", "_": r"\_", "^": r"\hat{\ }", "~": r"\sim ", "<": r"\lt ", ">": r"\gt ",
-    }
-    parts: list[str] = []
-    run = ""
-    for ch in s:
-        if ch in specials or ch == "\n":
-            if run:
-                parts.append(r"\text{" + run + "}")
-                run = ""
-            parts.append(specials.get(ch, r"\ "))
-        else:
-            run += ch
-    if run:
-        parts.append(r"\text{" + run + "}")
-    return "".join(parts) or r"\text{}"
-
-
 def _number_text(x: float, fmt: str) -> str:
-    return format(x, fmt)
+    return _shown_number(x, fmt)  # never −0
 
 
 def _number_latex(x: float, fmt: str) -> str:
@@ -90,7 +67,7 @@ def _number_latex(x: float, fmt: str) -> str:
         return r"\mathrm{nan}"
     if math.isinf(x):
         return r"\infty" if x > 0 else r"-\infty"
-    text = format(x, fmt)
+    text = _shown_number(x, fmt)
     if "e" in text:
         mantissa, exponent = text.split("e")
         return rf"{mantissa} \times 10^{{{int(exponent)}}}"
@@ -102,7 +79,8 @@ def _label_name(label: str) -> _Name:
 
 
 def _generated(kind: str, i: int) -> _Name:
-    return _Name(f"{kind}{str(i).translate(_SUBSCRIPTS)}", rf"\mathrm{{{kind}}}_{{{i}}}", atomic=True)
+    # kind is an op's name, which may be one of your own: text, never LaTeX
+    return _Name(f"{kind}{str(i).translate(_SUBSCRIPTS)}", rf"{{{_latex_text(kind)}}}_{{{i}}}", atomic=True)
 
 
 _FUNCTION_LATEX = {

@@ -38,7 +38,8 @@ import graphviz
 
 from autograd import Value
 
-from .draw import FONT, GRAD_RED, _html, _Numbers, _text
+from ._safe import dot_attribute
+from .draw import FONT, GRAD_RED, _html, _number_text, _Numbers, _text
 from .fonts import Drawing
 from .render import DEFAULT_RENDERER, Graph, check_renderer
 
@@ -194,6 +195,12 @@ class NetworkView:
     lit_edges: frozenset[tuple[int, int, int]] = frozenset()  # (layer, neuron, input)
     caption: tuple[str, ...] = ()
     caption_width: float = 0.0
+    # a player's frame: every text has its place in every frame (one layout), numbers it
+    # has just computed (slots, in the order of slot_order) are bold, and the circles are not tinted
+    player: bool = False
+    grad_chars: int = 0  # the widest weight gradient of any frame, in characters
+    template: bool = False  # the page's drawing: texts are placeholders, nothing lit
+    fresh: frozenset[tuple[str, int, int, int]] = frozenset()  # ("value", c, r, 0), ("delta", k, j, 0), ("grad", k, j, i)
 
 
 def draw_network(
@@ -271,9 +278,7 @@ class _NetworkDrawer:
 
     def show(self, x: float) -> str:
         """A number as text: never −0 (a zero is 0 whatever its sign)."""
-        if x == 0:
-            x = 0.0
-        return _no_negative_zero(format(x, self.fmt))
+        return _number_text(x, self.fmt)
 
     def labelled(self, k: int) -> bool:
         return self.widths[k] * len(self.net.layers[k]) <= LABELLED_EDGES
@@ -316,17 +321,19 @@ class _NetworkDrawer:
                 delta = view.deltas[c - 1][r] if c else ""
                 lit = (c, r) in view.lit_neurons
                 fill = "#ffd54f" if lit else "white"
-                if delta and not lit:
+                if delta and not lit and not view.player:
                     colour, share = _signed(float(net.layers[c - 1][r].b.grad), largest_delta)
                     fill = _tint(colour, share)
                 rows = f'<tr><td><font point-size="11"><i>{_text(name)}</i></font></td></tr>'
                 rows += f'<tr><td><b>{_text(value) or "&#160;"}</b></td></tr>'
-                tooltip = f"{name} = {value}" if value else name
+                tooltip = f"{name} = {value}" if value and not view.template else name
+                ids = {"id": f"n{c}_{r}"} if view.player else {}
                 dot.node(
                     f"n{c}_{r}", _html(f'<table border="0" cellborder="0" cellspacing="0" cellpadding="1">{rows}</table>'),
                     shape="circle", fixedsize="true", width=f"{CIRCLE}", style="filled", fillcolor=fill,
-                    penwidth="2.5" if lit else "1.2", pos=f"{self.x[c]:.3f},{self.y[c][r]:.3f}!",
-                    tooltip=tooltip, **{"class": "neuron current" if lit else ("neuron" if c else "input")},
+                    penwidth="2.5" if lit else "1.2", **({"color": "#d62728"} if lit else {}), pos=f"{self.x[c]:.3f},{self.y[c][r]:.3f}!",
+                    tooltip=dot_attribute(tooltip), **{"class": "neuron current" if lit else ("neuron" if c else "input")},
+                    **ids,
                 )
                 if c == 0:
                     continue
@@ -334,12 +341,17 @@ class _NetworkDrawer:
                 bias = f"{names.bias(c - 1, r)} = {self.show(neuron.b.data)}"
                 dot.node(f"b{c}_{r}", _html(f'<font color="#555555" point-size="10">{_text(bias)}</font>'),
                          shape="plaintext", margin="0", pos=f"{self.x[c] + 0.05:.3f},{self.y[c][r] + CIRCLE / 2 + 0.14:.3f}!",
-                         tooltip=f"the bias of {name}", **{"class": "bias"})
-                if delta:
-                    text = f"{names.delta(c - 1, r)} = {delta}"
-                    dot.node(f"d{c}_{r}", _html(f'<font color="{GRAD_RED}" point-size="11">{_text(text)}</font>'),
-                             shape="plaintext", margin="0", pos=f"{self.x[c]:.3f},{self.y[c][r] - CIRCLE / 2 - 0.16:.3f}!",
-                             tooltip=f"{names.delta(c - 1, r)} = ∂loss/∂{names.z(c - 1, r)}", **{"class": "delta"})
+                         tooltip=dot_attribute(f"the bias of {name}"), **{"class": "bias"})
+                if delta or view.player:
+                    # a player's page writes the whole text into the template's placeholder, centred
+                    text = delta if view.template else (f"{names.delta(c - 1, r)} = {delta}" if delta else "")
+                    shown = _text(text) or "&#160;"
+                    if ("delta", c - 1, r, 0) in view.fresh:
+                        shown = f"<b>{shown}</b>"
+                    label = f'<font color="{GRAD_RED}" point-size="11">{shown}</font>'
+                    dot.node(f"d{c}_{r}", _html(label), shape="plaintext", margin="0",
+                             pos=f"{self.x[c]:.3f},{self.y[c][r] - CIRCLE / 2 - 0.16:.3f}!",
+                             tooltip=dot_attribute(f"{names.delta(c - 1, r)} = ∂loss/∂{names.z(c - 1, r)}"), **{"class": "delta"})
 
     def _weights(self, dot: graphviz.Digraph, view: NetworkView) -> None:
         placed = self._taken(view)
@@ -353,13 +365,15 @@ class _NetworkDrawer:
                     name = self.names.weight(k, j, i)
                     grad = view.weight_grads[k][j][i]
                     tooltip = f"{name} = {self.show(w.data)}" + (f", ∂loss/∂{name} = {grad}" if grad else "")
+                    if view.template:
+                        tooltip = f"{name} = {self.show(w.data)}"
                     dot.edge(
                         f"n{k}_{i}", f"n{k + 1}_{j}", color=colour if not lit else "#d62728",
-                        penwidth=f"{0.6 + scale * share + (1.5 if lit else 0):.2f}", tooltip=tooltip,
-                        **{"class": "weight current" if lit else "weight"},
+                        penwidth=f"{0.6 + scale * share + (1.5 if lit else 0):.2f}", tooltip=dot_attribute(tooltip),
+                        **{"class": "weight current" if lit else "weight"}, **({"id": f"e{k}_{j}_{i}"} if view.player else {}),
                     )
                     if labelled:
-                        self._weight_label(dot, k, j, i, w.data, grad, tooltip, placed)
+                        self._weight_label(dot, k, j, i, w.data, grad, tooltip, placed, view)
 
     def _taken(self, view: NetworkView) -> list[tuple[float, float, float, float]]:
         """Boxes (inches) of the circles, biases and deltas: weight labels keep off them."""
@@ -373,18 +387,19 @@ class _NetworkDrawer:
                     continue
                 bias = f"{self.names.bias(c - 1, r)} = {self.show(self.net.layers[c - 1][r].b.data)}"
                 boxes.append(_text_box(x + 0.05, y + CIRCLE / 2 + 0.14, bias, 10))
-                if view.deltas[c - 1][r]:
-                    delta = f"{self.names.delta(c - 1, r)} = {view.deltas[c - 1][r]}"
+                if view.deltas[c - 1][r] or view.player:
+                    delta = f"{self.names.delta(c - 1, r)} = {view.deltas[c - 1][r] if not view.player else 'x' * 9}"
                     boxes.append(_text_box(x, y - CIRCLE / 2 - 0.16, delta, 11))
         return boxes
 
     def _weight_label(self, dot: graphviz.Digraph, k: int, j: int, i: int, weight: float, grad: str,
-                      tooltip: str, placed: list[tuple[float, float, float, float]]) -> None:
+                      tooltip: str, placed: list[tuple[float, float, float, float]], view: NetworkView) -> None:
         """The weight (and its gradient below it, in red) on its edge, where no other label is."""
         value = self.show(weight)
-        chars = max(len(value), len(grad))
+        rows_of_grad = bool(grad) or view.player
+        chars = max(len(value), view.grad_chars if view.player else len(grad))
         width = (chars * 0.6 * WEIGHT_FONT + 6) / 72
-        height = (2 if grad else 1) * (WEIGHT_FONT + 6) / 72
+        height = (2 if rows_of_grad else 1) * (WEIGHT_FONT + 6) / 72
         x0, y0 = self.x[k], self.y[k][i]
         x1, y1 = self.x[k + 1], self.y[k + 1][j]
         best, best_overlap = None, math.inf
@@ -399,20 +414,15 @@ class _NetworkDrawer:
         assert best is not None  # noqa: S101 - the loop always sets it
         cx, cy, box = best
         placed.append(box)
-        rows = f'<tr><td sides="B" border="{1 if grad else 0}" cellpadding="1"><font point-size="{WEIGHT_FONT:g}">{_text(value)}</font></td></tr>'
-        if grad:
-            rows += f'<tr><td cellpadding="1"><font point-size="{WEIGHT_FONT:g}" color="{GRAD_RED}">{_text(grad)}</font></td></tr>'
+        rows = f'<tr><td sides="B" border="{1 if rows_of_grad else 0}" cellpadding="1"><font point-size="{WEIGHT_FONT:g}">{_text(value)}</font></td></tr>'
+        if rows_of_grad:
+            shown = _text(grad) or "&#160;"
+            if ("grad", k, j, i) in view.fresh:
+                shown = f"<b>{shown}</b>"
+            rows += f'<tr><td cellpadding="1"><font point-size="{WEIGHT_FONT:g}" color="{GRAD_RED}">{shown}</font></td></tr>'
         table = f'<table border="0" cellborder="0" cellspacing="0" bgcolor="white">{rows}</table>'
-        dot.node(f"w{k}_{j}_{i}", _html(table), shape="plain", pos=f"{cx:.3f},{cy:.3f}!", tooltip=tooltip,
+        dot.node(f"w{k}_{j}_{i}", _html(table), shape="plain", pos=f"{cx:.3f},{cy:.3f}!", tooltip=dot_attribute(tooltip),
                  **{"class": "weight"})
-
-
-def _no_negative_zero(text: str) -> str:
-    """"-0.00" (a tiny negative number rounded to zero) → "0.00": no drawing prints −0."""
-    mantissa = text.lower().split("e")[0]
-    if text.startswith("-") and not any(ch in "123456789" for ch in mantissa) and "nan" not in mantissa:
-        return text[1:]
-    return text
 
 
 def _text_box(x: float, y: float, text: str, points: float) -> tuple[float, float, float, float]:
@@ -446,3 +456,220 @@ def _caption(dot: graphviz.Digraph, view: NetworkView) -> None:
     )
     dot.attr(label=_html(f'<table border="0" cellborder="0" cellspacing="0" cellpadding="0">{rows}</table>'),
              labelloc="b", labeljust="l", fontsize="12")
+
+
+# --- the network player: backprop_player(..., view="network") -----------------------------------
+
+_SYMBOL = {"sigmoid": "σ", "tanh": "tanh", "relu": "ReLU", "leaky_relu": "LReLU", "elu": "ELU", "step": "step"}
+
+
+def _product(a: str, b: str) -> str:
+    """"a×b", a negative factor after the first in parentheses."""
+    return f"{a}×({b})" if b.startswith("-") else f"{a}×{b}"
+
+
+def _sum(terms: list[str]) -> str:
+    """Terms joined by +, a negative one written as − its size."""
+    out = terms[0] if terms else ""
+    for term in terms[1:]:
+        out += f" − {term[1:]}" if term.startswith("-") else f" + {term}"
+    return out
+MAX_LINES = 4  # a caption lists this many neurons or weights, then "… and k more"
+
+
+@dataclass(frozen=True)
+class NetworkFrame:
+    """One frame of the network player: its phase, caption and what the drawing shows."""
+
+    phase: str
+    caption: tuple[str, ...]
+    view: NetworkView
+
+
+class NetworkReplay:
+    """The forward and backward pass of one sample through ``model``, read from the graph of
+    ``root`` (the loss), layer by layer: the network player's frames.
+
+    Every number comes from the graph: values are its nodes' ``data``, gradients come from a
+    reverse pass with the op table's rules in ``backward()``'s order (nothing is written to the
+    graph), so the last frame shows the gradients ``backward()`` gives.
+    """
+
+    def __init__(self, root: Value, model: object, number: _Numbers, style: str, caller: str = "backprop_player") -> None:
+        from ._chain import walk as walk_chain
+
+        self.net = _structure(model)
+        self.drawer = _NetworkDrawer(self.net, style, number)
+        self.names = self.drawer.names
+        self.show = self.drawer.show
+        self.root_name = root.label or "loss"
+        chain = walk_chain(root, caller)
+        self.data = chain.stored_data()
+        self.grads = chain.gradients(self.data)
+        self.chain = chain
+        users: list[list[tuple[int, int]]] = [[] for _ in chain.nodes]
+        for i, row in enumerate(chain.slots):
+            for position, j in enumerate(row):
+                if j is not None:
+                    users[j].append((i, position))
+        self.z: list[list[int]] = []
+        for k, layer in enumerate(self.net.layers):
+            row = []
+            for j, neuron in enumerate(layer):
+                w0 = chain.index(neuron.w[0])
+                found = [i for i, position in users[w0] if position == 0 and chain.nodes[i].op == "dot"] if w0 is not None else []
+                if len(found) != 1:
+                    raise ValueError(
+                        f"{caller}(view='network'): the graph must hold one forward pass of the model given as names=, "
+                        f"and neuron {j} of layer {k} is used {len(found)} times in it; play the loss of one sample "
+                        "(model(x) once), or use view='graph'"
+                    )
+                row.append(found[0])
+            self.z.append(row)
+        first = chain.nodes[self.z[0][0]]
+        self.inputs = [float(x.data if isinstance(x, Value) else x) for x in first.operands[self.net.nin : 2 * self.net.nin]]
+        self.a: list[list[int]] = []
+        for k, layer in enumerate(self.net.layers):
+            row = []
+            for j in range(len(layer)):
+                row.append(self._activation_node(k, j, users, caller))
+            self.a.append(row)
+
+    def _activation_node(self, k: int, j: int, users: list[list[tuple[int, int]]], caller: str) -> int:
+        """The node holding neuron (k, j)'s output: the next layer's input, or the activation of its z."""
+        z = self.z[k][j]
+        if k + 1 < len(self.net.layers):
+            slot = self.chain.slots[self.z[k + 1][0]][len(self.net.layers[k]) + j]  # operands: w…, a…, b
+            if slot is not None:
+                return slot
+        else:
+            activation = self.net.activations[k]
+            if activation == "linear":
+                return z
+            found = [i for i, position in users[z] if position == 0 and self.chain.nodes[i].op == activation]
+            if len(found) == 1:
+                return found[0]
+        raise ValueError(f"{caller}(view='network'): the output of neuron {j} of layer {k} is not in the graph as the model computes it")
+
+    def frames(self) -> list[NetworkFrame]:
+        net, names, show, data, grads = self.net, self.names, self.show, self.data, self.grads
+        columns = self.drawer.columns
+        values = [[""] * n for n in columns]
+        deltas = [[""] * len(layer) for layer in net.layers]
+        weight_grads = [[[""] * len(n.w) for n in layer] for layer in net.layers]
+        out: list[NetworkFrame] = []
+
+        def frame(phase: str, caption: list[str], lit_neurons: set, lit_edges: set, fresh: set) -> None:
+            view = NetworkView([list(c) for c in values], [list(d) for d in deltas], [[list(g) for g in n] for n in weight_grads],
+                               frozenset(lit_neurons), frozenset(lit_edges), tuple(caption), player=True, fresh=frozenset(fresh))
+            out.append(NetworkFrame(phase, tuple(caption), view))
+
+        values[0] = [show(x) for x in self.inputs]
+        given = ", ".join(f"{names.input(i)} = {show(x)}" for i, x in enumerate(self.inputs))
+        frame("forward", [_cut(f"Forward pass: the inputs {given}.")], {(0, i) for i in range(net.nin)}, set(),
+              {("value", 0, i, 0) for i in range(net.nin)})
+        for k, layer in enumerate(net.layers):
+            lines = []
+            for j, neuron in enumerate(layer):
+                values[k + 1][j] = show(data[self.a[k][j]])
+                if j < MAX_LINES:
+                    lines.append(self._forward_line(k, j, neuron))
+            if len(layer) > MAX_LINES:
+                lines.append(f"… and {len(layer) - MAX_LINES} more neurons")
+            frame("forward", [f"Forward, layer ({k + 2}): each neuron's z = Σ w·a + b, then its activation" if names.lecture
+                              else f"Forward, layers[{k}]: each neuron's z = Σ w·a + b, then its activation", *lines],
+                  {(k + 1, j) for j in range(len(layer))}, {(k, j, i) for j, n in enumerate(layer) for i in range(len(n.w))},
+                  {("value", k + 1, j, 0) for j in range(len(layer))})
+        last = len(net.layers) - 1
+        for k in range(last, -1, -1):
+            layer = net.layers[k]
+            lines = []
+            for j in range(len(layer)):
+                deltas[k][j] = show(grads[self.z[k][j]])
+                if j < MAX_LINES:
+                    lines.append(self._delta_line(k, j))
+            if len(layer) > MAX_LINES:
+                lines.append(f"… and {len(layer) - MAX_LINES} more neurons")
+            if k == last:
+                head = (f"Backward pass from {self.root_name} = {show(data[0])}: each output's δ = ∂{self.root_name}/∂z "
+                        f"= ∂{self.root_name}/∂a × φ'(z)")
+                used: set = set()
+            else:
+                head = "Backward: each δ gathers the deltas after it through the weights it feeds: δ = (Σ δ·w) × φ'(z)"
+                used = {(k + 1, m, j) for m, n in enumerate(net.layers[k + 1]) for j in range(len(n.w))}
+            frame("backward", [_cut(head), *lines], {(k + 1, j) for j in range(len(layer))} | ({(k + 2, m) for m in range(len(net.layers[k + 1]))} if k < last else set()),
+                  used, {("delta", k, j, 0) for j in range(len(layer))})
+            lines = []
+            count = 0
+            for j, neuron in enumerate(layer):
+                for i, w in enumerate(neuron.w):
+                    weight_grads[k][j][i] = show(grads[self.chain.index(w)])  # type: ignore[index]
+                    if count < MAX_LINES:
+                        lines.append(self._weight_line(k, j, i, w))
+                    count += 1
+            if count > MAX_LINES:
+                lines.append(f"… and {count - MAX_LINES} more weights (each bias's gradient is its neuron's δ)")
+            frame("backward", [_cut(f"Backward: each weight's gradient ∂{self.root_name}/∂w = δ of the neuron it feeds × a of the one it comes from"), *lines],
+                  {(k, i) for i in range(columns[k])} | {(k + 1, j) for j in range(len(layer))},
+                  {(k, j, i) for j, n in enumerate(layer) for i in range(len(n.w))},
+                  {("grad", k, j, i) for j, n in enumerate(layer) for i in range(len(n.w))})
+        return out
+
+    def _incoming(self, k: int) -> list[str]:
+        """The names of layer k's inputs."""
+        if k == 0:
+            return [self.names.input(i) for i in range(self.net.nin)]
+        return [self.names.neuron(k - 1, i) for i in range(len(self.net.layers[k - 1]))]
+
+    def _incoming_values(self, k: int) -> list[float]:
+        return self.inputs if k == 0 else [self.data[a] for a in self.a[k - 1]]
+
+    def _forward_line(self, k: int, j: int, neuron: object) -> str:
+        names, show = self.names, self.show
+        z, a = names.z(k, j), names.neuron(k, j)
+        weights = [w.data for w in neuron.w]  # type: ignore[attr-defined]
+        inputs = self._incoming_values(k)
+        bias = neuron.b.data  # type: ignore[attr-defined]
+        if len(weights) <= 3:
+            numbers = _sum([_product(show(w), show(x)) for w, x in zip(weights, inputs)] + [show(bias)])
+        else:
+            numbers = _sum([_product(show(w), show(x)) for w, x in zip(weights[:2], inputs[:2])]) + " + …"
+        activation = self.net.activations[k]
+        line = f"{z} = {numbers} = {show(self.data[self.z[k][j]])}"
+        if activation != "linear":
+            line += f";  {a} = {_SYMBOL.get(activation, activation)}({z}) = {show(self.data[self.a[k][j]])}"
+        return _cut(line)
+
+    def _phi(self, k: int, j: int) -> float:
+        if self.net.activations[k] == "linear":
+            return 1.0
+        a = self.a[k][j]
+        return float(self.chain.backward_at(a, 1.0, self.data)[0])
+
+    def _delta_line(self, k: int, j: int) -> str:
+        names, show, grads = self.names, self.show, self.grads
+        delta, z = names.delta(k, j), names.z(k, j)
+        prime = _SYMBOL.get(self.net.activations[k], self.net.activations[k]) + "'"
+        phi = self._phi(k, j)
+        phi_text = "1" if self.net.activations[k] == "linear" else f"{prime}({z})"
+        result = show(grads[self.z[k][j]])
+        if k == len(self.net.layers) - 1:
+            a = names.neuron(k, j)
+            return _cut(f"{delta} = ∂{self.root_name}/∂{a} × {phi_text} = {show(grads[self.a[k][j]])} × {show(phi)} = {result}")
+        after = self.net.layers[k + 1]
+        terms = [(names.delta(k + 1, m), names.weight(k + 1, m, j), grads[self.z[k + 1][m]], n.w[j].data) for m, n in enumerate(after)]
+        shown_terms = terms[:2] if len(terms) > 3 else terms
+        more = " + …" if len(terms) > 3 else ""
+        symbols = " + ".join(f"{d}·{w}" for d, w, _, _ in shown_terms) + more
+        numbers = _sum([_product(show(d), show(w)) for _, _, d, w in shown_terms]) + more
+        return _cut(f"{delta} = ({symbols}) × {phi_text} = ({numbers}) × {show(phi)} = {result}")
+
+    def _weight_line(self, k: int, j: int, i: int, w: Value) -> str:
+        names, show = self.names, self.show
+        x = self._incoming(k)[i]
+        return _cut(f"∂{self.root_name}/∂{names.weight(k, j, i)} = {names.delta(k, j)} × {x} = "
+                    f"{show(self.grads[self.z[k][j]])} × {show(self._incoming_values(k)[i])} = {show(self.grads[self.chain.index(w)])}")  # type: ignore[index]
+
+
+def _cut(line: str, limit: int = 130) -> str:
+    return line if len(line) <= limit else line[: limit - 1] + "…"

@@ -17,7 +17,6 @@ no node's ``data`` or ``grad`` changes. :func:`nudge_slider` puts a slider on a 
 
 from __future__ import annotations
 
-import html
 import math
 import numbers
 from dataclasses import dataclass
@@ -26,6 +25,8 @@ from typing import Any
 from autograd import Value
 
 from ._chain import Chain, walk
+from ._safe import html_text
+from .draw import _number_text
 from .explain import _Namer, given_names
 
 __all__ = ["Nudge", "nudge", "nudge_slider"]
@@ -64,7 +65,7 @@ class Nudge:
         return self.grad * self.h
 
     def __str__(self) -> str:
-        n = lambda x: format(x, self.fmt)  # noqa: E731
+        n = lambda x: _number_text(x, self.fmt)  # noqa: E731  (never −0)
         return (
             f"{self.node}: {n(self.node_before)} → {n(self.node_after)} (h = {n(self.h)})\n"
             f"{self.root}: {n(self.root_before)} → {n(self.root_after)} (Δ{self.root} = {n(self.delta)})\n"
@@ -72,7 +73,7 @@ class Nudge:
         )
 
     def _repr_html_(self) -> str:
-        return "<pre>" + html.escape(str(self)) + "</pre>"
+        return "<pre>" + html_text(str(self)) + "</pre>"
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(str(self))
