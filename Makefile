@@ -60,7 +60,8 @@ fuzz: $(STAMP)  ## the differential fuzzer: N random programs (seeded by SEED) c
 figures: $(STAMP)  ## regenerate the README's pictures in docs/figures/
 	$(PY) tools/figures.py
 
-notebooks: $(STAMP)  ## re-execute every notebook in notebooks/ in place (the committed outputs)
+notebooks: $(STAMP)  ## make the Korean edition from its translations, then re-execute every notebook (notebooks/, notebooks/ko/) in place
+	$(PY) tools/translate_notebooks.py
 	$(PY) tools/notebooks.py
 
 lab: $(VENV)/.installed-lab  ## open the notebooks in JupyterLab (installed into .venv on first use)

@@ -9,9 +9,16 @@ callers run the rules under ``numpy.errstate(all="ignore")`` (:func:`quiet`), si
 a branch no sample takes may overflow or divide by zero harmlessly. An op's index parameter (the class a softmax
 output picks) may be a number or an integer array, one index per sample.
 
+A variadic node's operands come as one :class:`Rows` array (operands × samples), and
+the softmax family works on it whole: one NumPy call per piece over every class, a
+backward rule's gradients as one array (``scaled``, ``scaled_except``), and the pieces
+the forward rule computed (the largest logits, the winner, the shifted exponentials)
+remembered by the Rows for the backward rule.
+
 NumPy's elementary functions are not always correctly rounded, and its sums here are
-compensated rather than exact: results may differ from the float kit's by a few ulps
-(``tests/test_rule_forms.py`` measures how many).
+compensated (the exponentials': by error-free extraction) rather than exact: results
+may differ from the float kit's by a few ulps (``tests/test_rule_forms.py`` measures
+how many).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Workload "digits": one epoch of scikit-learn's digits in mini-batches, compiled and not (issue 11).
 
 The 1,797 images of ``sklearn.datasets.load_digits`` (64 pixels scaled to [0, 1], as
-notebook 07 does), ``MLP(64, [32, 10])`` (ReLU hidden layer, linear output; He init,
+notebook 09 does), ``MLP(64, [32, 10])`` (ReLU hidden layer, linear output; He init,
 seeded), cross-entropy of the class index, Adam (lr 0.005), mini-batches of 32 in a
 shuffled order (57 steps, the last of 5 samples). The engines, all from the same
 weights, data and order, which the harness makes once and hands to every worker:
@@ -93,7 +93,7 @@ def orders(samples: int, epochs: int) -> list[list[int]]:
 
 
 def initial_weights() -> training.Weights:
-    """Per layer, the weight rows and biases of ``nn.MLP(64, [32, 10], init="he")`` seeded as notebook 07's."""
+    """Per layer, the weight rows and biases of ``nn.MLP(64, [32, 10], init="he")`` seeded as notebook 09's."""
     import nn
 
     model = nn.MLP(64, LAYERS, init="he", rng=random.Random(SEED))

@@ -12,7 +12,7 @@ For comparison, one more setting freezes the process's objects (``gc.freeze()``)
 still run as often, over each step's young objects.
 
 The measurement: epochs of scikit-learn's 8 × 8 digits (the 1,347 training images of
-notebook 07's split), ``nn.MLP(64, [32, 10])`` (He init, seeded), cross-entropy, Adam
+notebook 09's split), ``nn.MLP(64, [32, 10])`` (He init, seeded), cross-entropy, Adam
 (lr 0.005), mini-batches of 32, shuffled with a fixed seed: 43 steps an epoch. Each run
 is a fresh Python process that builds the data and the model, then times ``nn.fit``
 alone (3 epochs: the collector's full passes come every epoch or two) in CPU time

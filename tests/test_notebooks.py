@@ -22,7 +22,8 @@ from tools import notebooks as runner
 
 ROOT = Path(__file__).resolve().parent.parent
 
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+NOTEBOOKS = runner.every_notebook()  # the English edition, then the Korean one
+IDS = [runner.notebook_name(p) for p in NOTEBOOKS]
 RERUN = "run `make notebooks` (or `python tools/notebooks.py NAME`) and commit the result"
 
 
@@ -36,7 +37,7 @@ def _differences(committed: list[dict[str, object]], fresh: list[dict[str, objec
     return "\n".join(difflib.unified_diff(lines_a, lines_b, "committed", "fresh run", lineterm="", n=2))
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_notebook_reproduces_its_committed_outputs(path: Path) -> None:
     committed = nbformat.read(path, as_version=4)
     fresh = runner.execute(path)  # raises CellExecutionError, with the cell and its traceback, on any error
@@ -46,7 +47,7 @@ def test_notebook_reproduces_its_committed_outputs(path: Path) -> None:
     )
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_notebook_is_committed_executed_and_readable(path: Path) -> None:
     """Executed in order, no errors, no widget state, no machine-specific paths, a modest size."""
     notebook = nbformat.read(path, as_version=4)
@@ -65,6 +66,11 @@ def test_notebook_is_committed_executed_and_readable(path: Path) -> None:
     for marker in ("/work/", "/home/", "/root/", "/tmp/", "C:\\\\", "sys.path.insert", "sys.path.append"):
         assert marker not in text, f"{path.name} contains {marker!r}"
     assert path.stat().st_size < 500_000, f"{path.name} is {path.stat().st_size} bytes: images too large?"
+    # what JupyterLab's kernel writes when it starts: committed as is, the notebook opens unchanged
+    assert notebook.metadata.kernelspec == runner.KERNELSPEC, f"{path.name}: {RERUN}"
+    info = notebook.metadata.language_info
+    assert (info.name, info.mimetype, info.file_extension, info.pygments_lexer) == (
+        "python", "text/x-python", ".py", "ipython3"), f"{path.name}: {RERUN}"
 
 
 def test_masks_hide_times_and_addresses_only() -> None:
@@ -78,16 +84,16 @@ def test_masks_hide_times_and_addresses_only() -> None:
     for kept in ("η(y−o) = -0.1× (1, 0, 1)", "loss 0.0183, accuracy 100%", "σ'(±6) = 2.47e-03", "2410 parameters"):
         assert masked(kept) == kept
     row = "    2 | 0.5773641994333382 | 0.5773641994333384 |       0.020 |       1.784 |  92.0×"
-    assert masked(row, "06_moons") == "    2 | 0.5773641994333382 | micrograd |       time |       time | n×"
+    assert masked(row, "08_moons") == "    2 | 0.5773641994333382 | micrograd |       time |       time | n×"
 
 
 def test_comparison_sees_a_changed_number() -> None:
     """The reproduction test can fail: one digit changed in a committed output is a difference."""
-    path = ROOT / "notebooks" / "03_mlp_xor.ipynb"
+    path = ROOT / "notebooks" / "06_training_loops.ipynb"
     committed = nbformat.read(path, as_version=4)
     altered = nbformat.read(path, as_version=4)
     cell = next(c for c in altered.cells if c.cell_type == "code" and "seeds learn XOR" in str(c.outputs))
-    cell.outputs[0].text = cell.outputs[0].text.replace("/30", "/31", 1)
+    cell.outputs[0].text = cell.outputs[0].text.replace("/10", "/11", 1)
     assert runner.text_outputs(altered, path.stem) != runner.text_outputs(committed, path.stem)
 
 
@@ -122,3 +128,31 @@ def test_tidy_outputs_turn_a_live_widget_into_a_note() -> None:
     (tidy,) = runner._tidy_outputs([widget])
     assert tidy.data == {"text/plain": "[an interactive widget (VBox): it works when the notebook runs in Jupyter, "
                                        "for example after `make lab`]"}
+
+
+# A notebook column in JupyterLab is about 900 px wide: an SVG drawing wider than that is cut at its edge
+# (SVGs are not scaled down), and a PNG plot wider is shrunk until its text is hard to read.
+COLUMN_PT = 660  # 880 px at 96 dpi: Graphviz writes SVG sizes in points
+COLUMN_PX = 1000
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_drawings_and_plots_fit_the_column(path: Path) -> None:
+    import base64
+    import re
+    import struct
+
+    notebook = nbformat.read(path, as_version=4)
+    for number, cell in enumerate(c for c in notebook.cells if c.cell_type == "code"):
+        for output in cell.outputs:
+            data = output.get("data", {})
+            svg = data.get("image/svg+xml")
+            if svg:
+                width = re.search(r"<svg[^>]*\swidth=\"([\d.]+)pt\"", svg)
+                assert width and float(width.group(1)) <= COLUMN_PT, (
+                    f"{path.name}, code cell {number + 1}: a drawing {width and width.group(1)} pt wide; "
+                    "use size=, rankdir='TB' or depth= to fit the column")
+            png = data.get("image/png")
+            if png:
+                pixels = struct.unpack(">I", base64.b64decode(png)[16:20])[0]  # the IHDR chunk's width
+                assert pixels <= COLUMN_PX, f"{path.name}, code cell {number + 1}: a plot {pixels} px wide"

@@ -61,12 +61,12 @@ def test_no_page_fetches_anything_from_the_internet(site: Path) -> None:
         text = page.read_text(encoding="utf-8")
         found = remote.search(text)
         assert found is None, f"{page.relative_to(site)}: {text[max(0, found.start() - 60):found.end() + 60]}"
-    notebook = (site / "notebooks" / "01_computational_graph.html").read_text(encoding="utf-8")
+    notebook = (site / "notebooks" / "04_computational_graph.html").read_text(encoding="utf-8")
     assert '<script src=""' not in notebook  # nbconvert's MathJax loader, its URL left empty, is gone too
 
 
 def test_explains_latex_is_mathml_in_the_notebook_pages(site: Path) -> None:
-    page = (site / "notebooks" / "01_computational_graph.html").read_text(encoding="utf-8")
+    page = (site / "notebooks" / "04_computational_graph.html").read_text(encoding="utf-8")
     assert page.count("<math") >= 2 and "$$" not in page
     assert "<mi>∂</mi>" in page or "&#x02202;" in page or "∂" in page
 
@@ -108,19 +108,20 @@ def test_a_notebook_pages_player_steps(browser, site: Path) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    _open(browser, site / "notebooks" / "01_computational_graph.html")
+    _open(browser, site / "notebooks" / "04_computational_graph.html")
     frame = browser.find_element(By.CSS_SELECTOR, "iframe")
     browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", frame)
     browser.switch_to.frame(frame)
     try:
         WebDriverWait(browser, 10).until(lambda d: d.execute_script("return document.body && document.body.dataset.frame"))
-        assert browser.find_element(By.ID, "counter").text == "step 0 of 5"
-        for _ in range(5):
+        # the apples-and-mandarins bill: 4 ops, each a frame forward and a frame backward, after the inputs' frame
+        assert browser.find_element(By.ID, "counter").text == "step 0 of 9"
+        for _ in range(9):
             browser.find_element(By.ID, "next").click()
-        assert browser.execute_script("return document.body.dataset.frame") == "5"
+        assert browser.execute_script("return document.body.dataset.frame") == "9"
         texts = browser.execute_script("return [...document.querySelectorAll('#frame svg text')].map(t => t.textContent)")
-        assert {"2.2", "110", "200"} <= set(texts)  # the gradients backward() gives, on the last frame
-        assert any("∂price/∂apple = 1.1 × 2 = 2.2" in t for t in texts)
+        assert {"2.2", "110", "3.3", "165", "650"} <= set(texts)  # the gradients backward() gives, on the last frame
+        assert any("∂price/∂orange = 1.1 × 3 = 3.3" in t for t in texts)
     finally:
         browser.switch_to.default_content()
     assert _fetched_from_outside(browser) == []
@@ -138,3 +139,19 @@ def test_the_api_page_lists_autograd_compile(browser, site: Path) -> None:
     assert "compile" in toc or browser.execute_script(
         "return [...document.querySelectorAll('.md-nav--secondary a')].some(a => a.textContent.trim() === 'compile')"
     )
+
+
+def test_search_works_from_disk(browser, site: Path) -> None:
+    """Search runs from file:// (the offline plugin, with the iframe-worker shim from the site itself)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    _open(browser, site / "index.html")
+    browser.find_element(By.CSS_SELECTOR, "input.md-search__input").click()  # the header's search box
+    browser.find_element(By.CSS_SELECTOR, "input.md-search__input").send_keys("hessian")
+    titles = WebDriverWait(browser, 20).until(lambda d: d.execute_script(
+        "return [...document.querySelectorAll('.md-search-result__item h1, .md-search-result__item h2')]"
+        ".map(e => e.textContent.trim())"
+    ))
+    assert "hessian" in titles
+    assert _fetched_from_outside(browser) == []

@@ -115,12 +115,15 @@ def test_slider_builds_and_updates_the_numbers_and_the_drawing() -> None:
     box = nudge_slider(price, apple)
     assert box.slider.description == "apple"
     assert (box.slider.min, box.slider.value, box.slider.max, box.slider.step) == (0.0, 100.0, 200.0, 1.0)
+    # the value beside the slider in Python's format, as the numbers below it: 100, not ipywidgets' 100.0
+    assert not box.slider.readout and box.readout.value == "100"
     assert box.result.h == 0 and "Δprice = 0" in box.numbers.value
     first_svg = box.graph.value
     assert first_svg.lstrip().startswith("<?xml") or "<svg" in first_svg
     assert ">220<" in first_svg
 
     box.slider.value = 101.0  # what dragging the slider does
+    assert box.readout.value == "101"
     assert box.result.h == 1.0 and math.isclose(box.result.delta, 2.2, rel_tol=1e-12)
     assert "Δprice = 2.2" in box.numbers.value and "2.2 × 1 = 2.2" in box.numbers.value
     assert ">222.2<" in box.graph.value and ">101<" in box.graph.value and ">220<" not in box.graph.value

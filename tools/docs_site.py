@@ -118,6 +118,9 @@ def on_config(config: Any) -> Any:
         by_folder.setdefault(folder, []).append({_title(path): relative})
     entries.extend(by_folder.pop(".", []))
     for folder, pages in by_folder.items():
+        guide = NOTEBOOKS / folder / "README.md"  # the language's own guide (its glossary) comes first
+        if guide.exists():
+            pages.insert(0, {"안내와 용어집": guide.relative_to(ROOT).as_posix()})
         entries.append({LANGUAGES.get(folder, folder): pages})
     return config
 
@@ -130,7 +133,9 @@ def on_files(files: Files, config: Any) -> Files:
     files.append(File.generated(config, "index.md", content=_home_page()))
     # Files of the checkout, as if docs/ were the checkout's root (not File.generated: mkdocs-jupyter's
     # wrapper finds a notebook's path only through src_dir)
-    for path in [*notebooks(), ROOT / "benchmarks" / "RESULTS.md", ROOT / "LICENSE"]:
+    # a language's README.md (notebooks/ko/README.md: its notebooks and glossary) is a page too
+    guides = [NOTEBOOKS / code / "README.md" for code in LANGUAGES if (NOTEBOOKS / code / "README.md").exists()]
+    for path in [*notebooks(), *guides, ROOT / "benchmarks" / "RESULTS.md", ROOT / "LICENSE"]:
         files.append(File(path.relative_to(ROOT).as_posix(), src_dir=str(ROOT), dest_dir=config["site_dir"],
                           use_directory_urls=config["use_directory_urls"]))
     return files

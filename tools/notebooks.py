@@ -1,7 +1,8 @@
 """Execute the lecture notebooks the way their committed outputs are made, and compare runs.
 
     python tools/notebooks.py                 # re-execute every notebook in notebooks/, in place
-    python tools/notebooks.py 03_mlp_xor ...  # only these (names with or without .ipynb)
+    python tools/notebooks.py 02_mlp_xor ...  # only these (names with or without .ipynb)
+    python tools/notebooks.py ko/02_mlp_xor   # the Korean edition's
 
 ``make notebooks`` runs the first form. ``tests/test_notebooks.py`` executes each notebook
 the same way into memory and checks that the text it prints equals the committed text.
@@ -58,6 +59,7 @@ STARTUP = (
 )
 
 TIMEOUT = 600  # seconds per cell
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}  # ipykernel's own
 
 _CARRIAGE_RETURN = re.compile(r"[^\n]*\r(?=[^\n])")  # text a later \r on the same line overwrites
 _TRAILING_SPACES = re.compile(r"[ \t]+$", re.M)
@@ -77,7 +79,7 @@ NOTEBOOK_MASKS: dict[str, list[tuple[re.Pattern[str], str]]] = {
     # The side-by-side table: seconds per step, and micrograd's loss, whose last bit varies from run
     # to run (micrograd keeps a node's operands in a set, so its gradient sums run in an order that
     # depends on memory addresses). gradtrace's column stays exact.
-    "06_moons": [
+    "08_moons": [
         (re.compile(r"^(\s*\d+ \| \S+ \| )\S+( \| +)\d+\.\d+( \| +)\d+\.\d+", re.M), r"\1micrograd\2time\3time"),
         (re.compile(r"largest loss difference \S+;"), "largest loss difference d;"),
     ],
@@ -139,7 +141,7 @@ def execute(path: Path, workdir: Path | None = None) -> NotebookNode:
     Raises nbclient's CellExecutionError (naming the cell, with its traceback) if a cell fails.
     """
     notebook = nbformat.read(path, as_version=4)
-    metadata = dict(notebook.metadata)  # the kernel adds its Python version: keep the file machine-neutral
+    metadata = dict(notebook.metadata)
     with tempfile.TemporaryDirectory(prefix="gradtrace-notebook-") as scratch:
         client = NotebookClient(
             notebook,
@@ -158,6 +160,10 @@ def execute(path: Path, workdir: Path | None = None) -> NotebookNode:
             if "execution_count" in output:
                 output.execution_count = number
         cell.metadata.pop("execution", None)
+    # What JupyterLab's kernel writes when it starts (its spec's display name, the language_info it
+    # reports): committed as is, a notebook opened in JupyterLab does not show as changed.
+    metadata["kernelspec"] = dict(KERNELSPEC)
+    metadata["language_info"] = notebook.metadata.get("language_info", metadata.get("language_info"))
     notebook.metadata = nbformat.from_dict(metadata)
     notebook.metadata.pop("widgets", None)
     return notebook
@@ -201,14 +207,24 @@ def write(notebook: NotebookNode, path: Path) -> None:
     partial.replace(path)
 
 
+def every_notebook() -> list[Path]:
+    """The English edition's notebooks, then the Korean edition's (``notebooks/ko/``)."""
+    return sorted(NOTEBOOKS.glob("*.ipynb")) + sorted((NOTEBOOKS / "ko").glob("*.ipynb"))
+
+
+def notebook_name(path: Path) -> str:
+    """``01_perceptron`` for the English edition, ``ko/01_perceptron`` for the Korean one."""
+    return path.relative_to(NOTEBOOKS).with_suffix("").as_posix()
+
+
 def selected(names: Iterable[str]) -> list[Path]:
-    """The notebooks named (stems or file names), or all of them when none is."""
-    every = sorted(NOTEBOOKS.glob("*.ipynb"))
-    wanted = [name.removesuffix(".ipynb") for name in names]
-    unknown = sorted(set(wanted) - {p.stem for p in every})
+    """The notebooks named (``01_perceptron``, ``ko/01_perceptron``, with or without .ipynb), or all of them."""
+    every = every_notebook()
+    wanted = [name.removesuffix(".ipynb").removeprefix("notebooks/") for name in names]
+    unknown = sorted(set(wanted) - {notebook_name(p) for p in every})
     if unknown:
-        raise SystemExit(f"no such notebook: {', '.join(unknown)}; there are {', '.join(p.stem for p in every)}")
-    return [p for p in every if not wanted or p.stem in wanted]
+        raise SystemExit(f"no such notebook: {', '.join(unknown)}; there are {', '.join(map(notebook_name, every))}")
+    return [p for p in every if not wanted or notebook_name(p) in wanted]
 
 
 def main(argv: list[str]) -> None:

@@ -168,7 +168,7 @@ def nudge_slider(
         draw_options: passed to draw_dot (default style="lecture").
 
     Returns:
-        an ``ipywidgets.VBox`` with attributes ``slider``, ``numbers`` (HTML), ``graph`` (HTML
+        an ``ipywidgets.VBox`` with attributes ``slider``, ``readout`` (its value in ``fmt``), ``numbers`` (HTML), ``graph`` (HTML
         holding the SVG) and ``result`` (the latest :class:`Nudge`). To draw, the graph's nodes
         get the nudged values and their gradients there for the moment draw_dot reads them; they
         are restored right after, also when drawing fails.
@@ -194,14 +194,18 @@ def nudge_slider(
 
     slider = ipywidgets.FloatSlider(
         value=start, min=start - span, max=start + span, step=span / steps,
-        description=nudger.node_name, continuous_update=False, readout_format=fmt,
+        description=nudger.node_name, continuous_update=False, readout=False,
         layout=ipywidgets.Layout(width="32em"), style={"description_width": "initial"},
     )
+    # the slider's own readout is formatted by d3 in the browser (".4g" shows 100 as 100.0); this one uses
+    # Python's format, as the numbers below it do
+    readout = ipywidgets.Label(value=format(start, fmt))
     numbers_box = ipywidgets.HTML()
     graph_box = ipywidgets.HTML()
-    box = ipywidgets.VBox([slider, numbers_box, graph_box])
+    box = ipywidgets.VBox([ipywidgets.HBox([slider, readout]), numbers_box, graph_box])
 
     def show(change: object = None) -> None:
+        readout.value = format(slider.value, fmt)
         result, values = nudger.at(slider.value - start)
         grads = nudger.chain.gradients(values)
         numbers_box.value = result._repr_html_()
@@ -209,7 +213,7 @@ def nudge_slider(
         box.result = result
 
     slider.observe(show, names="value")
-    box.slider, box.numbers, box.graph = slider, numbers_box, graph_box
+    box.slider, box.readout, box.numbers, box.graph = slider, readout, numbers_box, graph_box
     show()
     return box
 
