@@ -130,9 +130,9 @@ def test_tidy_outputs_turn_a_live_widget_into_a_note() -> None:
                                        "for example after `make lab`]"}
 
 
-# A notebook column in JupyterLab is about 900 px wide: an SVG drawing wider than that is cut at its edge
-# (SVGs are not scaled down), and a PNG plot wider is shrunk until its text is hard to read.
-COLUMN_PT = 660  # 880 px at 96 dpi: Graphviz writes SVG sizes in points
+# JupyterLab 4 in a 1280-px-wide window gives a cell's output 833 px (measured in headless Chromium): an SVG
+# drawing wider than that is cut at its edge, and a PNG plot much wider is shrunk until its text is hard to read.
+COLUMN_PT = 620  # 827 px at 96 dpi: Graphviz writes SVG sizes in points
 COLUMN_PX = 1000
 
 
