@@ -180,6 +180,17 @@ def test_an_extra_that_overflows_leaves_the_gradient_as_eager_gives_it() -> None
     assert math.isfinite(w.grad) and w.grad == pytest.approx((0.3 * math.exp(0.15) - 0.2 * math.exp(-0.1)) / 2, rel=1e-12)
 
 
+def test_sums_and_means_whose_partial_sums_overflow_are_eager_s() -> None:
+    """sum([1e308, 1e308, -1e308]) is 1e308 for eager's correctly rounded sum, and the mean of
+    [1e308, 1e308] is 1e308: for one sample and for a batch (found by the fuzzer)."""
+    w = Value(1.0)
+    fn = lambda x: [autograd.sum([x[0] * w, x[1], -x[2]]), autograd.mean([x[0] * w, x[1]])]  # noqa: E731
+    for X in (np.array([[1e308, 1e308, 1e308]]), np.array([[1e308, 1e308, 1e308], [1.0, 2.0, 3.0]])):
+        eager = [[v.data for v in fn([Value(v) for v in row])] for row in X.tolist()]
+        assert eager[0] == [1e308, 1e308]
+        assert autograd.compile(fn, [w])(X).tolist() == eager
+
+
 # --- item 2: branches replayed per branch pattern ---------------------------------------------------
 
 
@@ -299,6 +310,22 @@ def test_an_op_whose_forward_reduces_over_the_batch_is_refused() -> None:
     w = Value(0.5)
     with pytest.raises(autograd.CompileError, match=r"forward of the batch_norm_of op"):
         autograd.compile(lambda x: batch_norm_of(w * x[0]), [w])(np.linspace(1.0, 2.0, 6).reshape(6, 1))
+
+
+def test_an_op_that_reduces_is_refused_when_the_traced_sample_is_not_finite() -> None:
+    """Probes near an inf or nan operand would all be inf or nan, alike together and alone (found by the fuzzer)."""
+
+    @autograd.primitive(name="batch_norm_at_inf")
+    def batch_norm_at_inf(x):  # type: ignore[no-untyped-def]
+        return np.sqrt(np.sum(x * x))
+
+    @batch_norm_at_inf.derivative
+    def batch_norm_at_inf_derivative(g, out, x):  # type: ignore[no-untyped-def]
+        return g * x / out
+
+    w = Value(0.5)
+    with pytest.raises(autograd.CompileError, match=r"forward of the batch_norm_at_inf op"):
+        autograd.compile(lambda x: batch_norm_at_inf(w * x[0]), [w])(np.array([[np.inf], [1.0]]))
 
 
 def test_an_op_whose_derivative_reduces_over_the_batch_is_refused() -> None:

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import arrays
+from .. import arrays, floats
 from ..engine import Value
 from ..ops import _TABLE, OPS, VARIADIC, Op
 from .batch import Batch, CompileError
@@ -339,8 +339,11 @@ class _Variadic(_Unit):
         if self.chain:
             return np.cumsum(operands, axis=1)[:, -1:]
         if self.fast_sum:
-            total = _row_sums(operands)
-            return (total if self.op.name == "sum" else total / operands.shape[1])[:, None]
+            if self.op.name == "sum":
+                return _row_sums(operands)[:, None]
+            if operands.shape[0] == 1:  # the float kit's mean: as eager's, also where the sum overflows
+                return np.array([[floats.mean(operands[0].tolist())]])
+            return arrays.mean(list(operands.T))[:, None]
         # the operands as rows, kept for the backward pass in the call's own list
         rows = saved[self.index] = arrays.Rows(np.ascontiguousarray(operands.T), self._params(vals))
         out = self.forward_rule(rows)
@@ -364,9 +367,9 @@ class _Variadic(_Unit):
 
 
 def _row_sums(m: np.ndarray) -> np.ndarray:
-    """Each row's sum: correctly rounded (math.fsum) for one row, compensated for a batch."""
-    if m.shape[0] == 1:
-        return np.array([math.fsum(m[0].tolist())])
+    """Each row's sum: correctly rounded (the float kit's) for one row, compensated for a batch."""
+    if m.shape[0] == 1:  # the float kit's sum: as eager's, also where a partial sum overflows
+        return np.array([floats.sum(m[0].tolist())])
     return arrays.sum(list(m.T))
 
 
@@ -733,6 +736,7 @@ def probe_own_op(op: Op, node: Value) -> None:
     n_params = op.n_params
     args = node._args[: len(node._args) - n_params] if n_params else node._args
     values = np.array([float(a.data) if a.__class__ is Value else float(a) for a in args])
+    values[~np.isfinite(values)] = 0.5  # inf or nan everywhere would make every probe alike
     steps = np.array([0.0, 1e-3, -2e-3, 3e-3, 5e-2])
     samples = values[None, :] * (1.0 + steps[:, None]) + steps[:, None]  # (samples, operands)
     forward, backward = op.rules_for(arrays)
