@@ -15,7 +15,6 @@ gradient. A tape also holds its trace's guards and their outcomes: the replay
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any
@@ -26,7 +25,7 @@ from .. import arrays, floats
 from ..engine import Value
 from ..ops import _TABLE, OPS, VARIADIC, Op
 from .batch import Batch, CompileError
-from .trace import Calc, Trace, describe_item
+from .trace import Calc, Trace
 
 __all__ = ["Group", "Tape"]
 
@@ -535,10 +534,8 @@ class Tape:
                 keyed.setdefault(_group_key(rule, node_refs[i], node_params[i], depth[i], per_sample, i), []).append(i)
         self.units: list[_Unit] = []
         order = sorted(keyed, key=lambda key: (key[0], keyed[key][0]))
-        unit_sids = []
-        for key in order:
-            unit_sids.append(n_sources)
-            n_sources += 1
+        unit_sids = list(range(n_sources, n_sources + len(order)))
+        n_sources += len(order)
         for key, sid in zip(order, unit_sids):
             members = keyed[key]
             for col, i in enumerate(members):
@@ -752,7 +749,6 @@ def probe_own_op(op: Op, node: Value) -> None:
             grads = [grads] if op.arity == 1 else list(grads)
         return np.array(out, dtype=np.float64), [np.broadcast_to(np.asarray(g, dtype=np.float64), (rows.shape[0],)) for g in grads]
 
-    phase = "forward"
     try:
         with arrays.quiet():
             together, together_grads = run(samples)

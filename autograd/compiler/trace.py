@@ -45,7 +45,7 @@ from ..engine import TracedNumber, Value, is_grad_enabled, stored_data, tracing_
 from ..ops import VARIADIC, Op
 from .batch import Batch, CompileError
 
-__all__ = ["Calc", "Guard", "Trace", "describe_item", "trace_sample"]
+__all__ = ["Calc", "Guard", "Trace", "trace_sample"]
 
 _AUTOGRAD_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 _new = object.__new__
@@ -640,29 +640,3 @@ def _flatten(
         row, args, items, operands, guards, tuple(g.outcome for g in tracer.guards),
         results, result_list, extras, extra_list,
     )  # fmt: skip
-
-
-def describe_item(trace: Trace, i: int) -> str:
-    """Item i as its op over its first operands: "mul(x[0], 2.0)"."""
-
-    def name(desc: Desc) -> str:
-        kind, what = desc
-        if kind == "item":
-            return f"node {what}"
-        if kind == "param":
-            return f"parameter {what}"
-        if kind == "input":
-            a, j = what
-            placeholder = trace.args[a][j] if isinstance(trace.args[a], list) else trace.args[a]
-            return placeholder.label
-        if kind == "arg":
-            return f"argument {what}"
-        if kind == "detached":
-            return f"{name(what)}.data"
-        return "a constant Value" if kind == "constant" else repr(what)
-
-    item = trace.items[i]
-    operands = trace.operands[i]
-    more = ", ..." if len(operands) > 4 else ""
-    op = item.name if isinstance(item, Calc) else item.op
-    return f"{op}({', '.join(name(d) for d in operands[:4])}{more})"
