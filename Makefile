@@ -71,7 +71,7 @@ bench: $(VENV)/.installed-bench  ## each engine in its own process, collector on
 	$(PY) benchmarks/run.py $(BENCH_ARGS)
 
 lint: $(STAMP)
-	$(PY) -m ruff check autograd nn viz tests benchmarks examples tools _gradtrace.py
+	$(PY) -m ruff check autograd nn viz tests benchmarks examples tools course _gradtrace.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache *.egg-info site .cache

@@ -360,7 +360,8 @@ def _fingerprint(rule: Callable[..., Any]) -> tuple[str, str, str]:
     code = getattr(rule, "__code__", None)
     if code is None:  # a builtin, a NumPy function, a callable object: known by its name and type
         digest.update(repr(type(rule)).encode())
-        code = getattr(getattr(rule, "__call__", None), "__code__", None)
+        call = type(rule).__call__ if callable(rule) else None  # a callable object: its class's __call__
+        code = getattr(call, "__code__", None)
     codes = [code] if code is not None else []
     while codes:
         c = codes.pop()
