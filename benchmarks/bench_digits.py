@@ -38,6 +38,7 @@ from common import (
     Target,
     compile_times,
     cpu_time,
+    jax_mlp,
     load_jax,
     load_torch,
     median,
@@ -290,11 +291,7 @@ def jax_adam_step() -> Any:
         tree_map = jax.tree_util.tree_map
 
         def loss_of(params: Any, X: Any, t: Any) -> Any:
-            h = X
-            for i, (W, b) in enumerate(params):
-                h = h @ W.T + b
-                if i < len(params) - 1:
-                    h = jax.nn.relu(h)
+            h = jax_mlp(jax, params, X)
             return -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(h, axis=1), t[:, None], axis=1))
 
         def step(params: Any, m: Any, v: Any, k: Any, X: Any, t: Any) -> Any:

@@ -37,6 +37,7 @@ from common import (
     Target,
     compile_times,
     cpu_time,
+    jax_mlp,
     load_jax,
     load_torch,
     median,
@@ -306,11 +307,7 @@ def jax_sgd_step() -> Any:
         jnp = jax.numpy
 
         def loss_of(params: Any, X: Any, y: Any) -> Any:
-            h = X
-            for i, (W, b) in enumerate(params):
-                h = h @ W.T + b
-                if i < len(params) - 1:
-                    h = jax.nn.relu(h)
+            h = jax_mlp(jax, params, X)
             squares = sum(jnp.sum(W * W) + jnp.sum(b * b) for W, b in params)
             return jnp.mean(jax.nn.relu(1.0 - y * h[:, 0])) + ALPHA * squares
 

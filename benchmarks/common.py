@@ -86,6 +86,16 @@ def load_jax() -> Any:
     return jax
 
 
+def jax_mlp(jax: Any, params: Any, X: Any) -> Any:
+    """The JAX anchors' MLP: X @ W.T + b per layer, ReLU between layers, logits out."""
+    h = X
+    for i, (W, b) in enumerate(params):
+        h = h @ W.T + b
+        if i < len(params) - 1:
+            h = jax.nn.relu(h)
+    return h
+
+
 def in_big_stack(fn: Callable[[], Any]) -> Any:
     """Run fn in a thread with a 1 GiB stack and a recursion limit of 10^7.
 
