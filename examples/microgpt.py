@@ -113,15 +113,16 @@ class Value:
     def __rtruediv__(self, other): return other * self ** -1
 
     def backward(self):
-        order, seen, stack = [], {self}, [(self, iter(self._children))]
-        while stack:  # depth first, each node after all its children
-            node, children = stack[-1]
-            child = next((c for c in children if c not in seen), None)
-            if child is None:
-                order.append(stack.pop()[0])
-            else:
-                seen.add(child)
-                stack.append((child, iter(child._children)))
+        order, seen = [], set()
+
+        def visit(node):  # depth first: a node after everything it was computed from
+            if node not in seen:
+                seen.add(node)
+                for child in node._children:
+                    visit(child)
+                order.append(node)
+
+        visit(self)
         self.grad = 1
         for node in reversed(order):
             for child, local_grad in zip(node._children, node._local_grads):
@@ -230,6 +231,19 @@ def snapshot(attribute):
 # Training: Adam, one name per step, the learning rate decaying linearly to zero
 learning_rate, beta1, beta2, eps = 0.01, 0.85, 0.99, 1e-8
 m, v = [0.0] * len(params), [0.0] * len(params)
+
+
+def adam_update(step, num_steps):
+    lr = learning_rate * (1 - step / num_steps)
+    for i, p in enumerate(params):
+        m[i] = beta1 * m[i] + (1 - beta1) * p.grad
+        v[i] = beta2 * v[i] + (1 - beta2) * p.grad ** 2
+        m_hat = m[i] / (1 - beta1 ** (step + 1))
+        v_hat = v[i] / (1 - beta2 ** (step + 1))
+        p.data -= lr * m_hat / (v_hat ** 0.5 + eps)
+        p.grad = 0
+
+
 loss_history, saved = [], {"weights": snapshot("data")} if args.save else {}
 for step in range(args.steps):
     tokens = tokenize(docs[step % len(docs)])
@@ -241,14 +255,7 @@ for step in range(args.steps):
         loss = early_backward(tokens)
     if step == 0 and args.save:
         saved.update(tokens=tokens, grads=snapshot("grad"))
-    lr = learning_rate * (1 - step / args.steps)
-    for i, p in enumerate(params):
-        m[i] = beta1 * m[i] + (1 - beta1) * p.grad
-        v[i] = beta2 * v[i] + (1 - beta2) * p.grad ** 2
-        m_hat = m[i] / (1 - beta1 ** (step + 1))
-        v_hat = v[i] / (1 - beta2 ** (step + 1))
-        p.data -= lr * m_hat / (v_hat ** 0.5 + eps)
-        p.grad = 0
+    adam_update(step, args.steps)
     loss_history.append(loss)
     print(f"step {step + 1:4d} / {args.steps:4d} | loss {loss:.6f}")
 
