@@ -61,9 +61,8 @@ class NumPy:
     """The NumPy port: loss and gradients by hand, then the program's Adam on arrays."""
 
     def __init__(self, program: dict[str, Any], total_steps: int) -> None:
-        import numpy as np
-
         import microgpt_numpy
+        import numpy as np
 
         self.np, self.port, self.program, self.total_steps = np, microgpt_numpy, program, total_steps
         self.weights = {key: np.array([[p.data for p in row] for row in mat]) for key, mat in program["state_dict"].items()}

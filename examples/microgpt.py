@@ -54,9 +54,12 @@ random.seed(args.seed)
 def generated_names(count=2000):
     """Pronounceable made-up names, for a machine without the `names` package."""
     rng = random.Random(0)
-    onsets, vowels, codas = "b d f g h j k l m n p r s t v w y z br ch dr sh st th tr".split(), "aeiou", ["", "n", "l", "r", "s"]
-    return [("".join(rng.choice(onsets) + rng.choice(vowels) for _ in range(rng.randint(1, 3))) + rng.choice(codas))
-            for _ in range(count)]
+    onsets, vowels, endings = "b d f g h j k l m n p r s t v w y z br ch sh st th".split(), "aeiou", " n l r s".split(" ")
+
+    def syllable():
+        return rng.choice(onsets) + rng.choice(vowels)
+
+    return ["".join(syllable() for _ in range(rng.randint(1, 3))) + rng.choice(endings) for _ in range(count)]
 
 
 if args.names:
@@ -68,8 +71,11 @@ else:
     try:
         import names as names_package  # the 1990 US census's first names, shipped with the package
         folder = os.path.dirname(names_package.__file__)
-        docs = sorted({line.split()[0].lower() for kind in ("female", "male")
-                       for line in open(os.path.join(folder, f"dist.{kind}.first"), encoding="utf-8") if line.strip()})
+        docs = set()
+        for kind in ("female", "male"):
+            with open(os.path.join(folder, f"dist.{kind}.first"), encoding="utf-8") as file:
+                docs |= {line.split()[0].lower() for line in file if line.strip()}
+        docs = sorted(docs)
     except ImportError:
         docs = generated_names()
 random.shuffle(docs)
@@ -138,7 +144,8 @@ def matrix(rows, cols, std=0.08):
     return [[Value(random.gauss(0, std)) for _ in range(cols)] for _ in range(rows)]
 
 
-state_dict = {"wte": matrix(vocab_size, n_embd), "wpe": matrix(block_size, n_embd), "lm_head": matrix(vocab_size, n_embd)}
+state_dict = {"wte": matrix(vocab_size, n_embd), "wpe": matrix(block_size, n_embd),
+              "lm_head": matrix(vocab_size, n_embd)}
 for i in range(n_layer):
     state_dict[f"layer{i}.attn_wq"] = matrix(n_embd, n_embd)
     state_dict[f"layer{i}.attn_wk"] = matrix(n_embd, n_embd)
