@@ -142,6 +142,19 @@ class CompiledStep:
         return [unit.group for unit in tapes[0].units] if tapes else []
 
     @property
+    def code(self) -> str:
+        """The source of a standalone module that imports only NumPy (and math) and computes
+        this step: ``forward(theta, *batches)`` (the per-sample results) and
+        ``loss_and_grad(theta, *batches)`` (the loss and its gradient, shaped like ``theta``,
+        the parameters' values in the order given to compile). Written from the tapes traced
+        so far: trace first. Raises :class:`CompileError` naming what cannot be written as
+        NumPy. See :mod:`autograd.compiler.export`."""
+        from .export import module_source  # one way: the exporter reads tapes, nothing here needs it
+
+        with self._patterns.lock:
+            return module_source(self)
+
+    @property
     def extra(self) -> np.ndarray | None:
         return getattr(self._local, "extra", None)
 
