@@ -34,6 +34,7 @@ import keyword
 import operator
 import re
 import textwrap
+import types
 from typing import Any
 
 import numpy as np
@@ -193,9 +194,8 @@ class _Rule:
             function = generic
         else:
             function = _own_rule(op, which)
-            module = inspect.getmodule(function)
-            if module is None:
-                raise NotExportable(f"its {'forward' if which == 0 else 'derivative'} rule, whose module is not known")
+            module = types.ModuleType(getattr(function, "__module__", None) or "__main__")
+            module.__dict__.update(function.__globals__)  # the names the rule reads, as it sees them
         tree = parse_definition(function)
         args = [a.arg for a in tree.args.args if a.arg != "K"]
         body = [s for s in tree.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
@@ -455,8 +455,11 @@ class _TapeWriter:
         self.backward()
         body = prologue + self.weight_views + self.lines + self.back
         args = ", ".join(["theta", *self.arg_names])
-        pattern = " ".join(f"{o!r}" for o in tape.outcomes) if tape.outcomes else "none"
-        doc = f'"""Branch pattern {self.function}: the comparisons\' outcomes {pattern}."""'
+        if self.function == "step":
+            doc = '"""The forward pass over the batch, then (given seed, the loss\'s gradient per result) the backward."""'
+        else:
+            pattern = ", ".join(f"{o!r}" for o in tape.outcomes)
+            doc = f'"""The samples whose comparisons come out {pattern}: forward, then (given seed) backward."""'
         text = f"def {self.function}({args}, seed=None):\n    {doc}\n    problems = []\n"
         return text + textwrap.indent("\n".join(body), "    ")
 
@@ -546,7 +549,7 @@ class _TapeWriter:
                 b_name = self.bind(self.read(b), f"{name}_b")
             bias = f" + {b_name}"
         unit._export_x = x
-        what = f"layer {layer}: {k} neurons, one matrix product" if layer else f"dot × {k}"
+        what = f"layer {layer}: {k} neuron{'s' if k > 1 else ''}, one matrix product" if layer else f"dot × {k}"
         self.lines.append(f"{name} = {x} @ {w_name}.T{bias}  # {what}")
 
     def variadic_forward(self, unit: _Variadic, name: str) -> None:
@@ -820,7 +823,7 @@ import numpy as np
     parts = [header, public, *functions]
     if dispatch:
         parts.append(dispatch)
-    tail = "\n\n# --- helpers: the array kit's functions and rules the code above calls ----------------\n"
+    tail = "# --- helpers: the array kit's functions and rules the code above calls ----------------\n"
     if helpers or template:
         parts.append(tail + template + ("\n\n" + helpers if helpers else ""))
-    return "\n\n".join(p.strip("\n") for p in parts) + "\n"
+    return "\n\n\n".join(p.strip("\n") for p in parts) + "\n"

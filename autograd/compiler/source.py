@@ -62,7 +62,7 @@ class Helpers:
         self.taken: set[str] = set()
 
     def text(self) -> str:
-        return "\n\n".join(self.sources.values())
+        return "\n\n\n".join(self.sources.values())
 
     def reserve(self, *names: str) -> None:
         self.taken.update(names)
