@@ -25,6 +25,7 @@ from .. import arrays, floats
 from ..engine import Value
 from ..ops import _TABLE, OPS, VARIADIC, Op
 from .batch import Batch, CompileError
+from .gather import GATHER, flat_positions, gather_backward, gather_forward
 from .trace import Calc, Trace
 
 __all__ = ["Group", "Tape"]
@@ -373,6 +374,56 @@ def _row_sums(m: np.ndarray) -> np.ndarray:
 
 
 
+class _Gather(_Unit):
+    """k gathers (``table[token_id]``), each from a table of n elements by a per-sample
+    index: one fancy index over the tables laid end to end; the backward pass adds each
+    sample's gradient into the element it picked (a bincount)."""
+
+    def __init__(self, refs: list[list[Ref]], index_refs: list[Ref], group: Group, sid: int) -> None:
+        tables: dict[tuple[Ref, ...], int] = {}  # the gathers of one table (a column of wte) share it
+        which = [tables.setdefault(tuple(r), len(tables)) for r in refs]
+        self.n = len(refs[0])
+        self.width = len(tables) * self.n
+        self.table = _Take([ref for table in tables for ref in table])
+        self.offsets = np.array(which, dtype=np.int64)[None, :] * self.n
+        self.at = _Take(index_refs)
+        self.takes = [self.table]  # the index gets no gradient
+        self.group, self.sid, self.k = group, sid, len(refs)
+
+    def forward(self, vals: list[np.ndarray], args: Batch, saved: list[Any]) -> np.ndarray:
+        flat, error = flat_positions(self.at(vals), self.offsets, self.n)
+        tables = self.table(vals)
+        # an index out of range: raised by the replay if the sample is one this tape replays
+        saved[self.index] = GatherRangeError(*error, self.n) if error else (flat, tables.shape[0])
+        return gather_forward(tables, flat)
+
+    def prepare(self, needs: list[bool]) -> None:
+        self.wanted = any(needs[s] for s in self.table.sources())
+
+    def backward(self, vals: list[np.ndarray], grads: list[np.ndarray | None], needs: list[bool], args: Batch, saved: list[Any]) -> None:
+        g = grads[self.sid]
+        if g is None or not self.wanted:
+            return
+        if self.dead is not None:  # an extra's gathers: eager never visits them
+            g = np.where(self.dead, 0.0, g)
+        flat, table_rows = saved[self.index]
+        self.table.add(grads, vals, needs, gather_backward(g, flat, table_rows, self.width))
+
+
+class GatherRangeError(IndexError):
+    """A sample's index is out of range for the list it indexes (as eager's IndexError)."""
+
+    def __init__(self, row: int, value: float, n: int) -> None:
+        super().__init__(row, value, n)
+        self.row, self.value, self.n = row, value, n
+
+    def named(self, sample: int) -> IndexError:
+        return IndexError(
+            f"compile(): sample {sample} indexes a list of {self.n} Values (or rows) with {int(self.value)}, "
+            f"out of range (-{self.n}..{self.n - 1}): a token id the table has no row for"
+        )
+
+
 class _Calc(_Unit):
     """k calcs of one kind (Python arithmetic on traced numbers, a NumPy function): one
     NumPy call over (rows, k) arrays, with Python's errors where Python raises. No gradient."""
@@ -453,6 +504,7 @@ class Tape:
         n_params = len(params)
         self.kinds = list(args.kinds)
         self.widths = args.widths
+        self.shape = args.shape_key
         self.n_params = n_params
         self.outcomes = trace.outcomes
         self.row = trace.row
@@ -479,8 +531,8 @@ class Tape:
                 return (PARAMS, what), 0, False
             if kind == "input":
                 return (self.arg_sid[what[0]], what[1]), 0, True
-            if kind == "arg":
-                return (self.arg_sid[what], 0), 0, True
+            if kind == "arg":  # an integer argument, or ("arg", (a, j)): column j of a row of ints
+                return ((self.arg_sid[what[0]], what[1]) if isinstance(what, tuple) else (self.arg_sid[what], 0)), 0, True
             if kind == "constant":
                 if id(what) not in constant_index:
                     constant_index[id(what)] = len(self.constants)
@@ -562,6 +614,8 @@ class Tape:
                 unit = _Matmul(inputs, weights, biases, group, sid)
             elif kind == "elementwise":
                 unit = _Elementwise(rule, refs, group, sid)  # type: ignore[arg-type]
+            elif kind == "gather":
+                unit = _Gather(refs, [p[0][1] for p in params_of], group, sid)
             else:
                 unit = _Variadic(rule, refs[0], params_of[0], group, sid, members[0] in chains)  # type: ignore[arg-type]
             unit.index = len(self.units)
@@ -597,7 +651,7 @@ class Tape:
             if not all(live[i] for i in members):
                 unit.dead = np.array([not live[i] for i in members])
         self.unit_aliases = [self.alias_of.get(unit.sid) for unit in self.units]
-        self.calcs = [unit for unit in self.units if isinstance(unit, _Calc)]
+        self.calcs = [unit for unit in self.units if isinstance(unit, (_Calc, _Gather))]
         position = {id(item): i for i, item in enumerate(trace.items)}
         self.result_refs = [self._ref_of_output(v, position, ref_of) for v in trace.result_nodes]
         self.extra_refs = [self._ref_of_output(v, position, ref_of) for v in trace.extra_nodes]
@@ -639,11 +693,15 @@ class Tape:
                 vals[alias] = vals[unit.sid]
         return vals, saved
 
-    def raise_errors(self, saved: list[Any]) -> None:
-        """Raise what Python would have raised for a sample this tape replayed (a division by 0)."""
+    def raise_errors(self, saved: list[Any], index: np.ndarray | None = None) -> None:
+        """Raise what Python would have raised for a sample this tape replayed (a division by
+        0, an index out of range: ``index`` maps the replayed rows to the call's samples)."""
         for unit in self.calcs:
-            if saved[unit.index] is not None:
-                raise saved[unit.index]
+            error = saved[unit.index]
+            if isinstance(error, GatherRangeError):
+                raise error.named(error.row if index is None else int(index[error.row])) from None
+            if isinstance(error, BaseException):
+                raise error
 
     def backward(
         self, vals: list[np.ndarray], saved: list[Any], args: Batch, seed: float, checking: list[_Unit] | None = None
@@ -775,6 +833,9 @@ def _group_key(rule: Op | Calc, refs: list[Ref], params: list[Any], depth: int, 
     if isinstance(rule, Calc):
         return (depth, "calc:" + rule.name, "calc", len(refs), rule.is_int, per_sample[i], id(rule.fn))
     op = rule
+    if op is GATHER:  # gathers from tables of one length at one depth: one unit
+        varies = any(s >= 2 or s == -3 and per_sample[c] or s == -4 for s, c in refs)
+        return (depth, "gather", "gather", len(refs), varies, per_sample[i])
     if op.arity in (1, 2) and not params:
         return (depth, op.name, "elementwise", per_sample[i])
     if op.name == "dot" and not params:
