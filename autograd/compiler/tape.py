@@ -91,14 +91,14 @@ class _Take:
                 self.cols = slice(cols[0], cols[0] + step * (len(cols) - 1) + 1, step)
             else:
                 self.cols = np.array(cols, dtype=np.intp)
-                self.unique = len(set(cols)) == len(cols)
+                self.unique = _uniqueness(self.cols)
         else:
             self.mode = "mixed"
             for sid in sorted(sources):
                 positions = [i for i, (s, _) in enumerate(refs) if s == sid]
                 cols = [refs[i][1] for i in positions]
                 self.parts.append((sid, np.array(positions, dtype=np.intp), np.array(cols, dtype=np.intp),
-                                   len(set(cols)) == len(cols)))  # fmt: skip
+                                   _uniqueness(np.array(cols, dtype=np.intp))))  # fmt: skip
 
     def __call__(self, vals: list[np.ndarray]) -> np.ndarray:
         mode = self.mode
@@ -129,7 +129,14 @@ class _Take:
                     _add_into(grads, vals, sid, cols, unique, g[:, positions])
 
 
-def _add_into(grads: list[np.ndarray | None], vals: list[np.ndarray], sid: int, cols: Any, unique: bool, g: Any) -> None:
+def _uniqueness(cols: np.ndarray) -> Any:
+    """True when no column repeats; else (the distinct columns, each column's place among them),
+    which a gradient's repeated columns are summed by (a bincount: np.add.at is slower)."""
+    distinct, inverse = np.unique(cols, return_inverse=True)
+    return True if len(distinct) == len(cols) else (distinct, inverse.ravel())
+
+
+def _add_into(grads: list[np.ndarray | None], vals: list[np.ndarray], sid: int, cols: Any, unique: Any, g: Any) -> None:
     target = grads[sid]
     shape = vals[sid].shape
     if g.__class__ is not np.ndarray:
@@ -141,10 +148,18 @@ def _add_into(grads: list[np.ndarray | None], vals: list[np.ndarray], sid: int, 
             grads[sid] = g.copy()  # the first gradient of a whole source: no zeros to add to
             return
         target = grads[sid] = np.zeros(shape)
-    if unique:
+    if unique is True:
         target[:, cols] += g
+        return
+    distinct, inverse = unique
+    rows, n = target.shape[0], len(distinct)
+    g = np.broadcast_to(g, (rows, len(inverse)))
+    if rows == 1:
+        summed = np.bincount(inverse, weights=g[0], minlength=n)[None, :]
     else:
-        np.add.at(target, (slice(None), cols), np.broadcast_to(g, target[:, cols].shape))
+        at = inverse[None, :] + n * np.arange(rows)[:, None]
+        summed = np.bincount(at.ravel(), weights=g.ravel(), minlength=rows * n).reshape(rows, n)
+    target[:, distinct] += summed
 
 
 class _Unit:
@@ -374,6 +389,29 @@ def _row_sums(m: np.ndarray) -> np.ndarray:
 
 
 
+class _Chains(_Unit):
+    """k chains of n additions each (Python's ``sum()`` over Values, ((0 + a) + b) + c):
+    added up left to right, as they rounded, by one cumsum over a (rows, k, n) array."""
+
+    def __init__(self, refs: list[list[Ref]], group: Group, sid: int) -> None:
+        self.k, self.n = len(refs), len(refs[0])
+        self.take = _Take([ref for chain in refs for ref in chain])
+        self.takes = [self.take]
+        self.group, self.sid = group, sid
+
+    def forward(self, vals: list[np.ndarray], args: Batch, saved: list[Any]) -> np.ndarray:
+        operands = self.take(vals)
+        return np.cumsum(operands.reshape(operands.shape[0], self.k, self.n), axis=2)[:, :, -1]
+
+    def backward(self, vals: list[np.ndarray], grads: list[np.ndarray | None], needs: list[bool], args: Batch, saved: list[Any]) -> None:
+        g = grads[self.sid]
+        if g is None:
+            return
+        if self.dead is not None:  # an extra's chains: eager never visits them
+            g = np.where(self.dead, 0.0, g)
+        self.take.add(grads, vals, needs, np.repeat(g, self.n, axis=1))
+
+
 class _Gather(_Unit):
     """k gathers (``table[token_id]``), each from a table of n elements by a per-sample
     index: one fancy index over the tables laid end to end; the backward pass adds each
@@ -430,10 +468,19 @@ class _Calc(_Unit):
 
     def __init__(self, calc: Calc, refs: list[list[Ref]], group: Group, sid: int) -> None:
         self.name, self.fn, self.is_int = calc.name, calc.fn, calc.is_int
-        self.takes = [_Take([r[j] for r in refs]) for j in range(len(refs[0]))]
+        self.reduces = getattr(calc.fn, "reduces", False)  # max()/min(): over a (rows, k, n) array
+        if self.reduces:
+            self.n = len(refs[0])
+            self.takes = [_Take([ref for r in refs for ref in r])]
+        else:
+            self.takes = [_Take([r[j] for r in refs]) for j in range(len(refs[0]))]
         self.group, self.sid, self.k = group, sid, len(refs)
 
     def forward(self, vals: list[np.ndarray], args: Batch, saved: list[Any]) -> np.ndarray:
+        if self.reduces:
+            operands = self.takes[0](vals)
+            out = self.fn(operands.reshape(operands.shape[0], self.k, self.n))
+            return np.asarray(out, dtype=np.float64)
         operands = [take(vals) for take in self.takes]
         out = self.fn(*operands)
         # where Python raises, for a sample: kept in saved, raised by the replay only if the
@@ -583,7 +630,9 @@ class Tape:
         keyed: dict[tuple, list[int]] = {}
         for i, rule in enumerate(rules):
             if i not in dropped:
-                keyed.setdefault(_group_key(rule, node_refs[i], node_params[i], depth[i], per_sample, i), []).append(i)
+                keyed.setdefault(
+                    _group_key(rule, node_refs[i], node_params[i], depth[i], per_sample, i, i in chains), []
+                ).append(i)
         self.units: list[_Unit] = []
         order = sorted(keyed, key=lambda key: (key[0], keyed[key][0]))
         unit_sids = list(range(n_sources, n_sources + len(order)))
@@ -614,6 +663,8 @@ class Tape:
                 unit = _Matmul(inputs, weights, biases, group, sid)
             elif kind == "elementwise":
                 unit = _Elementwise(rule, refs, group, sid)  # type: ignore[arg-type]
+            elif kind == "chains":
+                unit = _Chains(refs, group, sid)
             elif kind == "gather":
                 unit = _Gather(refs, [p[0][1] for p in params_of], group, sid)
             else:
@@ -828,8 +879,12 @@ def probe_own_op(op: Op, node: Value) -> None:
                 )
 
 
-def _group_key(rule: Op | Calc, refs: list[Ref], params: list[Any], depth: int, per_sample: list[bool], i: int) -> tuple:
+def _group_key(
+    rule: Op | Calc, refs: list[Ref], params: list[Any], depth: int, per_sample: list[bool], i: int, chain: bool = False
+) -> tuple:
     """Items with one key run as one group. References to items are still (-3, index) here."""
+    if chain:  # chains of adds of one length at one depth (every neuron's sum(w * x)): one cumsum
+        return (depth, "sum", "chains", len(refs), per_sample[i])
     if isinstance(rule, Calc):
         return (depth, "calc:" + rule.name, "calc", len(refs), rule.is_int, per_sample[i], id(rule.fn))
     op = rule
@@ -906,4 +961,46 @@ def _flatten_sums(trace: Trace) -> tuple[list[Op | Calc], list[list[tuple[str, A
                 chains.add(i)
         rules.append(op)
         descriptions.append(described)
+    chains -= dropped  # an add merged into a later one is no chain of its own
+    for i in sorted(chains):
+        found = _as_dot(trace, descriptions[i], uses, dropped)
+        if found is not None:  # sum(w * x for w, x in zip(row, x)): a neuron, run in a layer's matmul
+            rules[i], descriptions[i] = OPS["dot"], found[0]
+            dropped.update(found[1])
+            chains.discard(i)
     return rules, descriptions, dropped, chains
+
+
+_MUL = OPS["mul"]
+_SHARED = ("param", "constant")
+
+
+def _as_dot(
+    trace: Trace, described: list[tuple[str, Any]], uses: list[int], dropped: set[int]
+) -> tuple[list[tuple[str, Any]], list[int]] | None:
+    """A chain ``first + w_0·x_0 + w_1·x_1 + …`` whose every term is a product that only the
+    chain reads, with a parameter (or a closure's Value) on one side, as the operands of a
+    dot node (w's, x's, then ``first`` as its bias) and the products it replaces; else None.
+    The dot's rounding differs from the chain's as a layer's matmul differs from eager's dot."""
+    first, terms = described[0], described[1:]
+    if len(terms) < 2:
+        return None
+    ws, xs, items = [], [], []
+    for desc in terms:
+        if desc[0] != "item" or uses[desc[1]] != 1 or desc[1] in dropped:
+            return None
+        j = desc[1]
+        item = trace.items[j]
+        if item.__class__ is not Value or item._rule is not _MUL:  # type: ignore[union-attr]
+            return None
+        a, b = trace.operands[j]
+        if a[0] in _SHARED:
+            ws.append(a)
+            xs.append(b)
+        elif b[0] in _SHARED:  # x·w: the same product (IEEE multiplication commutes)
+            ws.append(b)
+            xs.append(a)
+        else:
+            return None
+        items.append(j)
+    return ws + xs + [first], items

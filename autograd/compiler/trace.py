@@ -425,15 +425,16 @@ def _python_extreme(largest: bool) -> Callable[..., np.ndarray]:
     """The replay of max (or min) over operand arrays, as Python's builtin picks: the first
     operand that no later one beats (``x > best``), so a nan first is kept, a nan later skipped."""
 
-    def pick(*operands: np.ndarray) -> np.ndarray:
-        m = np.stack(np.broadcast_arrays(*operands), axis=-1)
-        filled = np.where(np.isnan(m), -np.inf if largest else np.inf, m)
+    def pick(m: np.ndarray) -> np.ndarray:  # m: (rows, k, n), each calc's n operands on the last axis
+        nan = np.isnan(m)
+        filled = np.where(nan, -np.inf if largest else np.inf, m) if nan.any() else m
         at = (filled.argmax if largest else filled.argmin)(axis=-1)
         best = np.take_along_axis(m, at[..., None], axis=-1)[..., 0]
         first = m[..., 0]
         return np.where(np.isnan(first), first, best)
 
     pick.__name__ = "max" if largest else "min"
+    pick.reduces = True  # type: ignore[attr-defined]
     return pick
 
 
