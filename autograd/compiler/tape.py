@@ -220,8 +220,13 @@ class _Matmul(_Unit):
     The forward pass keeps X and W.T for the backward pass in the call's ``saved`` list.
     """
 
-    def __init__(self, inputs: list[Ref], weights: list[list[Ref]], biases: list[Ref] | None, group: Group, sid: int) -> None:
-        n, k = len(inputs), len(weights)
+    def __init__(
+        self, inputs: list[Ref], weights: list[list[Ref]], biases: list[Ref] | None, group: Group, sid: int, stack: int = 1
+    ) -> None:
+        # stack > 1: one layer at several positions (each its own inputs, ``inputs`` laid end
+        # to end), one product over (rows · stack, n); the results position after position
+        n, k = len(inputs) // stack, len(weights)
+        self.stack = stack
         self.x = _Take(inputs)
         # W.T's entries in row order, read as one C-contiguous (n, k) array: NumPy's
         # matmul with a transposed small operand can take a path 30 times slower than BLAS
@@ -251,6 +256,9 @@ class _Matmul(_Unit):
 
     def forward(self, vals: list[np.ndarray], args: Batch, saved: list[Any]) -> np.ndarray:
         x = self.x(vals)
+        stack = self.stack
+        if stack > 1:
+            x = x.reshape(x.shape[0] * stack, -1)
         if self.rows is not None:
             wt = np.ascontiguousarray(self._weights(vals[self.rows[0]]).T)
         else:
@@ -260,13 +268,15 @@ class _Matmul(_Unit):
         bias = None
         if self.b is not None:
             bias = self.b(vals)
+            if stack > 1:
+                bias = np.broadcast_to(bias, (out.shape[0] // stack, bias.shape[1])).reshape(out.shape[0], -1)
             if bias.shape[0] <= out.shape[0]:
                 out += bias
             else:  # per-sample biases on shared products
                 out = out + bias
         if not np.isfinite(out).all():
             out = self._exactly_where_not_finite(x, wt, bias, out)
-        return out
+        return out.reshape(-1, stack * self.shape[1]) if stack > 1 else out
 
     @staticmethod
     def _exactly_where_not_finite(x: np.ndarray, wt: np.ndarray, bias: np.ndarray | None, out: np.ndarray) -> np.ndarray:
@@ -290,6 +300,9 @@ class _Matmul(_Unit):
         x, wt = saved[self.index]
         if self.dead is not None:  # eager never visits them: 0·inf there would be nan
             g = np.where(self.dead, 0.0, g)
+        whole = g  # the biases' gradient, (rows, stack · k)
+        if self.stack > 1:  # (never with dead columns: such groups are not stacked)
+            g = g.reshape(-1, self.shape[1])
         if self.w_needs:
             # shared inputs (one row) under per-sample results (a per-sample bias): sum g first
             gw_t = x.T @ (g if x.shape[0] == g.shape[0] else g.sum(axis=0, keepdims=True))  # type: ignore[union-attr]
@@ -304,9 +317,42 @@ class _Matmul(_Unit):
             else:
                 self.w.add(grads, vals, needs, gw_t.reshape(1, -1))
         if self.x_needs:
-            self.x.add(grads, vals, needs, g @ np.ascontiguousarray(wt.T))  # type: ignore[union-attr]
+            gx = g @ np.ascontiguousarray(wt.T)
+            self.x.add(grads, vals, needs, gx.reshape(whole.shape[0], -1) if self.stack > 1 else gx)  # type: ignore[union-attr]
         if self.b_needs:
-            self.b.add(grads, vals, needs, g)  # type: ignore[union-attr]
+            self.b.add(grads, vals, needs, whole)  # type: ignore[union-attr]
+
+
+def _live_items(trace: Trace) -> list[bool]:
+    """The items a result's gradient reaches, through operands that are Values (eager's backward walk)."""
+    position_of = {id(item): i for i, item in enumerate(trace.items)}
+    live = [False] * len(trace.items)
+    for node in trace.result_nodes:
+        if id(node) in position_of:
+            live[position_of[id(node)]] = True
+    for i in range(len(trace.items) - 1, -1, -1):
+        if live[i] and not isinstance(trace.items[i], Calc):
+            for desc in trace.operands[i]:
+                if desc[0] == "item":
+                    live[desc[1]] = True
+    return live
+
+
+def _stack_layers(keyed: dict[tuple, list[int]], node_refs: list[list[Ref]], live: list[bool]) -> None:
+    """A layer applied at several positions (a GPT's q, k, v at every token): the matmul
+    groups at one depth with the same neurons' weights, each reading its own inputs, made
+    one group whose members are position after position (``_Matmul``'s ``stack``)."""
+    stacks: dict[tuple, list[tuple]] = {}
+    for key, members in keyed.items():
+        if key[2] == "matmul" and key[3] == "x" and key[6] and all(live[i] for i in members):
+            n = len(node_refs[members[0]]) // 2
+            signature = (key[0], key[5], tuple(tuple(node_refs[i][:n]) for i in members))
+            stacks.setdefault(signature, []).append(key)
+    for signature, keys in stacks.items():
+        if len(keys) > 1:
+            keys.sort(key=lambda key: keyed[key][0])
+            merged = [i for key in keys for i in keyed.pop(key)]
+            keyed[(signature[0], "dot", "matmul", "stack", keys[0], len(keys), True)] = merged
 
 
 def _neuron_rows(weights: list[list[Ref]]) -> tuple[int, int, int] | None:
@@ -633,6 +679,7 @@ class Tape:
                 keyed.setdefault(
                     _group_key(rule, node_refs[i], node_params[i], depth[i], per_sample, i, i in chains), []
                 ).append(i)
+        _stack_layers(keyed, node_refs, _live_items(trace))
         self.units: list[_Unit] = []
         order = sorted(keyed, key=lambda key: (key[0], keyed[key][0]))
         unit_sids = list(range(n_sources, n_sources + len(order)))
@@ -657,10 +704,16 @@ class Tape:
                 side = key[3]
                 n = len(refs[0]) // 2
                 halves = [(r[:n], r[n : 2 * n]) for r in refs]
-                inputs = halves[0][1] if side == "x" else halves[0][0]
-                weights = [h[0] if side == "x" else h[1] for h in halves]
                 biases = [r[2 * n] for r in refs] if len(refs[0]) % 2 else None
-                unit = _Matmul(inputs, weights, biases, group, sid)
+                if side == "stack":  # one layer at several positions: members position after position
+                    positions = key[5]
+                    k = len(members) // positions
+                    inputs = [ref for p in range(positions) for ref in halves[p * k][1]]
+                    unit = _Matmul(inputs, [h[0] for h in halves[:k]], biases, group, sid, positions)
+                else:
+                    inputs = halves[0][1] if side == "x" else halves[0][0]
+                    weights = [h[0] if side == "x" else h[1] for h in halves]
+                    unit = _Matmul(inputs, weights, biases, group, sid)
             elif kind == "elementwise":
                 unit = _Elementwise(rule, refs, group, sid)  # type: ignore[arg-type]
             elif kind == "chains":
@@ -983,16 +1036,16 @@ def _as_dot(
     dot node (w's, x's, then ``first`` as its bias) and the products it replaces; else None.
     The dot's rounding differs from the chain's as a layer's matmul differs from eager's dot."""
     first, terms = described[0], described[1:]
+    if first[0] == "number" and first[1] == 0 and len(terms) > 2 and not _is_product(trace, terms[-1], uses):
+        # sum(w * x for ...) + residual: Python's sum starts at 0, and the residual comes last
+        first, terms = terms[-1], terms[:-1]
     if len(terms) < 2:
         return None
     ws, xs, items = [], [], []
     for desc in terms:
-        if desc[0] != "item" or uses[desc[1]] != 1 or desc[1] in dropped:
+        if not _is_product(trace, desc, uses) or desc[1] in dropped:
             return None
         j = desc[1]
-        item = trace.items[j]
-        if item.__class__ is not Value or item._rule is not _MUL:  # type: ignore[union-attr]
-            return None
         a, b = trace.operands[j]
         if a[0] in _SHARED:
             ws.append(a)
@@ -1004,3 +1057,11 @@ def _as_dot(
             return None
         items.append(j)
     return ws + xs + [first], items
+
+
+def _is_product(trace: Trace, desc: tuple[str, Any], uses: list[int]) -> bool:
+    """Whether desc is a product node that only one node reads."""
+    if desc[0] != "item" or uses[desc[1]] != 1:
+        return False
+    item = trace.items[desc[1]]
+    return item.__class__ is Value and item._rule is _MUL  # type: ignore[union-attr]
