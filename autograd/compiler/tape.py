@@ -15,6 +15,7 @@ gradient. A tape also holds its trace's guards and their outcomes: the replay
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any
@@ -440,8 +441,10 @@ class _Chains(_Unit):
     added up left to right, as they rounded, by one cumsum over a (rows, k, n) array."""
 
     def __init__(self, refs: list[list[Ref]], group: Group, sid: int) -> None:
-        self.k, self.n = len(refs), len(refs[0])
-        self.take = _Take([ref for chain in refs for ref in chain])
+        # chains of several lengths (each starting from Python's sum()'s 0) padded in front
+        # with more 0s: 0 + 0 + … + a rounds as 0 + a does, bit for bit
+        self.k, self.n = len(refs), max(len(chain) for chain in refs)
+        self.take = _Take([ref for chain in refs for ref in [(NUMBER, 0.0)] * (self.n - len(chain)) + chain])
         self.takes = [self.take]
         self.group, self.sid = group, sid
 
@@ -516,8 +519,11 @@ class _Calc(_Unit):
         self.name, self.fn, self.is_int = calc.name, calc.fn, calc.is_int
         self.reduces = getattr(calc.fn, "reduces", False)  # max()/min(): over a (rows, k, n) array
         if self.reduces:
-            self.n = len(refs[0])
-            self.takes = [_Take([ref for r in refs for ref in r])]
+            # padded at the end with what never wins: -inf for max (a later operand wins only
+            # when larger), +inf for min; a first nan still wins
+            self.n = max(len(r) for r in refs)
+            pad = (NUMBER, -math.inf if calc.name == "max" else math.inf)
+            self.takes = [_Take([ref for r in refs for ref in r + [pad] * (self.n - len(r))])]
         else:
             self.takes = [_Take([r[j] for r in refs]) for j in range(len(refs[0]))]
         self.group, self.sid, self.k = group, sid, len(refs)
@@ -936,10 +942,14 @@ def _group_key(
     rule: Op | Calc, refs: list[Ref], params: list[Any], depth: int, per_sample: list[bool], i: int, chain: bool = False
 ) -> tuple:
     """Items with one key run as one group. References to items are still (-3, index) here."""
-    if chain:  # chains of adds of one length at one depth (every neuron's sum(w * x)): one cumsum
-        return (depth, "sum", "chains", len(refs), per_sample[i])
+    if chain:  # chains of adds at one depth (every neuron's sum(w * x)): one cumsum
+        # of any length when they start from Python's sum()'s 0 (padded with 0s), else of one length
+        starts_at_0 = refs[0][0] == NUMBER and refs[0][1] == 0.0 and math.copysign(1.0, refs[0][1]) > 0
+        return (depth, "sum", "chains", -1 if starts_at_0 else len(refs), per_sample[i])
     if isinstance(rule, Calc):
-        return (depth, "calc:" + rule.name, "calc", len(refs), rule.is_int, per_sample[i], id(rule.fn))
+        # max()/min() of any number of operands at one depth: padded (see _Calc)
+        n = -1 if getattr(rule.fn, "reduces", False) else len(refs)
+        return (depth, "calc:" + rule.name, "calc", n, rule.is_int, per_sample[i], id(rule.fn))
     op = rule
     if op is GATHER:  # gathers from tables of one length at one depth: one unit
         varies = any(s >= 2 or s == -3 and per_sample[c] or s == -4 for s, c in refs)
