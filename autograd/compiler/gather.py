@@ -7,8 +7,8 @@ looks at the instruction that asked: a ``container[index]`` subscript (``BINARY_
 in fn's code, found by the instruction's source position (Python 3.11's ``co_positions``).
 Its container expression is evaluated again in the caller's frame, which is safe only for
 expressions that cannot run code or change anything between the two evaluations: names,
-attributes stored on an object or a module, and subscripts of a dict, list or tuple by a
-constant or a name holding an int or a string. The index expression must give the traced int
+attributes stored on an object or a module, subscripts of a dict, list or tuple by an int
+or a string, and integer arithmetic (``tokens[pos_id + 1]``) on plain ints. The index expression must give the traced int
 itself. The container must be a ``list`` of Values, or of rows of Values of one length.
 
 Then the element at the sample's index is swapped, for exactly that one subscript, for the
@@ -30,6 +30,7 @@ import ast
 import dis
 import inspect
 import linecache
+import operator
 import sys
 import types
 from collections.abc import Callable
@@ -129,6 +130,13 @@ class _Unsafe(Exception):
 
 
 _MISSING = object()
+_INT_ARITHMETIC: dict[type, Callable[[int, int], int]] = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
+}
 
 
 def _evaluate(node: ast.expr, frame: types.FrameType) -> Any:
@@ -155,6 +163,19 @@ def _evaluate(node: ast.expr, frame: types.FrameType) -> Any:
         if hasattr(type(value), "__get__"):  # a method, property or other descriptor: it runs code
             raise _Unsafe
         return value
+    if isinstance(node, ast.BinOp) and type(node.op) in _INT_ARITHMETIC:  # tokens[pos_id + 1]
+        left, right = _evaluate(node.left, frame), _evaluate(node.right, frame)
+        if type(left) is not int or type(right) is not int:
+            raise _Unsafe
+        try:
+            return _INT_ARITHMETIC[type(node.op)](left, right)
+        except ArithmeticError:
+            raise _Unsafe from None
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        value = _evaluate(node.operand, frame)
+        if type(value) is not int:
+            raise _Unsafe
+        return -value
     if isinstance(node, ast.Subscript):
         container = _evaluate(node.value, frame)
         key = _evaluate(node.slice, frame)
