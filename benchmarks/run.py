@@ -68,6 +68,7 @@ WORKLOADS = {  # name: module in benchmarks/, in the order of RESULTS.md
     "digits_full": "bench_digits_full",
     "mnist": "bench_mnist",
     "mnist_wide": "bench_mnist_wide",
+    "microgpt": "bench_microgpt",
 }
 SECTIONS = {  # name: module that measures itself (its own processes) and returns Markdown
     "fit_gc": "bench_fit_gc",
@@ -81,6 +82,7 @@ ENGINES = {  # engine: (module it needs, distribution for the version line)
     "torch": ("torch", "torch"),
     "numpy": ("numpy", "numpy"),
     "jax": ("jax", "jax"),  # the whole step under jax.jit (issue 24)
+    "microgpt": ("autograd", "gradtrace"),  # examples/microgpt.py's own Value class (the microgpt workload)
 }
 # the engines a workload cannot do without, unless it says otherwise (REQUIRED); torch, numpy and jax are optional
 REQUIRED = ("gradtrace", "micrograd")
