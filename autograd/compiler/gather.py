@@ -86,6 +86,18 @@ _SUBSCRIPT_OPS = frozenset({"BINARY_SUBSCR"})
 _sites: dict[tuple[types.CodeType, int], tuple[ast.expr, ast.expr] | None] = {}
 
 
+_instructions: dict[types.CodeType, dict[int, dis.Instruction]] = {}
+
+
+def _instruction(code: types.CodeType, offset: int) -> dis.Instruction | None:
+    table = _instructions.get(code)
+    if table is None:
+        if len(_instructions) > 1024:
+            _instructions.clear()
+        table = _instructions[code] = {i.offset: i for i in dis.get_instructions(code)}
+    return table.get(offset)
+
+
 def _site(code: types.CodeType, offset: int) -> tuple[ast.expr, ast.expr] | None:
     """The (container, index) expressions of the subscript at ``offset`` in ``code``, or None."""
     key = (code, offset)
@@ -93,7 +105,7 @@ def _site(code: types.CodeType, offset: int) -> tuple[ast.expr, ast.expr] | None
         return _sites[key]
     found: tuple[ast.expr, ast.expr] | None = None
     try:
-        instruction = next((i for i in dis.get_instructions(code) if i.offset == offset), None)
+        instruction = _instruction(code, offset)
         positions = getattr(instruction, "positions", None)
         if instruction is not None and instruction.opname in _SUBSCRIPT_OPS and positions is not None:
             found = _parse_subscript(code.co_filename, positions)
@@ -204,27 +216,38 @@ def _table_shape(container: list[Any]) -> int | None:
     return m
 
 
-def find_subscript(index: object, frame: types.FrameType | None) -> tuple[list[Any], int] | None:
+def find_subscript(index: object, frame: types.FrameType | None) -> tuple[list[Any], int] | str | None:
     """When ``frame`` is running ``container[index]`` on a list of Values (or of rows of
     Values), proven as the module docstring says: (container, the row's width, 0 for a list
-    of Values). Else None."""
+    of Values). A subscript that cannot be proven one gives the reason, as text; anything
+    else (``range(index)``, ``int(index)``) None."""
     if frame is None or sys.version_info < (3, 11):
         return None
+    try:
+        instruction = _instruction(frame.f_code, frame.f_lasti)
+    except (ValueError, TypeError):
+        return None
+    if instruction is None or instruction.opname not in _SUBSCRIPT_OPS:
+        return None
+    where = f"{frame.f_code.co_filename}, line {instruction.positions.lineno}"  # type: ignore[union-attr]
     site = _site(frame.f_code, frame.f_lasti)
     if site is None:
-        return None
+        return f"{where}: fn's source text could not be read there (a subscript is gathered from its source)"
     container_expr, index_expr = site
     try:
         if _evaluate(index_expr, frame) is not index:
-            return None
+            return f"{where}: the index is not the integer argument itself (write token_id = ...; table[token_id])"
         container = _evaluate(container_expr, frame)
     except _Unsafe:
-        return None
+        return (
+            f"{where}: the list or the index is not reached by names, attributes, subscripts by constants and "
+            "integer arithmetic only (no calls, no properties)"
+        )
     if type(container) is not list:
-        return None
+        return None  # a dict, a tuple, an array, a list of your own: the index's value decides
     width = _table_shape(container)
     if width is None:
-        return None
+        return f"{where}: the list holds other things than Values, or rows of Values of one length"
     return container, width
 
 

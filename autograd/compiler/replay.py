@@ -90,6 +90,7 @@ class Patterns:
                 + "; each is traced and replayed apart, and more are not kept. Write the branches with ops (relu, "
                 "abs, autograd.maximum, autograd.where in an op of your own) instead, and index lists of Values "
                 "by an integer argument directly (table[token_id]: a gather), not by a number computed from it"
+                + "".join(f"; not gathered: {note}" for note in (self.traces[-1].notes if self.traces else [])[:3])
             )
         trace = trace_sample(self.fn, batch, row, self.params)
         if trace.outcomes[: len(prefix)] != prefix:

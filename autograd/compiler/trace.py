@@ -38,7 +38,7 @@ import operator
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from collections.abc import Iterator
 from typing import Any
 
@@ -255,7 +255,13 @@ class Traced(TracedNumber):
         return int(self.value)
 
     def __index__(self) -> int:
-        self._convert("index")
+        if self.tracer.active:
+            raise CompileError(
+                f"compile(): fn uses a number that depends on the data, the parameters or the closure as an index, at "
+                f"{user_line()}; the replay cannot follow a plain number from sample to sample. A list of Values is "
+                "indexed per sample by an integer argument only: pass the indices (token ids) as an integer array "
+                "(a 2-D one gives each sample a list of ints) and write table[token_id]"
+            )
         return operator.index(self.value)
 
     def __complex__(self) -> complex:
@@ -504,6 +510,7 @@ class Tracer(engine.Tracer):
         self.kept: list[Any] = []  # what the ids above refer to stays alive
         self.guards: list[Guard] = []
         self.substitutions: list[Substitution] = []
+        self.notes: list[str] = []  # why a subscript by a traced int was not gathered
 
     # --- the sample's arguments --------------------------------------------------------------
 
@@ -605,6 +612,10 @@ class Tracer(engine.Tracer):
         found = find_subscript(index, frame)
         if found is None:
             return None
+        if isinstance(found, str):  # a subscript that is not shown to be a gather: said if patterns run out
+            if found not in self.notes:
+                self.notes.append(found)
+            return None
         container, width = found
         at = index.value
         if not -len(container) <= at < len(container):
@@ -667,6 +678,7 @@ class Trace:
     result_list: bool
     extra_nodes: list[Value]
     extra_list: bool
+    notes: list[str] = field(default_factory=list)  # subscripts by a traced int not gathered, and why
 
     def value_of(self, i: int) -> float:
         item = self.items[i]
@@ -776,5 +788,5 @@ def _flatten(
     guards = [(g, [describe(x) for x in g.operands]) for g in tracer.guards]
     return Trace(
         row, args, items, operands, guards, tuple(g.outcome for g in tracer.guards),
-        results, result_list, extras, extra_list,
+        results, result_list, extras, extra_list, list(tracer.notes),
     )  # fmt: skip
