@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.append(str(ROOT / "benchmarks"))  # microgpt_program, microgpt_numpy
 
 import microgpt_numpy  # noqa: E402
 import microgpt_program  # noqa: E402
@@ -179,3 +179,22 @@ def test_bad_arguments_say_what_was_given_and_what_is_accepted(tmp_path: Path) -
                           (["--names", str(empty)], "the file holds no names")):  # fmt: skip
         done = subprocess.run([sys.executable, str(microgpt_program.PROGRAM), *argv], capture_output=True, text=True)
         assert done.returncode == 2 and message in done.stderr, done.stderr
+
+
+def test_the_benchmark_workload_reports_every_engine_and_equal_losses(tmp_path: Path) -> None:
+    out = tmp_path / "RESULTS.md"
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run.py"), "--tiny", "--workloads", "microgpt",
+                           "--engines", "gradtrace,microgpt,numpy", "--out", str(out)],
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    text = out.read_text(encoding="utf-8")
+    assert "## microgpt: a GPT in scalar code, one name per step" in text
+    for engine in ("gradtrace", "microgpt", "numpy"):
+        assert f"| {engine} (ms) |" in text
+    for setting in ("on (Python's default)", "off"):
+        assert re.search(rf"^\| {re.escape(setting)} \| \*\*total\*\* \|.*\*\*\d+\.\d+×\*\* \|", text, re.M), text
+    equal = re.search(r"^\| 22 \| eager gradtrace's losses within 1e-12 of microgpt's own engine's, relative \| (\S+) \| "
+                      r"\*\*met\*\* \|$", text, re.M)
+    assert equal and float(equal.group(1)) < 1e-14, text
+    agreement = re.search(r"microgpt's own Value (\S+), NumPy by hand (\S+)\.", text)
+    assert agreement and all(float(x) < 1e-12 for x in agreement.groups()), text
