@@ -92,6 +92,8 @@ FEATURES = (
     "nonfinite",  # the data: later batches hold inf, -inf, nan, ±1e308 and 0.0 among their numbers
     "gather",  # table[tok[i]], vec[k], nodes[tok[i]] on lists of Values (rows of ints: token ids), max(z.data ...)
 )
+# features drawn after the others, from a stream of their own (see Generator)
+LATER_FEATURES = ("gather",)
 EDGES = np.array([np.inf, -np.inf, np.nan, 1e308, -1e308, 0.0])
 
 BUILT_IN: dict[str, Op] = {op.name: op for op in _TABLE}
@@ -171,9 +173,13 @@ class Generator:
     def __init__(self, seed: int, exclude: Iterable[str] = ()) -> None:
         self.seed = seed
         self.rng = random.Random(seed)
-        allowed = [f for f in FEATURES if f not in set(exclude)]
+        # "gather" is drawn from a stream of its own, after the others: a seed's program without it
+        # is the one it was before the feature existed (a kept program, such as a strict xfail's, stays)
+        allowed = [f for f in FEATURES if f not in set(exclude) and f not in LATER_FEATURES]
         count = self.rng.choice((0, 1, 1, 2, 2, 3))
         self.features = set(self.rng.sample(allowed, min(count, len(allowed))))
+        self.later_rng = random.Random(seed * 7919 + 17)
+        self.later = [f for f in LATER_FEATURES if f not in set(exclude) and self.later_rng.random() < 0.15]
         self.used: set[str] = set()
         self.ops_used: set[str] = set()
         self.width = self.rng.randint(2, 4)
@@ -185,9 +191,10 @@ class Generator:
         if "label_arith" in self.features and "s" not in args and self.rng.random() < 0.4:
             args.append("s")
         self.tok_len = self.rows = self.cols = 0
-        if "gather" in self.features:
+        if "gather" in self.later:
             args.append("tok")
-            self.tok_len, self.rows, self.cols = self.rng.randint(1, 4), self.rng.randint(N_CLASSES, 5), self.rng.randint(2, 3)
+            r = self.later_rng
+            self.tok_len, self.rows, self.cols = r.randint(1, 4), r.randint(N_CLASSES, 5), r.randint(2, 3)
         self.args = tuple(args)
         self.n_params = self.rng.randint(2, 6)
         self.n_consts = self.rng.randint(0, 2)
@@ -483,6 +490,11 @@ class Generator:
                 self.op_statement()
             else:
                 self.feature_statement(what)
+        for feature in self.later:  # with their own stream (see __init__), last: near the result
+            self.rng, kept = self.later_rng, self.rng
+            for _ in range(self.rng.randint(1, 2)):
+                self.feature_statement(feature)
+            self.rng = kept
         result = self.result()
         lines = [
             f"# gradtrace compile fuzzer, program {self.seed}: features {sorted(self.used) or 'none'}, reduction {self.reduction!r}",
