@@ -385,3 +385,34 @@ def test_rows_of_ints_are_lists_of_ints_and_int_rows_where_floats_were_traced():
         step(X_int.astype(float))
     with pytest.raises(ValueError, match=r"sample 1 holds 9007199254740994"):
         step(np.array([[0, 1], [2**53 + 2, 0]]))
+
+
+def test_training_in_arrays_over_documents_of_several_lengths_equals_eager():
+    """A new length traced inside a training block (parameters in arrays) reads the arrays'
+    numbers; nn.Adam over the compiled steps gives eager's parameters."""
+    import nn
+
+    rng = np.random.default_rng(12)
+    documents = [docs(rng, 1, length)[0] for length in (4, 5, 4, 3, 5, 6)]
+    results = []
+    for compiled_run in (False, True):
+        fn, params, _ = make_gpt(seed=13)
+        opt = nn.Adam(params, lr=0.05)
+        step = autograd.compile(fn, params)
+        losses = []
+        if compiled_run:
+            with step.training(opt):
+                for tokens in documents:
+                    losses.append(step.backward(tokens[None, :]))
+                    opt.step()
+                    opt.zero_grad()
+        else:
+            for tokens in documents:
+                loss = fn(tokens.tolist())
+                loss.backward()
+                losses.append(loss.data)
+                opt.step()
+                opt.zero_grad()
+        results.append((np.array(losses), np.array([p.data for p in params])))
+    np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-10, atol=0)
+    np.testing.assert_allclose(results[1][1], results[0][1], rtol=0, atol=1e-10)

@@ -58,12 +58,15 @@ class Patterns:
         self.kinds: list[str] | None = None
         self.widths: list[int] | None = None
 
-    def first(self, batch: Batch) -> Tape:
-        """The first tape for the batch's lengths of rows of ints, traced on the batch's first sample when there is none yet."""
+    def first(self, batch: Batch, before_trace: Callable[[], None] | None = None) -> Tape:
+        """The first tape for the batch's lengths of rows of ints, traced on the batch's first
+        sample when there is none yet (``before_trace`` called first, as in :meth:`forward`)."""
         shape = batch.shape_key
         tape = self.firsts.get(shape)
         if tape is not None:
             return tape
+        if before_trace is not None:
+            before_trace()
         with self.lock:
             if shape not in self.firsts:
                 self._add(batch, 0, ())
@@ -112,15 +115,19 @@ class Patterns:
             node.setdefault("tape", tape)
         return tape
 
-    def forward(self, batch: Batch) -> list[Run]:
-        """Every sample replayed by the tape of its branch pattern (tracing patterns not seen before)."""
-        pending: list[tuple[Tape, np.ndarray | None]] = [(self.first(batch), None)]
+    def forward(
+        self, batch: Batch, theta: np.ndarray | None = None, before_trace: Callable[[], None] | None = None
+    ) -> list[Run]:
+        """Every sample replayed by the tape of its branch pattern (tracing patterns not seen before).
+        ``theta``: the parameters' values (None: read from the Values); ``before_trace``: called
+        before a new pattern is traced (a training block writes its arrays into the Values)."""
+        pending: list[tuple[Tape, np.ndarray | None]] = [(self.first(batch, before_trace), None)]
         runs: list[Run] = []
         with arrays.quiet():
             while pending:
                 tape, index = pending.pop()
                 part = batch if index is None else batch.take(index)
-                vals, saved = tape.forward(part)
+                vals, saved = tape.forward(part, theta=theta)
                 guards = tape.guards
                 if len(guards):
                     outcomes = guards.evaluate(vals, part.size)
@@ -134,20 +141,22 @@ class Patterns:
                             for value in np.unique(outcomes[at, position]).tolist():
                                 members = local[at & (outcomes[:, position] == value)]
                                 prefix = tape.outcomes[:position] + (guards.key(position, value),)
-                                pending.append((self._tape_for(prefix, batch, int(members[0])), members))
+                                pending.append((self._tape_for(prefix, batch, int(members[0]), before_trace), members))
                         keep = local[~strays]
                         if not keep.size:
                             continue
                         index, part = keep, batch.take(keep)
-                        vals, saved = tape.forward(part)
+                        vals, saved = tape.forward(part, theta=theta)
                 tape.raise_errors(saved, index)
                 runs.append(Run(tape, index, part, vals, saved))
         return runs
 
-    def _tape_for(self, prefix: tuple[Any, ...], batch: Batch, row: int) -> Tape:
+    def _tape_for(self, prefix: tuple[Any, ...], batch: Batch, row: int, before_trace: Callable[[], None] | None) -> Tape:
         tape = self._find(batch.shape_key, prefix)
         if tape is not None:
             return tape
+        if before_trace is not None:
+            before_trace()
         with self.lock:
             tape = self._find(batch.shape_key, prefix)
             if tape is None:

@@ -783,11 +783,17 @@ class Tape:
     def _params_values(self) -> list[float]:
         return [p.data for p in self._params] + [c.data for c in self.constants]
 
-    def forward(self, args: Batch, checking: list[_Unit] | None = None) -> tuple[list[np.ndarray], list[Any]]:
-        """Every source's numbers for this batch, and what the backward pass needs (this call's own)."""
+    def forward(
+        self, args: Batch, checking: list[_Unit] | None = None, theta: np.ndarray | None = None
+    ) -> tuple[list[np.ndarray], list[Any]]:
+        """Every source's numbers for this batch, and what the backward pass needs (this call's own).
+        ``theta``: the parameters' values (a training block's array); None reads the Values."""
         vals: list[np.ndarray] = [None] * self.n_sources  # type: ignore[list-item]
         saved: list[Any] = [None] * len(self.units)
-        vals[PARAMS] = np.fromiter(map(_data_of, self._params), np.float64, self.n_params).reshape(1, -1)
+        if theta is None:
+            vals[PARAMS] = np.fromiter(map(_data_of, self._params), np.float64, self.n_params).reshape(1, -1)
+        else:
+            vals[PARAMS] = theta.reshape(1, -1)
         vals[CONSTANTS] = np.fromiter(map(_data_of, self.constants), np.float64, len(self.constants)).reshape(1, -1)
         vals[2 : 2 + len(args.columns)] = args.columns
         alias_of = self.alias_of
