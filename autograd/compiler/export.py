@@ -45,7 +45,8 @@ from ..ops import _TABLE, VARIADIC, Op
 from . import tape as tape_module
 from .batch import CompileError
 from .source import Helpers, NotExportable, numpy_name, parse_definition
-from .tape import CONSTANTS, NUMBER, PARAMS, Tape, _Calc, _Elementwise, _Matmul, _Take, _Variadic
+from . import gather as gather_module
+from .tape import CONSTANTS, PARAMS, Tape, _Calc, _Chains, _Elementwise, _Gather, _Matmul, _Take, _Variadic
 
 __all__ = ["module_source"]
 
@@ -79,6 +80,28 @@ def columns_of(local, k, rows):
     return np.stack([np.broadcast_to(x, (rows,)) for x in local], axis=1)
 
 
+def sum_repeated(g, inverse, rows):
+    """The gradients of columns read several times (inverse: each read's column among the
+    distinct ones), summed per column, as (rows, distinct) columns."""
+    n = max(inverse) + 1
+    g = np.broadcast_to(g, (rows, len(inverse)))
+    if rows == 1:
+        return np.bincount(inverse, weights=g[0], minlength=n)[None, :]
+    at = np.array(inverse)[None, :] + n * np.arange(rows)[:, None]
+    return np.bincount(at.ravel(), weights=g.ravel(), minlength=rows * n).reshape(rows, n)
+
+
+def python_extreme(m, largest):
+    """max() (or min()) over the last axis as Python's builtin picks: the first operand no
+    later one beats, so a nan first is kept and a nan later skipped."""
+    nan = np.isnan(m)
+    filled = np.where(nan, -np.inf if largest else np.inf, m) if nan.any() else m
+    at = (filled.argmax if largest else filled.argmin)(axis=-1)
+    best = np.take_along_axis(m, at[..., None], axis=-1)[..., 0]
+    first = m[..., 0]
+    return np.where(np.isnan(first), first, best)
+
+
 def calc_problem(name, operands, out, is_int):
     """What Python raises for a sample where NumPy gives a number (a division by 0), or None."""
     if name in ("true_divide", "divide", "floor_divide", "remainder") and np.any(operands[1] == 0.0):
@@ -103,7 +126,8 @@ def replay(theta, batches, seed):
     outcomes differ go on to the pattern that agrees with them up to the first difference."""
     size = len(batches[0])
     result, grad = None, None
-    pending = [(0, None)]
+    shape = tuple(np.shape(b)[1] for b, token_rows in zip(batches, TOKEN_ROWS) if token_rows)
+    pending = [(pattern_for((), 0, shape), None)]
     while pending:
         p, index = pending.pop()
         part = batches if index is None else [b[index] for b in batches]
@@ -118,7 +142,7 @@ def replay(theta, batches, seed):
                     at = strays & (first == position)
                     for value in np.unique(outcomes[at, position]).tolist():
                         members = local[at & (outcomes[:, position] == value)]
-                        pending.append((pattern_for(OUTCOMES[p][:position] + (value,), int(members[0])), members))
+                        pending.append((pattern_for(OUTCOMES[p][:position] + (value,), int(members[0]), shape), members))
                 keep = local[~strays]
                 if not keep.size:
                     continue
@@ -135,10 +159,10 @@ def replay(theta, batches, seed):
     return result, grad
 
 
-def pattern_for(prefix, sample):
-    """The first pattern whose comparisons' outcomes begin with prefix."""
+def pattern_for(prefix, sample, shape):
+    """The first pattern (for rows of token ids of this length) whose comparisons' outcomes begin with prefix."""
     for p, outcomes in enumerate(OUTCOMES):
-        if tuple(outcomes[: len(prefix)]) == tuple(prefix):
+        if SHAPES[p] == shape and tuple(outcomes[: len(prefix)]) == tuple(prefix):
             return p
     raise ValueError(
         f"sample {sample} takes a branch pattern that the compiled step had not traced when this code was "
@@ -367,12 +391,15 @@ class _TapeWriter:
             self.back.append(f"{target} = np.zeros_like({self.names[sid]})")
         if whole:
             self.back.append(f"{target} += {g}")
-        elif unique:
+        elif unique is True:
             index = _slice_text(cols) if isinstance(cols, slice) else str(cols.tolist())
             self.back.append(f"{target}[:, {index}] += {g}")
-        else:
-            index = str(cols.tolist())
-            self.back.append(f"np.add.at({target}, (slice(None), {index}), np.broadcast_to({g}, {target}[:, {index}].shape))")
+        else:  # a column read several times: its gradients summed first, then added
+            distinct, inverse = unique
+            self.x.uses_gather = True
+            self.back.append(
+                f"{target}[:, {distinct.tolist()}] += sum_repeated({g}, {inverse.tolist()}, {target}.shape[0])"
+            )
 
     def bind(self, expression: str, base: str) -> str:
         """A name for an expression (kept as it is when it is a name already)."""
@@ -389,16 +416,15 @@ class _TapeWriter:
 
     def write(self) -> str:
         tape = self.tape
-        n_args = len(tape.kinds)
         self.names[PARAMS], self.shared[PARAMS], self.width[PARAMS] = "params", True, tape.n_params
         self.names[CONSTANTS], self.shared[CONSTANTS], self.width[CONSTANTS] = "constants", True, len(tape.constants)
         prologue = [f"B = len({self.arg_names[0]})", "params = theta.reshape(1, -1)  # one row: every sample shares it"]
         for a, (kind, name) in enumerate(zip(tape.kinds, self.arg_names)):
             sid = tape.arg_sid[a]
             self.shared[sid], self.width[sid] = False, tape.widths[a]
-            if kind == "rows":
+            if kind in ("rows", "introws"):
                 self.names[sid] = name
-                prologue.append(f"{name} = np.asarray({name}, dtype=np.float64)")
+                prologue.append(f"{name} = np.asarray({name}).astype(np.float64)" + ("  # token ids, as numbers" if kind == "introws" else ""))
             else:
                 column = self.fresh(f"{name}_")
                 self.names[sid] = column
@@ -501,6 +527,37 @@ class _TapeWriter:
             self.lines.append(f"{name} = {expression}  # {op.name} × {unit.k}")
         elif isinstance(unit, _Variadic):
             self.variadic_forward(unit, name)
+        elif isinstance(unit, _Chains):
+            operands = self.bind(self.read(unit.take), f"{name}_in")
+            self.lines.append(
+                f"{name} = np.cumsum({operands}.reshape(-1, {unit.k}, {unit.n}), axis=2)[:, :, -1]"
+                f"  # {unit.k} sum(s) of {unit.n} terms, added left to right"
+            )
+        elif isinstance(unit, _Gather):
+            helpers = self.x.helpers
+            flat_positions = helpers.copy(gather_module.flat_positions, gather_module)
+            gather_forward = helpers.copy(gather_module.gather_forward, gather_module)
+            at = self.bind(self.read(unit.at), f"{name}_ids")
+            tables = self.bind(self.read(unit.table), f"{name}_tables")
+            flat = f"{name}_at"
+            self.used.add(flat)
+            offsets = "np.array([" + ", ".join(str(int(o)) for o in unit.offsets[0]) + "])[None, :]"
+            self.lines.append(f"{flat}, {name}_bad = {flat_positions}({at}, {offsets}, {unit.n})")
+            self.lines.append(
+                f"problems.append(None if {name}_bad is None else IndexError(f'sample {{{name}_bad[0]}} indexes a list "
+                f"of {unit.n} with {{int({name}_bad[1])}}, out of range'))"
+            )
+            self.lines.append(f"{name} = {gather_forward}({tables}, {flat})  # table[token id] × {unit.k}")
+            unit._export_tables = tables
+        elif isinstance(unit, _Calc) and getattr(unit, "reduces", False):
+            if unit.name not in ("max", "min"):
+                raise CompileError(f"step.code: fn computes {unit.name} of several numbers, which has no NumPy form here")
+            self.x.uses_gather = True
+            operands = self.bind(self.read(unit.takes[0]), f"{name}_in")
+            self.lines.append(
+                f"{name} = python_extreme({operands}.reshape(-1, {unit.k}, {unit.n}), largest={unit.name == 'max'})"
+                f"  # Python's {unit.name}() of numbers (no gradient)"
+            )
         elif isinstance(unit, _Calc):
             function = numpy_name(unit.fn)
             if function is None:
@@ -616,7 +673,26 @@ class _TapeWriter:
                 self.elementwise_backward(unit)
             elif isinstance(unit, _Variadic):
                 self.variadic_backward(unit)
+            elif isinstance(unit, _Chains):
+                g = self.dead_where(unit, f"d_{self.names[unit.sid]}")
+                self.add(unit.take, f"np.repeat({g}, {unit.n}, axis=1)", self.shared[unit.sid])
+            elif isinstance(unit, _Gather):
+                if not unit.wanted:
+                    continue
+                name = self.names[unit.sid]
+                g = self.dead_where(unit, f"d_{name}")
+                backward = self.x.helpers.copy(gather_module.gather_backward, gather_module)
+                self.add(
+                    unit.table,
+                    f"{backward}({g}, {name}_at, {unit._export_tables}.shape[0], {unit.width})",
+                    self.read_shared(unit.table),  # a shared table's gradient comes summed over the samples
+                )
+            else:
+                raise CompileError(f"step.code: the {unit.group.op} group ({type(unit).__name__}) has no NumPy form here")
         back.append("return result, outcomes, problems, grad")
+
+    def dead_where(self, unit: Any, g: str) -> str:
+        return g if unit.dead is None else f"np.where({self.dead_mask(unit)}, 0.0, {g})"
 
     def dead_mask(self, unit: Any) -> str:
         return "np.array([" + ", ".join(str(bool(d)) for d in unit.dead) + "])"
@@ -709,7 +785,7 @@ class _TapeWriter:
         self.back.append(
             f"{local} = columns_of({backward}, {n}, max({g}.shape[0], {rows}.matrix.shape[1]))  # {unit.op.name}'s chain rule"
         )
-        self.add(unit.take, local, shared and not self.tape.needs[unit.sid] is None)
+        self.add(unit.take, local, shared)
 
 
 def _arg_names(step: Any, count: int) -> list[str]:
@@ -757,7 +833,7 @@ def module_source(step: Any) -> str:
     _refuse_closure_nodes(step, tapes)
     exporter = _Exporter(step)
     arg_names = _arg_names(step, len(tapes[0].kinds))
-    single = len(tapes) == 1 and not len(tapes[0].guards)
+    single = len(tapes) == 1 and not len(tapes[0].guards) and "introws" not in tapes[0].kinds
     functions = []
     for p, tape in enumerate(tapes):
         function = "step" if single else f"pattern_{p}"
@@ -804,6 +880,8 @@ def loss_and_grad(theta, {args}):
         dispatch = (
             "\n\nPATTERNS = [" + ", ".join(f"pattern_{p}" for p in range(len(tapes))) + "]\n"
             + "OUTCOMES = " + repr(outcomes) + "  # each pattern's comparisons' outcomes (1.0: true), in order\n"
+            + "SHAPES = " + repr([tuple(getattr(tape, "shape", ())) for tape in tapes]) + "  # the lengths of its rows of token ids\n"
+            + "TOKEN_ROWS = " + repr([kind == "introws" for kind in tapes[0].kinds]) + "\n"
             + _DISPATCH
         )
     name = getattr(step.fn, "__name__", "fn")
