@@ -42,10 +42,10 @@ import numpy as np
 from .. import floats, ops
 from ..engine import Value
 from ..ops import _TABLE, VARIADIC, Op
+from . import gather as gather_module
 from . import tape as tape_module
 from .batch import CompileError
 from .source import Helpers, NotExportable, numpy_name, parse_definition
-from . import gather as gather_module
 from .tape import CONSTANTS, PARAMS, Tape, _Calc, _Chains, _Elementwise, _Gather, _Matmul, _Take, _Variadic
 
 __all__ = ["module_source"]
