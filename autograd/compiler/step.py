@@ -248,7 +248,11 @@ class CompiledStep:
 
     def _on_jax(self, batches: tuple[Any, ...], seed: float | None) -> tuple[np.ndarray, np.ndarray | None, Batch] | None:
         """The call run by JAX: (results, gradient, batch), or None where the NumPy backend runs it."""
-        if self.backend != "jax" or self.patterns != 1:
+        if self.backend != "jax":
+            return None
+        if not self.patterns:
+            self.trace(*batches)  # every pattern of this batch: JAX runs the call where there is one
+        if self.patterns != 1:
             return None
         patterns = self._patterns
         tape = patterns.tapes[0]
