@@ -323,6 +323,8 @@ class _TapeWriter:
         self.weight_views: list[str] = []
         self.grad_views: dict[str, str] = {}
         self.layer = 0
+        self.twice: set[str] = set()  # gradient expressions a unit adds into more than one operand
+        self.views: set[str] = set()  # gradients that may be transposed views
 
     def fresh(self, base: str) -> str:
         base = _identifier(base, "v")
@@ -385,7 +387,10 @@ class _TapeWriter:
         if sid != PARAMS and sid not in self.declared:
             self.declared.add(sid)
             if whole and self.shared[sid] == g_shared:
-                simple = re.fullmatch(r"[A-Za-z_]\w*", g) is not None
+                # a gradient no other line adds into again may be taken as it is; one given to two
+                # operands (add's) is copied, as each is added into apart
+                # (and a transposed view is copied too: the replay's copy is C-ordered, and BLAS rounds by layout)
+                simple = re.fullmatch(r"[A-Za-z_]\w*", g) is not None and (g in self.twice or g in self.views)
                 self.back.append(f"{target} = {g}{'.copy()' if simple else ''}")
                 return
             self.back.append(f"{target} = np.zeros_like({self.names[sid]})")
@@ -711,6 +716,8 @@ class _TapeWriter:
                 targets = [self.fresh(f"d_{name}_") for _ in unit.takes]
                 self.back.append(f"{', '.join(targets)} = {gradients[0]}")
                 gradients = targets
+        given = [g for g, wanted in zip(gradients, unit.wanted) if wanted]
+        self.twice = {g for g in given if given.count(g) > 1}
         for take, wanted, gradient in zip(unit.takes, unit.wanted, gradients):
             if not wanted:
                 continue
@@ -782,6 +789,7 @@ class _TapeWriter:
         backward = self.x.rule(unit.op, 1).expressions([f"{g}[:, 0]", f"{name}[:, 0]", rows])[0]
         self.x.uses_gather = True
         local = self.fresh(f"d_{name}_in")
+        self.views.add(local)
         self.back.append(
             f"{local} = columns_of({backward}, {n}, max({g}.shape[0], {rows}.matrix.shape[1]))  # {unit.op.name}'s chain rule"
         )
