@@ -24,6 +24,32 @@ from .tape import Tape
 
 __all__ = ["JaxRunner", "load"]
 
+# the jitted programs by source: a step made again for the same model (a new compile of the
+# same fn) reuses them and the executables XLA compiled for them, shape by shape
+_PROGRAMS: dict[str, tuple[Any, Any]] = {}
+_KEPT = 32
+_LOCK = threading.Lock()
+
+
+def _programs(jax: Any, jnp: Any, source: str) -> tuple[Any, Any]:
+    namespace: dict[str, Any] = {"jax": jax, "jnp": jnp, "__name__": "gradtrace_jax"}
+    exec(compile(source, '<gradtrace backend="jax">', "exec"), namespace)  # noqa: S102 - written from the tape
+    forward = namespace["forward"]
+
+    def checked(theta: Any, *columns: Any) -> Any:
+        # the comparisons' outcomes as one array and the samples' errors as one flag: one transfer each
+        result, outcomes, problems = forward(theta, *columns)
+        size = columns[0].shape[0]
+        stacked = jnp.stack([jnp.broadcast_to(jnp.asarray(o, dtype=jnp.float64), (size,)) for o in outcomes], 1) if outcomes else None
+        flag = jnp.any(jnp.stack([jnp.asarray(p) for p in problems])) if problems else None
+        return result, stacked, flag
+
+    def seeded(theta: Any, seed: Any, *columns: Any) -> Any:
+        result, outcomes, flag = checked(theta, *columns)
+        return seed * jnp.sum(result), (result, outcomes, flag)
+
+    return jax.jit(checked), jax.jit(jax.value_and_grad(seeded, has_aux=True))
+
 
 def load() -> Any:
     try:
@@ -46,18 +72,14 @@ class JaxRunner:
         self.tape = tape
         self.expected = np.array([float(o) for o in tape.outcomes], dtype=np.float64)
         self.source = jax_source(step, tape)
-        namespace: dict[str, Any] = {"jax": jax, "jnp": jnp, "__name__": "gradtrace_jax"}
-        exec(compile(self.source, '<gradtrace backend="jax">', "exec"), namespace)  # noqa: S102 - written from the tape
-        forward = namespace["forward"]
-
-        def seeded(theta: Any, seed: Any, *columns: Any) -> Any:
-            result, outcomes, problems = forward(theta, *columns)
-            return seed * jnp.sum(result), (result, outcomes, problems)
-
         self.jax = jax
-        self.forward = jax.jit(forward)
-        self.value_and_grad = jax.jit(jax.value_and_grad(seeded, has_aux=True))
-        self.lock = threading.Lock()
+        with _LOCK:
+            programs = _PROGRAMS.get(self.source)
+            if programs is None:
+                programs = _PROGRAMS[self.source] = _programs(jax, jnp, self.source)
+                while len(_PROGRAMS) > _KEPT:
+                    _PROGRAMS.pop(next(iter(_PROGRAMS)))
+        self.forward, self.value_and_grad = programs
 
     def usable(self) -> bool:
         tape = self.tape
@@ -72,12 +94,10 @@ class JaxRunner:
                 grad = None
             else:
                 (_, (result, outcomes, problems)), grad = self.value_and_grad(theta, np.float64(seed), *columns)
-            if any(bool(p) for p in problems):
+            if problems is not None and bool(problems):
                 return None
-            if len(self.expected):
-                got = np.stack([np.broadcast_to(np.asarray(o, dtype=np.float64), (batch.size,)) for o in outcomes], axis=1)
-                if not np.array_equal(got, np.broadcast_to(self.expected, got.shape)):
-                    return None
+            if outcomes is not None and not np.array_equal(np.asarray(outcomes), np.broadcast_to(self.expected, outcomes.shape)):
+                return None
             result = np.asarray(result, dtype=np.float64)
             if result.ndim == 1 and result.shape[0] != batch.size:
                 result = np.repeat(result, batch.size)
