@@ -31,15 +31,14 @@ import builtins
 import contextlib
 import inspect
 import linecache
-import threading
 import math
 import numbers
 import operator
 import os
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
