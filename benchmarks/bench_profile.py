@@ -1,9 +1,10 @@
 """Where a compiled training step's time goes: CPU time per fused group and per phase.
 
-For the compiled engine of four workloads (a digits mini-batch of 32, the whole digits
+For the compiled engine of five workloads (a digits mini-batch of 32, the whole digits
 set of 1,797 as one batch, the MNIST-sized 784-128-10 step on batches of 64 and
 784-256-256-10 on batches of 128; the models, data and Adam of ``bench_digits``,
-``bench_mnist`` and ``bench_mnist_wide``), a fresh process runs the training loop of
+``bench_mnist`` and ``bench_mnist_wide``), and micrograd's demo step (``bench_training``'s
+compiled engine: hinge + 1e-4·Σp², ``nn.SGD``), a fresh process runs the training loop of
 those benchmarks inside ``step.training(optimizer)`` (the parameters in the step's flat
 arrays: ``zero_grad()``, ``step.backward(X, t)``, ``nn.Adam``) with a clock around each
 part:
@@ -15,7 +16,7 @@ part:
 - its backward pass, group by group in reverse;
 - the rest of ``step.backward``: checking the batch, reducing the per-sample losses and
   adding the batch gradient into the gradient array;
-- ``nn.Adam``'s step on the arrays.
+- the optimizer's step on the arrays (``nn.Adam``; ``nn.SGD`` for the demo).
 
 The clocks are ``time.process_time`` calls around each part, which cost CPU time
 themselves: the instrumented step is compared with the same loop without them. The
@@ -41,12 +42,14 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import bench_digits as digits  # noqa: E402
+import bench_training as training  # noqa: E402
 import bench_mnist as mnist  # noqa: E402
 import bench_mnist_wide as mnist_wide  # noqa: E402
 from common import table  # noqa: E402
 
 # name: (title, steps timed per process)
 WORKLOADS = {
+    "demo": ("micrograd's demo step (100 moons, `MLP(2, [16, 16, 1])`, hinge + 1e-4·Σp², `nn.SGD`)", 300),
     "digits": ("digits, a mini-batch of 32 (`MLP(64, [32, 10])`)", 300),
     "digits_full": ("digits, the whole set of 1,797 as one batch", 40),
     "mnist": ("MNIST-sized, 784-128-10, a mini-batch of 64", 30),
@@ -109,12 +112,22 @@ def worker(name: str) -> dict[str, Any]:
     import nn
 
     steps = WORKLOADS[name][1]
-    X, t, weights, chunks = _data(name, steps)
-    model = digits.gradtrace_model(weights)
-    params = model.parameters()
-    optimizer = nn.Adam(params, lr=digits.LR)
-    step = autograd.compile(lambda x, target: nn.cross_entropy(model(x), target), params).trace(X[chunks[0]], t[chunks[0]])
-    batches = [(X[c], t[c]) for c in chunks]
+    if name == "demo":  # bench_training's compiled engine: hinge + 1e-4·Σp², nn.SGD, the whole set
+        data = training.params("full")
+        X, t = np.array(data["X"]), np.array(data["y"])
+        model = digits.gradtrace_model(data["weights"])
+        params = model.parameters()
+        optimizer: Any = nn.SGD(params, lr=training.learning_rate(0))
+        step = autograd.compile(lambda x, label: nn.hinge_loss(model(x), label) + training.ALPHA * autograd.dot(params, params),
+                                params).trace(X, t)  # fmt: skip
+        batches = [(X, t)] * steps
+    else:
+        X, t, weights, chunks = _data(name, steps)
+        model = digits.gradtrace_model(weights)
+        params = model.parameters()
+        optimizer = nn.Adam(params, lr=digits.LR)
+        step = autograd.compile(lambda x, target: nn.cross_entropy(model(x), target), params).trace(X[chunks[0]], t[chunks[0]])
+        batches = [(X[c], t[c]) for c in chunks]
     block = step.training(optimizer)  # the parameters in the step's arrays, for the process's life
     block.open()
 
@@ -145,7 +158,7 @@ def worker(name: str) -> dict[str, Any]:
         names.append(label)
         clock.wrap(unit, "forward", f"forward {label}")
         clock.wrap(unit, "backward", f"backward {label}")
-    clock.wrap(optimizer, "step", "nn.Adam step")
+    clock.wrap(optimizer, "step", "optimizer step")
     instrumented = loop()
     per_step = {part: seconds / len(batches) for part, seconds in clock.seconds.items()}
     return {"plain": plain, "instrumented": instrumented, "parts": per_step, "groups": names, "found": True,
@@ -175,20 +188,20 @@ def section(name: str, runs: list[dict[str, Any]]) -> list[str]:
     rows += [["replay backward: seeding (and the loop)", parts["replay backward"] - backward_groups],
              ["`step.backward`'s rest: checking the batch, the mean, adding the gradient into the array",
               step_total - parts["replay forward"] - parts["replay backward"]],
-             ["`nn.Adam` step on the arrays", parts["nn.Adam step"]]]
+             [f"`nn.{'SGD' if name == 'demo' else 'Adam'}` step on the arrays", parts["optimizer step"]]]
     counted = sum(seconds for _, seconds in rows)
     rows.append(["**the step, instrumented** (the loop's own time outside the parts: "
                  f"{(whole - counted) * 1e3:.3f} ms)", whole])
     body = [[label, f"{seconds * 1e3:.3f}", f"{seconds / whole:.0%}"] for label, seconds in rows]
     groups = forward_groups + backward_groups
-    optimizer = parts["zero_grad()"] + parts["nn.Adam step"]
+    optimizer = parts["zero_grad()"] + parts["optimizer step"]
     rest = whole - groups - optimizer
     return [
         f"### {title}",
         "",
         f"{runs[0]['parameters']:,} parameters, batch {runs[0]['batch']}. Without the clocks, a step takes "
         f"{plain * 1e3:.3f} ms; with them {whole * 1e3:.3f} ms. The fused groups' NumPy work is "
-        f"{groups / whole:.0%} of the instrumented step, Adam and zero_grad on the arrays {optimizer / whole:.0%}, "
+        f"{groups / whole:.0%} of the instrumented step, the optimizer and zero_grad on the arrays {optimizer / whole:.0%}, "
         f"and the Python around them (checking the batch, the loops, the mean, the clocks) {rest / whole:.0%}.",
         "",
         *table(["part", "CPU ms per step", "share"], body),
@@ -212,7 +225,7 @@ def markdown(repeats: int = REPEATS) -> str:
         "arrays: `zero_grad()`, `step.backward(X, t)`, `nn.Adam`) with a `time.process_time` clock around each "
         "part: zero_grad, the replay's forward pass (each fused group of `step.groups`), its backward pass group "
         "by group, the rest of `step.backward` (checking the batch, the mean, adding the gradient into the array) "
-        "and Adam. CPU milliseconds per step, the "
+        "and the optimizer's step (`nn.SGD` for the demo, `nn.Adam` for the others). CPU milliseconds per step, the "
         f"mean over a process's steps, the median over {repeats} fresh process(es). The clocks cost time of their "
         "own: each table gives the step with and without them.",
         "",
