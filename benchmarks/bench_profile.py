@@ -42,9 +42,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import bench_digits as digits  # noqa: E402
-import bench_training as training  # noqa: E402
 import bench_mnist as mnist  # noqa: E402
-import bench_mnist_wide as mnist_wide  # noqa: E402
+import bench_training as training  # noqa: E402
 from common import table  # noqa: E402
 
 # name: (title, steps timed per process)
