@@ -102,8 +102,9 @@ class Compiled(Eager):
     of token ids) per step, the program's own Adam."""
 
     def __init__(self, program: dict[str, Any], total_steps: int) -> None:
-        import autograd
         import numpy as np
+
+        import autograd
 
         super().__init__(program, total_steps)
         self.np = np

@@ -1021,7 +1021,8 @@ def _flatten_sums(trace: Trace) -> tuple[list[Op | Calc], list[list[tuple[str, A
                 # only the left operand: ((a + b) + c) + d adds up left to right, as cumsum does
                 item_j = trace.items[j] if j >= 0 else None
                 if k == 0 and item_j.__class__ is Value and item_j._rule is _ADD and uses[j] == 1:  # type: ignore[union-attr]
-                    merged.extend(descriptions[j])
+                    # the chain so far, taken over (not copied: a chain of n adds stays O(n))
+                    merged, descriptions[j] = descriptions[j], []
                     dropped.add(j)
                     continue
                 merged.append(desc)
