@@ -464,3 +464,22 @@ def test_gathers_under_a_trace_function_of_ones_own_and_it_stays_installed():
         sys.settrace(previous)
     assert step.patterns == 1 and "call" in events and "line" in events
     assert_equal_to_eager(step, fn, params, np.array([[6, 3, 3, 0], [6, 0, 5, 4]]))
+
+
+def test_a_layer_over_shared_inputs_with_per_sample_residuals_at_several_positions():
+    """sum(w * c) + residual at each position, where the c are closure constants (shared by the
+    batch) and only the residual is per sample: not stacked, and equal to eager."""
+    rng = random.Random(15)
+    W = [[Value(rng.gauss(0, 1)) for _ in range(3)] for _ in range(2)]
+    consts = [[Value(rng.gauss(0, 1)) for _ in range(3)] for _ in range(3)]  # each position's own
+    params = [w for row in W for w in row]
+
+    def fn(tokens):
+        out = []
+        for pos in range(len(tokens)):
+            residual = W[tokens[pos]][0] * 0.5
+            out += [sum(w * c for w, c in zip(row, consts[pos])) + residual for row in W]
+        return sum(v * v for v in out)
+
+    step = autograd.compile(fn, params)
+    assert_equal_to_eager(step, fn, params, np.array([[0, 1, 1], [1, 0, 0]]))
