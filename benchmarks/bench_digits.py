@@ -157,13 +157,16 @@ def compiled_engine(data: Data, weights: training.Weights) -> Engine:
     training.COMPILES.append(training.timed_compile(autograd, lambda x, target: nn.cross_entropy(model(x), target),
                                                     params, X, t))  # traced on the whole set
     step = training.COMPILES[-1].pop("step")
+    # the parameters in the step's arrays for the whole run: the fast path (the process ends with it)
+    block = step.training(optimizer)
+    block.open()
 
     def gradient(batch: tuple[Any, Any]) -> float:
         optimizer.zero_grad()
         return step.backward(*batch)
 
     return Engine(lambda indices: (X[indices], t[indices]), gradient, optimizer.step,
-                  lambda: [p.grad for p in params], lambda: {"compiles": training.COMPILES})
+                  lambda: block.grad.tolist(), lambda: {"compiles": training.COMPILES})
 
 
 def torch_engine(data: Data, weights: training.Weights) -> Engine:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import io
+import linecache
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -49,7 +50,12 @@ def load(engine: str, argv: Sequence[str] = (), quiet: bool = True) -> dict[str,
     """Run the program for ``engine`` in this process with command-line arguments ``argv``
     (``--steps 0 --samples 0`` builds the model and stops); its namespace."""
     namespace: dict[str, Any] = {"__name__": "microgpt", "__file__": str(PROGRAM)}
-    code = compile(source(engine), str(PROGRAM), "exec")
+    text = source(engine)
+    # the edited text under a name of its own, in linecache: tracebacks show its lines, and
+    # autograd.compile reads the subscripts it gathers by (table[token_id]) from them
+    filename = str(PROGRAM) if engine == "microgpt" else f"<{PROGRAM.name}, class Value replaced by gradtrace's>"
+    linecache.cache[filename] = (len(text), None, text.splitlines(keepends=True), filename)
+    code = compile(text, filename, "exec")
     saved_argv = sys.argv
     sys.argv = [str(PROGRAM), *argv]
     try:

@@ -3,6 +3,11 @@
 Each takes the list of parameters (``model.parameters()``), reads their ``.grad``
 in :meth:`step` and changes their ``.data``. ``lr`` is a plain attribute: change
 it between steps for a schedule.
+
+Inside ``with step.training(opt):`` (a compiled step's training block, which
+``nn.fit`` opens), the parameters live in the step's flat arrays, and ``step`` and
+``zero_grad`` work on the optimizer's slice of them with a few NumPy calls, whatever
+the number of parameters: the same numbers, to the bit, as the loop over the Values.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
@@ -25,7 +31,15 @@ def _non_negative(x: object, what: str, who: str) -> float:
 
 
 class Optimizer:
-    """Base class: holds the parameters and clears their gradients."""
+    """Base class: holds the parameters and clears their gradients.
+
+    A subclass that overrides :meth:`step` or :meth:`zero_grad` works on the Values
+    (``p.data``, ``p.grad``), and so does not step on a training block's arrays
+    (:meth:`steps_on_arrays` is False): ``nn.fit`` then runs it on the Values.
+    """
+
+    _training: Any = None  # the open step.training block holding the parameters, if any
+    _positions: slice | np.ndarray | None = None  # where they sit in its arrays
 
     def __init__(self, params: Iterable[Value], who: str) -> None:
         if isinstance(params, Value) or not isinstance(params, Iterable):
@@ -50,8 +64,37 @@ class Optimizer:
 
     def zero_grad(self) -> None:
         """Set every parameter's gradient to 0 before the next backward pass."""
+        arrays = self._arrays()
+        if arrays is not None:
+            arrays[1][self._positions] = 0.0
+            return
         for p in self.params:
             p.grad = 0.0
+
+    def steps_on_arrays(self) -> bool:
+        """Whether :meth:`step` and :meth:`zero_grad` can work on a training block's arrays:
+        nn.SGD's and nn.Adam's own (a subclass that overrides either works on the Values)."""
+        cls = type(self)
+        return cls.zero_grad is Optimizer.zero_grad and cls.step in (SGD.step, Adam.step)
+
+    def use_arrays(self, training: Any) -> None:
+        """Called by ``step.training``: from now on the parameters live in ``training``'s arrays
+        while it is open (None: in the Values again). Not for optimizers that work on the Values."""
+        if training is None:
+            self._training = self._positions = None
+            return
+        if not self.steps_on_arrays():
+            raise TypeError(
+                f"step.training(): {type(self).__name__} overrides step() or zero_grad(), which work on the parameter "
+                "Values; it cannot step on the training block's arrays (run it outside the block)"
+            )
+        self._positions = training.positions(self.params)
+        self._training = training
+
+    def _arrays(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(theta, grad) of the open training block that holds the parameters, or None."""
+        training = self._training
+        return None if training is None else training.arrays()
 
     def step(self) -> None:
         """Update every parameter from its gradient: all of them, or (on an error) none."""
@@ -96,6 +139,10 @@ class SGD(Optimizer):
     def step(self) -> None:
         # every new value is computed before any is assigned: an error changes nothing
         params, lr, momentum, weight_decay = self.params, self.lr, self.momentum, self.weight_decay
+        arrays = self._arrays()
+        if arrays is not None:
+            self._step_arrays(*arrays)
+            return
         try:
             if not momentum and not weight_decay:  # plain gradient descent: the hot path
                 updated = [p.data - lr * p.grad for p in params]
@@ -104,6 +151,8 @@ class SGD(Optimizer):
                 gradients = [p.grad + weight_decay * p.data if weight_decay else p.grad for p in params]
                 if momentum:
                     old = self._buffers
+                    if isinstance(old, np.ndarray):  # made on a training block's arrays
+                        old = old.tolist()
                     gradients = buffers = gradients if old is None else [momentum * b + g for b, g in zip(old, gradients)]
                 else:
                     buffers = None
@@ -114,6 +163,23 @@ class SGD(Optimizer):
             self._buffers = buffers
         for p, value in zip(params, updated):
             p.data = value
+
+    def _step_arrays(self, theta: np.ndarray, grad: np.ndarray) -> None:
+        """The step on a training block's arrays: the formulas above, elementwise, in the same order."""
+        lr, momentum, weight_decay, at = self.lr, self.momentum, self.weight_decay, self._positions
+        with np.errstate(all="ignore"):  # inf and nan propagate, as in float arithmetic
+            g = grad[at]
+            if weight_decay:
+                g = g + weight_decay * theta[at]
+            if momentum:
+                old = self._buffers
+                g = g.copy() if old is None else momentum * np.asarray(old) + g  # a copy: grad changes later
+                self._buffers = g
+            if at.__class__ is slice:
+                view = theta[at]
+                np.subtract(view, lr * g, out=view)  # in place: p.data - lr·g, one C call for the update
+            else:
+                theta[at] = theta[at] - lr * g
 
     def __repr__(self) -> str:
         return f"SGD(lr={self.lr}, momentum={self.momentum}, weight_decay={self.weight_decay}; {len(self.params)} parameters)"
@@ -165,12 +231,18 @@ class Adam(Optimizer):
         weight = 1.0 - beta1
         eps, weight_decay, params = self.eps, self.weight_decay, self.params
         n = len(params)
-        try:
-            grads, values = [p.grad for p in params], [p.data for p in params]
-            sum(grads, 0.0) + sum(values, 0.0)  # a TypeError or OverflowError for what float arithmetic refuses
-            g, data = np.fromiter(grads, np.float64, n), np.fromiter(values, np.float64, n)
-        except Exception as error:
-            raise self._step_failed(error) from error
+        arrays = self._arrays()
+        if arrays is not None:
+            theta, grad = arrays
+            at = self._positions
+            g, data = grad[at], theta[at]
+        else:
+            try:
+                grads, values = [p.grad for p in params], [p.data for p in params]
+                sum(grads, 0.0) + sum(values, 0.0)  # a TypeError or OverflowError for what float arithmetic refuses
+                g, data = np.fromiter(grads, np.float64, n), np.fromiter(values, np.float64, n)
+            except Exception as error:
+                raise self._step_failed(error) from error
         m, v = self._m, self._v
         with np.errstate(all="ignore"):  # inf and nan propagate, as in float arithmetic
             if weight_decay:
@@ -178,7 +250,15 @@ class Adam(Optimizer):
             # m.lerp_(g, 1 - β1), as PyTorch computes it for a weight below 0.5
             m = m + weight * (g - m) if weight < 0.5 else g - (g - m) * (1.0 - weight)
             v = v * beta2 + (1.0 - beta2) * g * g
-            updated = (data + -step_size * (m / (np.sqrt(v) / correction2_sqrt + eps))).tolist()
+            change = -step_size * (m / (np.sqrt(v) / correction2_sqrt + eps))
+            if arrays is not None:
+                self.t, self._m, self._v = t, m, v
+                if at.__class__ is slice:
+                    np.add(data, change, out=data)  # in place on the view: data + change, one C call
+                else:
+                    theta[at] = data + change
+                return
+            updated = (data + change).tolist()
         self.t, self._m, self._v = t, m, v
         for p, value in zip(params, updated):
             p.data = value

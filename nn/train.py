@@ -159,12 +159,15 @@ class _Run:
 
     history: History = field(default_factory=History)
     optimizer: Optimizer | None = None
+    training: Any = None  # the compiled step's training block (the parameters in arrays), once opened
     state: FitState | None = None
     report: Any = None
     steps: int = 0
 
     def interrupted(self) -> None:
         with _interrupts_held():
+            if self.training is not None:
+                self.training.close()  # the Values get the steps made so far (closing twice does nothing)
             if self.optimizer is not None:
                 self.optimizer.zero_grad()  # an interrupted backward pass leaves partial gradients
         self.history.interrupted = True
@@ -202,7 +205,6 @@ def _train(
     compiled: bool | None,
 ) -> None:
     """fit's work, recording into ``run`` what an interrupt needs."""
-    history = run.history
     samples = _rows(X, "X")
     targets = _targets(y)
     if len(samples) != len(targets):
@@ -233,6 +235,7 @@ def _train(
         return value.data, right
 
     step = eager_step
+    fast = None
     if compiled is not False:
         fast = compiled_fit_step(model, _trained(model, opt), loss_fn, loss_name, samples, targets, opt.zero_grad, rule)
         if isinstance(fast, str):
@@ -242,6 +245,30 @@ def _train(
         elif fast is not None:
             step = fast.run
         # None: the data does not suit the model or loss; the eager step says how, at the first batch
+    try:
+        if step is not eager_step and opt.steps_on_arrays():
+            # the parameters live in the step's arrays from here on (written back into the
+            # Values around every callback that may look at them, and when fit ends)
+            training = run.training = fast.step.training(opt)  # type: ignore[union-attr]
+            try:
+                training.open()
+            except TypeError:  # a .grad that is not a number (None after cleargrad): the steps run on the Values
+                run.training = None
+        _loop(run, step, eager_step, compiled, model, opt, samples, epochs, batch_size, shuffle, seed, loss,
+              is_right, hooks, progress, pause_gc, callbacks)  # fmt: skip
+    finally:
+        if run.training is not None:
+            run.training.close()
+
+
+def _loop(
+    run: _Run, step: Callable[[list[int]], tuple[float, int]], eager_step: Callable[[list[int]], tuple[float, int]],
+    compiled: bool | None, model: Any, opt: Optimizer, samples: list[Any], epochs: int, batch_size: int | None,
+    shuffle: bool, seed: int | None, loss: Any, is_right: Any, hooks: dict[str, list[Any]], progress: bool | str,
+    pause_gc: bool, callbacks: Sequence[Any] | None,
+) -> None:  # fmt: skip
+    """fit's epochs and steps."""
+    history = run.history
 
     n, epochs = len(samples), int(epochs)
     size = n if batch_size is None else min(int(batch_size), n)
@@ -255,6 +282,15 @@ def _train(
     step_begin, step_end = hooks["on_step_begin"], hooks["on_step_end"] + [report.on_step_end]
     epoch_end = hooks["on_epoch_end"] + [report.on_epoch_end]
     pause = _collector_paused if pause_gc else _unchanged
+    # a callback may read or write the parameters: it sees them as Values (the learning-rate
+    # schedule and the progress report do not look at them)
+    looks = {name: any(not _blind(hook, report) for hook in hooks_) for name, hooks_ in
+             (("begin", step_begin), ("end", step_end), ("epoch", epoch_end))}  # fmt: skip
+
+    def as_values(name: str) -> Any:
+        training = run.training
+        return training.paused() if training is not None and looks[name] else _unchanged()
+
     for epoch in range(epochs):
         state.epoch = epoch
         if rng is not None:
@@ -263,15 +299,20 @@ def _train(
         for start in range(0, n, size):
             batch = order[start : start + size]
             state.batch_size = len(batch)
-            for hook in step_begin:
-                hook(state)
+            if step_begin:
+                with as_values("begin"):
+                    for hook in step_begin:
+                        hook(state)
             with pause():  # the eager step's graph is freed when it returns, while the collector is paused
                 try:
                     state.loss, batch_right = step(batch)
                 except autograd.CompileError as error:  # a batch that needed a new trace, which failed
                     if step is eager_step or compiled:
                         raise
-                    not_compiled("fit", str(error), stacklevel=3)
+                    not_compiled("fit", str(error), stacklevel=4)
+                    if run.training is not None:  # the eager step works on the Values
+                        run.training.close()
+                        run.training = None
                     step, history.compiled = eager_step, False
                     state.loss, batch_right = step(batch)
                 with _interrupts_held():
@@ -282,16 +323,25 @@ def _train(
             total_loss += state.loss * len(batch)
             state.epoch_loss = total_loss / seen
             state.epoch_accuracy = right / seen if is_right is not None else math.nan
-            for hook in step_end:
-                hook(state)
+            with as_values("end"):
+                for hook in step_end:
+                    hook(state)
             state.step += 1
         # one batch: its loss as computed (not rounded twice through x·n/n)
         history.loss.append(state.loss if size == n else total_loss / n)
         history.accuracy.append(state.epoch_accuracy)
-        for hook in epoch_end:
-            hook(state)
+        with as_values("epoch"):
+            for hook in epoch_end:
+                hook(state)
         if state.stop:
             break
+
+
+def _blind(hook: Any, report: Any) -> bool:
+    """A hook of fit's own that does not look at the parameters: the learning-rate schedule
+    (nn.LRSchedule itself, not a subclass) and the progress report."""
+    owner = getattr(hook, "__self__", None)
+    return owner is report or type(owner) is LRSchedule
 
 
 def _describe(model: Any, loss: Any, optimizer: Optimizer, scheduled: bool, size: int, n: int) -> str:

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import linecache
 import random
 import sys
 import threading
@@ -89,7 +90,10 @@ FEATURES = (
     "nn_loss",  # nn's losses inside fn: cross_entropy with the label, bce_loss with 0/1 ints, hinge, ...
     "threads",  # after the batches, two threads call the one step at once (results, losses, .grad sums)
     "nonfinite",  # the data: later batches hold inf, -inf, nan, ±1e308 and 0.0 among their numbers
+    "gather",  # table[tok[i]], vec[k], nodes[tok[i]] on lists of Values (rows of ints: token ids), max(z.data ...)
 )
+# features drawn after the others, from a stream of their own (see Generator)
+LATER_FEATURES = ("gather",)
 EDGES = np.array([np.inf, -np.inf, np.nan, 1e308, -1e308, 0.0])
 
 BUILT_IN: dict[str, Op] = {op.name: op for op in _TABLE}
@@ -156,9 +160,11 @@ class Program:
     features: frozenset[str]
     ops: frozenset[str]
     width: int
-    args: tuple[str, ...]  # after x: "t" (a float Value), "k", "j" (class indices), "s" (±1 label)
+    args: tuple[str, ...]  # after x: "t" (a float Value), "k", "j" (class indices), "s" (±1 label), "tok" (a row of ints)
     reduction: str
     own_names: tuple[str, ...] = ()
+    tok_len: int = 0  # "tok": each sample's number of token ids (later batches may have more)
+    rows: int = 0  # "tok": the tables' rows; token ids are drawn from -rows..rows - 1
 
 
 class Generator:
@@ -167,9 +173,13 @@ class Generator:
     def __init__(self, seed: int, exclude: Iterable[str] = ()) -> None:
         self.seed = seed
         self.rng = random.Random(seed)
-        allowed = [f for f in FEATURES if f not in set(exclude)]
+        # "gather" is drawn from a stream of its own, after the others: a seed's program without it
+        # is the one it was before the feature existed (a kept program, such as a strict xfail's, stays)
+        allowed = [f for f in FEATURES if f not in set(exclude) and f not in LATER_FEATURES]
         count = self.rng.choice((0, 1, 1, 2, 2, 3))
         self.features = set(self.rng.sample(allowed, min(count, len(allowed))))
+        self.later_rng = random.Random(seed * 7919 + 17)
+        self.later = [f for f in LATER_FEATURES if f not in set(exclude) and self.later_rng.random() < 0.15]
         self.used: set[str] = set()
         self.ops_used: set[str] = set()
         self.width = self.rng.randint(2, 4)
@@ -180,6 +190,11 @@ class Generator:
             args.append(self.rng.choice(("j", "s")))
         if "label_arith" in self.features and "s" not in args and self.rng.random() < 0.4:
             args.append("s")
+        self.tok_len = self.rows = self.cols = 0
+        if "gather" in self.later:
+            args.append("tok")
+            r = self.later_rng
+            self.tok_len, self.rows, self.cols = r.randint(1, 4), r.randint(N_CLASSES, 5), r.randint(2, 3)
         self.args = tuple(args)
         self.n_params = self.rng.randint(2, 6)
         self.n_consts = self.rng.randint(0, 2)
@@ -402,12 +417,38 @@ class Generator:
             if "s" in self.args:
                 forms.append(f"nn.hinge_loss({v}, s)")
             self.new(rng.choice(forms))
+        elif feature == "gather":
+            self.gather_statement(v, w)
         elif feature in ("nonfinite", "threads"):  # a property of the data or of the run; the statement is an op
             self.op_statement()
         else:
             self.op_statement()
             return
         self.used.add(feature)
+
+    def gather_statement(self, v: str, w: str) -> None:
+        """A list of Values (or of rows of them) indexed by a token id or a class index."""
+        rng = self.rng
+        i, j = rng.randrange(self.tok_len), rng.randrange(self.tok_len)
+        col = rng.randrange(self.cols)
+        operands = ", ".join([v, w, "x[0]"][: self.cols])
+        forms = [
+            f"sum(a * b for a, b in zip(tab[tok[{i}]], [{operands}]))",
+            f"vec[tok[{i}]] * {v}",
+            f"tab[tok[{i}]][{col}] + {w}",
+            f"({v} - max(z.data for z in tab[tok[{i}]])) * {w}",
+            f"[{v} * a for a in vec][tok[{i}]]",
+            f"sum(a * b for a, b in zip(tab[tok[{i}]], tab[tok[{j}]])) + {v}",
+            f"{v} * min(z.data for z in [{v}, {w}, vec[tok[{j}]]]) + {w}",
+        ]
+        if "k" in self.args:
+            forms += [f"tab[k][{col}] * {v}", f"vec[k] + vec[tok[{i}]] * {v}"]
+        if rng.random() < 0.3:  # the row taken first, by a name
+            name = f"v{len(self.values)}"
+            self.body += [f"token = tok[{i}]", "row = tab[token]", f"{name} = row[{col}] * {v} + sum(row)"]
+            self.values.append(name)
+        else:
+            self.new(rng.choice(forms))
 
     def own_statement(self, feature: str) -> None:
         kinds = [k for k in OWN_OPS if k[0] == feature]
@@ -449,6 +490,11 @@ class Generator:
                 self.op_statement()
             else:
                 self.feature_statement(what)
+        for feature in self.later:  # with their own stream (see __init__), last: near the result
+            self.rng, kept = self.later_rng, self.rng
+            for _ in range(self.rng.randint(1, 2)):
+                self.feature_statement(feature)
+            self.rng = kept
         result = self.result()
         lines = [
             f"# gradtrace compile fuzzer, program {self.seed}: features {sorted(self.used) or 'none'}, reduction {self.reduction!r}",
@@ -465,6 +511,14 @@ class Generator:
         ]
         closures = [f"(p[0] * {self.number(0.5, 2)} + p[{rng.randrange(self.n_params)}]).tanh()", f"p[1] * p[0] + {self.number(-1, 1)}"]
         lines.append("    h = [" + ", ".join(closures[: self.n_closures]) + "]  # non-leaf Values read by fn")
+        if self.rows:
+            lines += [
+                "    tab = [[" + ", ".join(f"Value({self.number(-1.5, 1.5)})" for _ in range(self.cols)) + "]"
+                + "".join(", [" + ", ".join(f"Value({self.number(-1.5, 1.5)})" for _ in range(self.cols)) + "]" for _ in range(self.rows - 1))
+                + "]  # a table: rows of parameters, picked by token id",
+                "    vec = [" + ", ".join(f"Value({self.number(-1.5, 1.5)})" for _ in range(self.rows)) + "]",
+                "    p += [a for row in tab for a in row] + vec",
+            ]
         for name, _feature, arity, forward, derivative in self.own:
             operands = {1: "x", 2: "x, y", VARIADIC: "*xs"}[arity]
             lines += [
@@ -489,6 +543,8 @@ class Generator:
             args=self.args,
             reduction=self.reduction,
             own_names=tuple(o[0] for o in self.own),
+            tok_len=self.tok_len,
+            rows=self.rows,
         )
 
 
@@ -520,6 +576,11 @@ def make_batch(program: Program, rng: np.random.Generator, size: int, first: boo
     same_labels = first and rng.random() < 0.4
     ints: dict[str, np.ndarray] = {}
     for name in program.args:
+        if name == "tok":  # token ids, repeated within a row; a first batch often holds only 0 and 1
+            low, high = (0, 2) if first and rng.random() < 0.5 else (-program.rows, program.rows)
+            length = program.tok_len if first else program.tok_len + int(rng.integers(0, 3))
+            batches.append(rng.integers(low, high, size=(size, length)).astype(np.int64))
+            continue
         if name == "t":
             t = np.clip(rng.normal(size=size), -4.5, 4.5)
             if edges:
@@ -586,7 +647,10 @@ def same_numbers(actual: Any, expected: Any, what: str, sizes: Any = None) -> No
 
 def load(program: Program) -> tuple[Any, list[Value], list[Value], list[Value]]:
     namespace: dict[str, Any] = {"__name__": f"fuzz_program_{program.seed}"}
-    exec(compile(program.source, f"<fuzz program {program.seed}>", "exec"), namespace)  # noqa: S102 - our own generated code
+    filename = f"<fuzz program {program.seed}>"
+    # in linecache, as a file's lines: tracebacks show them, and compile reads the subscripts it gathers by
+    linecache.cache[filename] = (len(program.source), None, program.source.splitlines(keepends=True), filename)
+    exec(compile(program.source, filename, "exec"), namespace)  # noqa: S102 - our own generated code
     return namespace["build"]()
 
 

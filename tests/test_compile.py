@@ -126,11 +126,13 @@ def error_sizes(root: Value, params: Sequence[Value]) -> tuple[float, np.ndarray
 
 
 def sample_args(batches: Sequence[np.ndarray], i: int) -> list[Any]:
-    """Sample i's arguments as the contract gives them to fn: a row as a list of Values,
-    an int for an integer 1-D batch, a Value for a float 1-D batch."""
+    """Sample i's arguments as the contract gives them to fn: a row as a list of Values (a
+    list of ints for integer rows), an int for an integer 1-D batch, a Value for a float 1-D batch."""
     args: list[Any] = []
     for b in batches:
-        if b.ndim == 2:
+        if b.ndim == 2 and b.dtype.kind in "iu":
+            args.append([int(v) for v in b[i]])
+        elif b.ndim == 2:
             args.append([Value(float(v)) for v in b[i]])
         elif b.dtype.kind in "iu":
             args.append(int(b[i]))

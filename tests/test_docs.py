@@ -3,6 +3,7 @@ relative link points at a file, and no page reads like a development log."""
 
 from __future__ import annotations
 
+import linecache
 import re
 import warnings
 from pathlib import Path
@@ -41,9 +42,13 @@ def test_example_runs(page: Path, number: int, code: str, tmp_path: Path, monkey
     where a comment says ``# warns: SomeWarning``."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MPLBACKEND", "Agg")
+    filename = f"<{_name(page)} block {number}>"
+    # the block's lines in linecache, as a file's or a notebook cell's are: tracebacks show them,
+    # and autograd.compile reads the subscripts it gathers by (table[token_id]) from them
+    linecache.cache[filename] = (len(code), None, code.splitlines(keepends=True), filename)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        exec(compile(code, f"{_name(page)} block {number}", "exec"), {"__name__": "__docs__"})
+        exec(compile(code, filename, "exec"), {"__name__": "__docs__"})
     announced = re.findall(r"# warns: (\w+)", code)
     assert [w.category.__name__ for w in caught] == announced, [str(w.message) for w in caught]
     try:

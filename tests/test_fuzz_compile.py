@@ -48,7 +48,7 @@ def test_a_program_is_the_same_source_for_its_seed_and_runs_as_code() -> None:
     compile(program.source, "<program>", "exec")  # noqa: S102 - valid Python
     fn, params, _, _ = load(program)
     args: list = [[autograd.Value(0.5) for _ in range(program.width)]]
-    args += [autograd.Value(0.3) if name == "t" else 1 for name in program.args]
+    args += [autograd.Value(0.3) if name == "t" else [1] * program.tok_len if name == "tok" else 1 for name in program.args]
     out = fn(*args)
     assert isinstance(out[0] if isinstance(out, tuple) else out, autograd.Value)
     for name in program.own_names:

@@ -48,24 +48,34 @@ class Patterns:
         self.fn, self.params = fn, params
         self.tapes: list[Tape] = []
         self.traces: list[Trace] = []
-        self.tree: dict[Any, Any] = {}  # ("o", outcome) -> subtree; "tape" -> a tape whose pattern goes through here
+        # per length of the rows of ints (Batch.shape_key): ("o", outcome) -> subtree; "tape" -> a tape whose
+        # pattern goes through here
+        self.trees: dict[tuple[int, ...], dict[Any, Any]] = {}
+        self.firsts: dict[tuple[int, ...], Tape] = {}
         # reentrant: a Ctrl-C between a lock's acquire and its with-block leaves it held, and the
         # thread that was interrupted can still trace
         self.lock = threading.RLock()
         self.kinds: list[str] | None = None
         self.widths: list[int] | None = None
 
-    def first(self, batch: Batch) -> Tape:
-        """The first tape, traced on the batch's first sample when there is none yet."""
-        if self.tapes:
-            return self.tapes[0]
+    def first(self, batch: Batch, before_trace: Callable[[], None] | None = None) -> Tape:
+        """The first tape for the batch's lengths of rows of ints, traced on the batch's first
+        sample when there is none yet (``before_trace`` called first, as in :meth:`forward`)."""
+        shape = batch.shape_key
+        tape = self.firsts.get(shape)
+        if tape is not None:
+            return tape
+        if before_trace is not None:
+            before_trace()
         with self.lock:
-            if not self.tapes:
+            if shape not in self.firsts:
                 self._add(batch, 0, ())
-            return self.tapes[0]
+            return self.firsts[shape]
 
-    def _find(self, prefix: tuple[Any, ...]) -> Tape | None:
-        node = self.tree
+    def _find(self, shape: tuple[int, ...], prefix: tuple[Any, ...]) -> Tape | None:
+        node = self.trees.get(shape)
+        if node is None:
+            return None
         for outcome in prefix:
             node = node.get(("o", outcome))  # type: ignore[assignment]
             if node is None:
@@ -74,11 +84,16 @@ class Patterns:
 
     def _add(self, batch: Batch, row: int, prefix: tuple[Any, ...]) -> Tape:
         """Trace sample ``row`` (of ``batch``), whose outcomes begin with ``prefix``, as a new tape."""
-        if len(self.tapes) >= MAX_PATTERNS:
+        shape = batch.shape_key
+        if sum(1 for tape in self.tapes if tape.shape == shape) >= MAX_PATTERNS:
             raise CompileError(
                 f"compile(): fn takes more than {MAX_PATTERNS} branch patterns (combinations of the outcomes of its "
-                "comparisons on the data); each is traced and replayed apart, and more are not kept. Write the "
-                "branches with ops (relu, abs, autograd.maximum, autograd.where in an op of your own) instead"
+                "comparisons on the data, or of the values of integers it uses as Python ints)"
+                + (f" for rows of ints of length {', '.join(map(str, shape))}" if shape else "")
+                + "; each is traced and replayed apart, and more are not kept. Write the branches with ops (relu, "
+                "abs, autograd.maximum, autograd.where in an op of your own) instead, and index lists of Values "
+                "by an integer argument directly (table[token_id]: a gather), not by a number computed from it"
+                + "".join(f"; not gathered: {note}" for note in (self.traces[-1].notes if self.traces else [])[:3])
             )
         trace = trace_sample(self.fn, batch, row, self.params)
         if trace.outcomes[: len(prefix)] != prefix:
@@ -92,22 +107,27 @@ class Patterns:
             self.kinds, self.widths = list(batch.kinds), batch.widths
         self.tapes.append(tape)
         self.traces.append(trace)
-        node = self.tree
+        self.firsts.setdefault(shape, tape)
+        node = self.trees.setdefault(shape, {})
         node.setdefault("tape", tape)
         for outcome in trace.outcomes:
             node = node.setdefault(("o", outcome), {})
             node.setdefault("tape", tape)
         return tape
 
-    def forward(self, batch: Batch) -> list[Run]:
-        """Every sample replayed by the tape of its branch pattern (tracing patterns not seen before)."""
-        pending: list[tuple[Tape, np.ndarray | None]] = [(self.first(batch), None)]
+    def forward(
+        self, batch: Batch, theta: np.ndarray | None = None, before_trace: Callable[[], None] | None = None
+    ) -> list[Run]:
+        """Every sample replayed by the tape of its branch pattern (tracing patterns not seen before).
+        ``theta``: the parameters' values (None: read from the Values); ``before_trace``: called
+        before a new pattern is traced (a training block writes its arrays into the Values)."""
+        pending: list[tuple[Tape, np.ndarray | None]] = [(self.first(batch, before_trace), None)]
         runs: list[Run] = []
         with arrays.quiet():
             while pending:
                 tape, index = pending.pop()
                 part = batch if index is None else batch.take(index)
-                vals, saved = tape.forward(part)
+                vals, saved = tape.forward(part, theta=theta)
                 guards = tape.guards
                 if len(guards):
                     outcomes = guards.evaluate(vals, part.size)
@@ -121,22 +141,24 @@ class Patterns:
                             for value in np.unique(outcomes[at, position]).tolist():
                                 members = local[at & (outcomes[:, position] == value)]
                                 prefix = tape.outcomes[:position] + (guards.key(position, value),)
-                                pending.append((self._tape_for(prefix, batch, int(members[0])), members))
+                                pending.append((self._tape_for(prefix, batch, int(members[0]), before_trace), members))
                         keep = local[~strays]
                         if not keep.size:
                             continue
                         index, part = keep, batch.take(keep)
-                        vals, saved = tape.forward(part)
-                tape.raise_errors(saved)
+                        vals, saved = tape.forward(part, theta=theta)
+                tape.raise_errors(saved, index)
                 runs.append(Run(tape, index, part, vals, saved))
         return runs
 
-    def _tape_for(self, prefix: tuple[Any, ...], batch: Batch, row: int) -> Tape:
-        tape = self._find(prefix)
+    def _tape_for(self, prefix: tuple[Any, ...], batch: Batch, row: int, before_trace: Callable[[], None] | None) -> Tape:
+        tape = self._find(batch.shape_key, prefix)
         if tape is not None:
             return tape
+        if before_trace is not None:
+            before_trace()
         with self.lock:
-            tape = self._find(prefix)
+            tape = self._find(batch.shape_key, prefix)
             if tape is None:
                 tape = self._add(batch, row, prefix)
             return tape

@@ -51,8 +51,9 @@ from ..functional import grad as _grad
 from .batch import Batch, CompileError
 from .replay import MAX_PATTERNS, Patterns, Run
 from .tape import Group, Tape
+from .training import Training
 
-__all__ = ["MAX_PATTERNS", "CompileError", "CompiledStep", "Group", "compile"]
+__all__ = ["MAX_PATTERNS", "CompileError", "CompiledStep", "Group", "Training", "compile"]
 
 REDUCTIONS = ("mean", "sum")
 
@@ -120,6 +121,7 @@ class CompiledStep:
         self.compile_seconds = math.nan
         self._patterns = Patterns(fn, params)
         self._local = threading.local()
+        self._training: Training | None = None  # the open step.training block, if any
 
     def __repr__(self) -> str:
         state = f"{self.patterns} branch pattern(s), {len(self.groups)} groups" if self.patterns else "not traced yet"
@@ -164,6 +166,42 @@ class CompiledStep:
             self._patterns = Patterns(self.fn, self.params)
         return self
 
+    def training(self, *optimizers: Any) -> Training:
+        """A block in which the parameters live in two flat arrays: the fast path of training.
+
+        ``with step.training(opt):`` reads every parameter's ``.data`` and ``.grad`` once into
+        ``theta`` and ``grad`` (1-D float64, in the order of ``step.params``); inside it the
+        step replays from ``theta`` and adds its gradient into ``grad`` in one NumPy call, and
+        the optimizers given (``nn.SGD``, ``nn.Adam``) step and ``zero_grad`` on slices of the
+        arrays: no Python work per parameter. The numbers are those of the same loop without
+        the block, to the bit. The Values are written back when the block ends (however it
+        ends), at ``training.sync()``, and during ``with training.paused():``, where they are
+        the truth again (a hand-written update goes there). See :mod:`autograd.compiler.training`.
+
+        >>> import numpy as np
+        >>> from autograd import Value
+        >>> w = Value(2.0)
+        >>> step = compile(lambda x, t: (w * x[0] - t) ** 2, [w])
+        >>> X, t = np.array([[1.0], [2.0]]), np.array([1.0, 2.0])
+        >>> with step.training() as training:
+        ...     for _ in range(3):
+        ...         training.grad[:] = 0.0
+        ...         loss = step.backward(X, t)
+        ...         training.theta -= 0.1 * training.grad
+        >>> round(w.data, 6)  # written back when the block ended
+        1.216
+        """
+        if self._training is not None and self._training._entered:
+            raise RuntimeError("step.training(): this step is already inside a step.training block; end that one first")
+        training = Training(self, self.params, optimizers)
+        self._training = training
+        return training
+
+    def _arrays(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(theta, grad) when an open training block holds the parameters, else None."""
+        training = self._training
+        return None if training is None else training.arrays()
+
     def __call__(self, *batches: Any) -> np.ndarray:
         """The per-sample results: shape (batch,) for a Value, (batch, k) for a list of k.
         No gradient is computed or stored."""
@@ -175,7 +213,8 @@ class CompiledStep:
     def backward(self, *batches: Any) -> float:
         """The mean (or sum) of the per-sample results, as a float; its gradient is added
         into each parameter's ``.grad``, as ``backward()`` on the eager batch loss would."""
-        runs, args = self._runs(batches)
+        arrays = self._arrays()
+        runs, args = self._runs(batches, arrays)
         tape = runs[0].tape
         if tape.result_list:
             raise TypeError("step.backward(): fn returned a list of Values; backward needs one Value per sample")
@@ -196,25 +235,38 @@ class CompiledStep:
         self.extra = _gather(runs, "extra_refs", tape.extra_list, args.size) if tape.extra_refs else None
         if through:
             nodes = [node for node, g in through.values() if g != 0.0]
+            if nodes and arrays is not None:
+                self._training.sync()  # type: ignore[union-attr] # eager backward reads the parameters' .data
             if nodes:
                 passed = _grad(nodes, self.params, grad_outputs=[through[id(n)][1] for n in nodes])
                 more = np.array([float(x) for x in passed])
                 grad = more if grad is None else grad + more
         if grad is not None:
-            _add_grads(self.params, grad.tolist())
+            if arrays is not None:
+                np.add(arrays[1], grad, out=arrays[1])  # one C call: no Ctrl-C between two of its additions
+            else:
+                _add_grads(self.params, grad.tolist())
         return total
 
     # --- tracing and replaying -----------------------------------------------------------
 
-    def _runs(self, batches: tuple[Any, ...]) -> tuple[list[Run], Batch]:
+    def _runs(self, batches: tuple[Any, ...], arrays: Any = False) -> tuple[list[Run], Batch]:
+        """Every sample replayed; ``arrays``: the open training block's (theta, grad), None
+        when the Values are the truth, False when not looked up yet."""
+        if arrays is False:
+            arrays = self._arrays()
         patterns = self._patterns
         args = Batch.of(batches, patterns.kinds, patterns.widths)
+        # a trace runs fn on the Values: they get the arrays' numbers first
+        before_trace = self._training.sync if arrays is not None else None  # type: ignore[union-attr]
         if not patterns.tapes:
+            if before_trace is not None:
+                before_trace()
             start = time.process_time()
             patterns.first(args)
             self.trace_seconds = time.process_time() - start
             self.compile_seconds = 0.0
-        return patterns.forward(args), args
+        return patterns.forward(args, None if arrays is None else arrays[0], before_trace), args
 
 
 def _gather(runs: list[Run], which: str, as_list: bool, size: int) -> np.ndarray:

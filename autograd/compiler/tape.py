@@ -15,6 +15,7 @@ gradient. A tape also holds its trace's guards and their outcomes: the replay
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any
@@ -25,6 +26,7 @@ from .. import arrays, floats
 from ..engine import Value
 from ..ops import _TABLE, OPS, VARIADIC, Op
 from .batch import Batch, CompileError
+from .gather import GATHER, flat_positions, gather_backward, gather_forward
 from .trace import Calc, Trace
 
 __all__ = ["Group", "Tape"]
@@ -90,14 +92,14 @@ class _Take:
                 self.cols = slice(cols[0], cols[0] + step * (len(cols) - 1) + 1, step)
             else:
                 self.cols = np.array(cols, dtype=np.intp)
-                self.unique = len(set(cols)) == len(cols)
+                self.unique = _uniqueness(self.cols)
         else:
             self.mode = "mixed"
             for sid in sorted(sources):
                 positions = [i for i, (s, _) in enumerate(refs) if s == sid]
                 cols = [refs[i][1] for i in positions]
                 self.parts.append((sid, np.array(positions, dtype=np.intp), np.array(cols, dtype=np.intp),
-                                   len(set(cols)) == len(cols)))  # fmt: skip
+                                   _uniqueness(np.array(cols, dtype=np.intp))))  # fmt: skip
 
     def __call__(self, vals: list[np.ndarray]) -> np.ndarray:
         mode = self.mode
@@ -128,7 +130,14 @@ class _Take:
                     _add_into(grads, vals, sid, cols, unique, g[:, positions])
 
 
-def _add_into(grads: list[np.ndarray | None], vals: list[np.ndarray], sid: int, cols: Any, unique: bool, g: Any) -> None:
+def _uniqueness(cols: np.ndarray) -> Any:
+    """True when no column repeats; else (the distinct columns, each column's place among them),
+    which a gradient's repeated columns are summed by (a bincount: np.add.at is slower)."""
+    distinct, inverse = np.unique(cols, return_inverse=True)
+    return True if len(distinct) == len(cols) else (distinct, inverse.ravel())
+
+
+def _add_into(grads: list[np.ndarray | None], vals: list[np.ndarray], sid: int, cols: Any, unique: Any, g: Any) -> None:
     target = grads[sid]
     shape = vals[sid].shape
     if g.__class__ is not np.ndarray:
@@ -140,10 +149,18 @@ def _add_into(grads: list[np.ndarray | None], vals: list[np.ndarray], sid: int, 
             grads[sid] = g.copy()  # the first gradient of a whole source: no zeros to add to
             return
         target = grads[sid] = np.zeros(shape)
-    if unique:
+    if unique is True:
         target[:, cols] += g
+        return
+    distinct, inverse = unique
+    rows, n = target.shape[0], len(distinct)
+    g = np.broadcast_to(g, (rows, len(inverse)))
+    if rows == 1:
+        summed = np.bincount(inverse, weights=g[0], minlength=n)[None, :]
     else:
-        np.add.at(target, (slice(None), cols), np.broadcast_to(g, target[:, cols].shape))
+        at = inverse[None, :] + n * np.arange(rows)[:, None]
+        summed = np.bincount(at.ravel(), weights=g.ravel(), minlength=rows * n).reshape(rows, n)
+    target[:, distinct] += summed
 
 
 class _Unit:
@@ -204,8 +221,13 @@ class _Matmul(_Unit):
     The forward pass keeps X and W.T for the backward pass in the call's ``saved`` list.
     """
 
-    def __init__(self, inputs: list[Ref], weights: list[list[Ref]], biases: list[Ref] | None, group: Group, sid: int) -> None:
-        n, k = len(inputs), len(weights)
+    def __init__(
+        self, inputs: list[Ref], weights: list[list[Ref]], biases: list[Ref] | None, group: Group, sid: int, stack: int = 1
+    ) -> None:
+        # stack > 1: one layer at several positions (each its own inputs, ``inputs`` laid end
+        # to end), one product over (rows · stack, n); the results position after position
+        n, k = len(inputs) // stack, len(weights)
+        self.stack = stack
         self.x = _Take(inputs)
         # W.T's entries in row order, read as one C-contiguous (n, k) array: NumPy's
         # matmul with a transposed small operand can take a path 30 times slower than BLAS
@@ -235,6 +257,9 @@ class _Matmul(_Unit):
 
     def forward(self, vals: list[np.ndarray], args: Batch, saved: list[Any]) -> np.ndarray:
         x = self.x(vals)
+        stack = self.stack
+        if stack > 1:
+            x = x.reshape(x.shape[0] * stack, -1)
         if self.rows is not None:
             wt = np.ascontiguousarray(self._weights(vals[self.rows[0]]).T)
         else:
@@ -244,13 +269,15 @@ class _Matmul(_Unit):
         bias = None
         if self.b is not None:
             bias = self.b(vals)
+            if stack > 1:
+                bias = np.broadcast_to(bias, (out.shape[0] // stack, bias.shape[1])).reshape(out.shape[0], -1)
             if bias.shape[0] <= out.shape[0]:
                 out += bias
             else:  # per-sample biases on shared products
                 out = out + bias
         if not np.isfinite(out).all():
             out = self._exactly_where_not_finite(x, wt, bias, out)
-        return out
+        return out.reshape(-1, stack * self.shape[1]) if stack > 1 else out
 
     @staticmethod
     def _exactly_where_not_finite(x: np.ndarray, wt: np.ndarray, bias: np.ndarray | None, out: np.ndarray) -> np.ndarray:
@@ -274,6 +301,9 @@ class _Matmul(_Unit):
         x, wt = saved[self.index]
         if self.dead is not None:  # eager never visits them: 0·inf there would be nan
             g = np.where(self.dead, 0.0, g)
+        whole = g  # the biases' gradient, (rows, stack · k)
+        if self.stack > 1:  # (never with dead columns: such groups are not stacked)
+            g = g.reshape(-1, self.shape[1])
         if self.w_needs:
             # shared inputs (one row) under per-sample results (a per-sample bias): sum g first
             gw_t = x.T @ (g if x.shape[0] == g.shape[0] else g.sum(axis=0, keepdims=True))  # type: ignore[union-attr]
@@ -288,9 +318,42 @@ class _Matmul(_Unit):
             else:
                 self.w.add(grads, vals, needs, gw_t.reshape(1, -1))
         if self.x_needs:
-            self.x.add(grads, vals, needs, g @ np.ascontiguousarray(wt.T))  # type: ignore[union-attr]
+            gx = g @ np.ascontiguousarray(wt.T)
+            self.x.add(grads, vals, needs, gx.reshape(whole.shape[0], -1) if self.stack > 1 else gx)  # type: ignore[union-attr]
         if self.b_needs:
-            self.b.add(grads, vals, needs, g)  # type: ignore[union-attr]
+            self.b.add(grads, vals, needs, whole)  # type: ignore[union-attr]
+
+
+def _live_items(trace: Trace) -> list[bool]:
+    """The items a result's gradient reaches, through operands that are Values (eager's backward walk)."""
+    position_of = {id(item): i for i, item in enumerate(trace.items)}
+    live = [False] * len(trace.items)
+    for node in trace.result_nodes:
+        if id(node) in position_of:
+            live[position_of[id(node)]] = True
+    for i in range(len(trace.items) - 1, -1, -1):
+        if live[i] and not isinstance(trace.items[i], Calc):
+            for desc in trace.operands[i]:
+                if desc[0] == "item":
+                    live[desc[1]] = True
+    return live
+
+
+def _stack_layers(keyed: dict[tuple, list[int]], node_refs: list[list[Ref]], live: list[bool]) -> None:
+    """A layer applied at several positions (a GPT's q, k, v at every token): the matmul
+    groups at one depth with the same neurons' weights, each reading its own inputs, made
+    one group whose members are position after position (``_Matmul``'s ``stack``)."""
+    stacks: dict[tuple, list[tuple]] = {}
+    for key, members in keyed.items():
+        if key[2] == "matmul" and key[3] == "x" and key[6] and all(live[i] for i in members):
+            n = len(node_refs[members[0]]) // 2
+            signature = (key[0], key[5], tuple(tuple(node_refs[i][:n]) for i in members))
+            stacks.setdefault(signature, []).append(key)
+    for signature, keys in stacks.items():
+        if len(keys) > 1:
+            keys.sort(key=lambda key: keyed[key][0])
+            merged = [i for key in keys for i in keyed.pop(key)]
+            keyed[(signature[0], "dot", "matmul", "stack", keys[0], len(keys), True)] = merged
 
 
 def _neuron_rows(weights: list[list[Ref]]) -> tuple[int, int, int] | None:
@@ -373,16 +436,103 @@ def _row_sums(m: np.ndarray) -> np.ndarray:
 
 
 
+class _Chains(_Unit):
+    """k chains of n additions each (Python's ``sum()`` over Values, ((0 + a) + b) + c):
+    added up left to right, as they rounded, by one cumsum over a (rows, k, n) array."""
+
+    def __init__(self, refs: list[list[Ref]], group: Group, sid: int) -> None:
+        # chains of several lengths (each starting from Python's sum()'s 0) padded in front
+        # with more 0s: 0 + 0 + … + a rounds as 0 + a does, bit for bit
+        self.k, self.n = len(refs), max(len(chain) for chain in refs)
+        self.take = _Take([ref for chain in refs for ref in [(NUMBER, 0.0)] * (self.n - len(chain)) + chain])
+        self.takes = [self.take]
+        self.group, self.sid = group, sid
+
+    def forward(self, vals: list[np.ndarray], args: Batch, saved: list[Any]) -> np.ndarray:
+        operands = self.take(vals)
+        return np.cumsum(operands.reshape(operands.shape[0], self.k, self.n), axis=2)[:, :, -1]
+
+    def backward(self, vals: list[np.ndarray], grads: list[np.ndarray | None], needs: list[bool], args: Batch, saved: list[Any]) -> None:
+        g = grads[self.sid]
+        if g is None:
+            return
+        if self.dead is not None:  # an extra's chains: eager never visits them
+            g = np.where(self.dead, 0.0, g)
+        self.take.add(grads, vals, needs, np.repeat(g, self.n, axis=1))
+
+
+class _Gather(_Unit):
+    """k gathers (``table[token_id]``), each from a table of n elements by a per-sample
+    index: one fancy index over the tables laid end to end; the backward pass adds each
+    sample's gradient into the element it picked (a bincount)."""
+
+    def __init__(self, refs: list[list[Ref]], index_refs: list[Ref], group: Group, sid: int) -> None:
+        tables: dict[tuple[Ref, ...], int] = {}  # the gathers of one table (a column of wte) share it
+        which = [tables.setdefault(tuple(r), len(tables)) for r in refs]
+        self.n = len(refs[0])
+        self.width = len(tables) * self.n
+        self.table = _Take([ref for table in tables for ref in table])
+        self.offsets = np.array(which, dtype=np.int64)[None, :] * self.n
+        self.at = _Take(index_refs)
+        self.takes = [self.table]  # the index gets no gradient
+        self.group, self.sid, self.k = group, sid, len(refs)
+
+    def forward(self, vals: list[np.ndarray], args: Batch, saved: list[Any]) -> np.ndarray:
+        flat, error = flat_positions(self.at(vals), self.offsets, self.n)
+        tables = self.table(vals)
+        # an index out of range: raised by the replay if the sample is one this tape replays
+        saved[self.index] = GatherRangeError(*error, self.n) if error else (flat, tables.shape[0])
+        return gather_forward(tables, flat)
+
+    def prepare(self, needs: list[bool]) -> None:
+        self.wanted = any(needs[s] for s in self.table.sources())
+
+    def backward(self, vals: list[np.ndarray], grads: list[np.ndarray | None], needs: list[bool], args: Batch, saved: list[Any]) -> None:
+        g = grads[self.sid]
+        if g is None or not self.wanted:
+            return
+        if self.dead is not None:  # an extra's gathers: eager never visits them
+            g = np.where(self.dead, 0.0, g)
+        flat, table_rows = saved[self.index]
+        self.table.add(grads, vals, needs, gather_backward(g, flat, table_rows, self.width))
+
+
+class GatherRangeError(IndexError):
+    """A sample's index is out of range for the list it indexes (as eager's IndexError)."""
+
+    def __init__(self, row: int, value: float, n: int) -> None:
+        super().__init__(row, value, n)
+        self.row, self.value, self.n = row, value, n
+
+    def named(self, sample: int) -> IndexError:
+        return IndexError(
+            f"compile(): sample {sample} indexes a list of {self.n} Values (or rows) with {int(self.value)}, "
+            f"out of range (-{self.n}..{self.n - 1}): a token id the table has no row for"
+        )
+
+
 class _Calc(_Unit):
     """k calcs of one kind (Python arithmetic on traced numbers, a NumPy function): one
     NumPy call over (rows, k) arrays, with Python's errors where Python raises. No gradient."""
 
     def __init__(self, calc: Calc, refs: list[list[Ref]], group: Group, sid: int) -> None:
         self.name, self.fn, self.is_int = calc.name, calc.fn, calc.is_int
-        self.takes = [_Take([r[j] for r in refs]) for j in range(len(refs[0]))]
+        self.reduces = getattr(calc.fn, "reduces", False)  # max()/min(): over a (rows, k, n) array
+        if self.reduces:
+            # padded at the end with what never wins: -inf for max (a later operand wins only
+            # when larger), +inf for min; a first nan still wins
+            self.n = max(len(r) for r in refs)
+            pad = (NUMBER, -math.inf if calc.name == "max" else math.inf)
+            self.takes = [_Take([ref for r in refs for ref in r + [pad] * (self.n - len(r))])]
+        else:
+            self.takes = [_Take([r[j] for r in refs]) for j in range(len(refs[0]))]
         self.group, self.sid, self.k = group, sid, len(refs)
 
     def forward(self, vals: list[np.ndarray], args: Batch, saved: list[Any]) -> np.ndarray:
+        if self.reduces:
+            operands = self.takes[0](vals)
+            out = self.fn(operands.reshape(operands.shape[0], self.k, self.n))
+            return np.asarray(out, dtype=np.float64)
         operands = [take(vals) for take in self.takes]
         out = self.fn(*operands)
         # where Python raises, for a sample: kept in saved, raised by the replay only if the
@@ -453,6 +603,7 @@ class Tape:
         n_params = len(params)
         self.kinds = list(args.kinds)
         self.widths = args.widths
+        self.shape = args.shape_key
         self.n_params = n_params
         self.outcomes = trace.outcomes
         self.row = trace.row
@@ -479,8 +630,8 @@ class Tape:
                 return (PARAMS, what), 0, False
             if kind == "input":
                 return (self.arg_sid[what[0]], what[1]), 0, True
-            if kind == "arg":
-                return (self.arg_sid[what], 0), 0, True
+            if kind == "arg":  # an integer argument, or ("arg", (a, j)): column j of a row of ints
+                return ((self.arg_sid[what[0]], what[1]) if isinstance(what, tuple) else (self.arg_sid[what], 0)), 0, True
             if kind == "constant":
                 if id(what) not in constant_index:
                     constant_index[id(what)] = len(self.constants)
@@ -531,7 +682,10 @@ class Tape:
         keyed: dict[tuple, list[int]] = {}
         for i, rule in enumerate(rules):
             if i not in dropped:
-                keyed.setdefault(_group_key(rule, node_refs[i], node_params[i], depth[i], per_sample, i), []).append(i)
+                keyed.setdefault(
+                    _group_key(rule, node_refs[i], node_params[i], depth[i], per_sample, i, i in chains), []
+                ).append(i)
+        _stack_layers(keyed, node_refs, _live_items(trace))
         self.units: list[_Unit] = []
         order = sorted(keyed, key=lambda key: (key[0], keyed[key][0]))
         unit_sids = list(range(n_sources, n_sources + len(order)))
@@ -556,12 +710,22 @@ class Tape:
                 side = key[3]
                 n = len(refs[0]) // 2
                 halves = [(r[:n], r[n : 2 * n]) for r in refs]
-                inputs = halves[0][1] if side == "x" else halves[0][0]
-                weights = [h[0] if side == "x" else h[1] for h in halves]
                 biases = [r[2 * n] for r in refs] if len(refs[0]) % 2 else None
-                unit = _Matmul(inputs, weights, biases, group, sid)
+                if side == "stack":  # one layer at several positions: members position after position
+                    positions = key[5]
+                    k = len(members) // positions
+                    inputs = [ref for p in range(positions) for ref in halves[p * k][1]]
+                    unit = _Matmul(inputs, [h[0] for h in halves[:k]], biases, group, sid, positions)
+                else:
+                    inputs = halves[0][1] if side == "x" else halves[0][0]
+                    weights = [h[0] if side == "x" else h[1] for h in halves]
+                    unit = _Matmul(inputs, weights, biases, group, sid)
             elif kind == "elementwise":
                 unit = _Elementwise(rule, refs, group, sid)  # type: ignore[arg-type]
+            elif kind == "chains":
+                unit = _Chains(refs, group, sid)
+            elif kind == "gather":
+                unit = _Gather(refs, [p[0][1] for p in params_of], group, sid)
             else:
                 unit = _Variadic(rule, refs[0], params_of[0], group, sid, members[0] in chains)  # type: ignore[arg-type]
             unit.index = len(self.units)
@@ -597,7 +761,7 @@ class Tape:
             if not all(live[i] for i in members):
                 unit.dead = np.array([not live[i] for i in members])
         self.unit_aliases = [self.alias_of.get(unit.sid) for unit in self.units]
-        self.calcs = [unit for unit in self.units if isinstance(unit, _Calc)]
+        self.calcs = [unit for unit in self.units if isinstance(unit, (_Calc, _Gather))]
         position = {id(item): i for i, item in enumerate(trace.items)}
         self.result_refs = [self._ref_of_output(v, position, ref_of) for v in trace.result_nodes]
         self.extra_refs = [self._ref_of_output(v, position, ref_of) for v in trace.extra_nodes]
@@ -619,11 +783,17 @@ class Tape:
     def _params_values(self) -> list[float]:
         return [p.data for p in self._params] + [c.data for c in self.constants]
 
-    def forward(self, args: Batch, checking: list[_Unit] | None = None) -> tuple[list[np.ndarray], list[Any]]:
-        """Every source's numbers for this batch, and what the backward pass needs (this call's own)."""
+    def forward(
+        self, args: Batch, checking: list[_Unit] | None = None, theta: np.ndarray | None = None
+    ) -> tuple[list[np.ndarray], list[Any]]:
+        """Every source's numbers for this batch, and what the backward pass needs (this call's own).
+        ``theta``: the parameters' values (a training block's array); None reads the Values."""
         vals: list[np.ndarray] = [None] * self.n_sources  # type: ignore[list-item]
         saved: list[Any] = [None] * len(self.units)
-        vals[PARAMS] = np.fromiter(map(_data_of, self._params), np.float64, self.n_params).reshape(1, -1)
+        if theta is None:
+            vals[PARAMS] = np.fromiter(map(_data_of, self._params), np.float64, self.n_params).reshape(1, -1)
+        else:
+            vals[PARAMS] = theta.reshape(1, -1)
         vals[CONSTANTS] = np.fromiter(map(_data_of, self.constants), np.float64, len(self.constants)).reshape(1, -1)
         vals[2 : 2 + len(args.columns)] = args.columns
         alias_of = self.alias_of
@@ -639,11 +809,15 @@ class Tape:
                 vals[alias] = vals[unit.sid]
         return vals, saved
 
-    def raise_errors(self, saved: list[Any]) -> None:
-        """Raise what Python would have raised for a sample this tape replayed (a division by 0)."""
+    def raise_errors(self, saved: list[Any], index: np.ndarray | None = None) -> None:
+        """Raise what Python would have raised for a sample this tape replayed (a division by
+        0, an index out of range: ``index`` maps the replayed rows to the call's samples)."""
         for unit in self.calcs:
-            if saved[unit.index] is not None:
-                raise saved[unit.index]
+            error = saved[unit.index]
+            if isinstance(error, GatherRangeError):
+                raise error.named(error.row if index is None else int(index[error.row])) from None
+            if isinstance(error, BaseException):
+                raise error
 
     def backward(
         self, vals: list[np.ndarray], saved: list[Any], args: Batch, seed: float, checking: list[_Unit] | None = None
@@ -770,11 +944,22 @@ def probe_own_op(op: Op, node: Value) -> None:
                 )
 
 
-def _group_key(rule: Op | Calc, refs: list[Ref], params: list[Any], depth: int, per_sample: list[bool], i: int) -> tuple:
+def _group_key(
+    rule: Op | Calc, refs: list[Ref], params: list[Any], depth: int, per_sample: list[bool], i: int, chain: bool = False
+) -> tuple:
     """Items with one key run as one group. References to items are still (-3, index) here."""
+    if chain:  # chains of adds at one depth (every neuron's sum(w * x)): one cumsum
+        # of any length when they start from Python's sum()'s 0 (padded with 0s), else of one length
+        starts_at_0 = refs[0][0] == NUMBER and refs[0][1] == 0.0 and math.copysign(1.0, refs[0][1]) > 0
+        return (depth, "sum", "chains", -1 if starts_at_0 else len(refs), per_sample[i])
     if isinstance(rule, Calc):
-        return (depth, "calc:" + rule.name, "calc", len(refs), rule.is_int, per_sample[i], id(rule.fn))
+        # max()/min() of any number of operands at one depth: padded (see _Calc)
+        n = -1 if getattr(rule.fn, "reduces", False) else len(refs)
+        return (depth, "calc:" + rule.name, "calc", n, rule.is_int, per_sample[i], id(rule.fn))
     op = rule
+    if op is GATHER:  # gathers from tables of one length at one depth: one unit
+        varies = any(s >= 2 or s == -3 and per_sample[c] or s == -4 for s, c in refs)
+        return (depth, "gather", "gather", len(refs), varies, per_sample[i])
     if op.arity in (1, 2) and not params:
         return (depth, op.name, "elementwise", per_sample[i])
     if op.name == "dot" and not params:
@@ -836,7 +1021,8 @@ def _flatten_sums(trace: Trace) -> tuple[list[Op | Calc], list[list[tuple[str, A
                 # only the left operand: ((a + b) + c) + d adds up left to right, as cumsum does
                 item_j = trace.items[j] if j >= 0 else None
                 if k == 0 and item_j.__class__ is Value and item_j._rule is _ADD and uses[j] == 1:  # type: ignore[union-attr]
-                    merged.extend(descriptions[j])
+                    # the chain so far, taken over (not copied: a chain of n adds stays O(n))
+                    merged, descriptions[j] = descriptions[j], []
                     dropped.add(j)
                     continue
                 merged.append(desc)
@@ -845,4 +1031,54 @@ def _flatten_sums(trace: Trace) -> tuple[list[Op | Calc], list[list[tuple[str, A
                 chains.add(i)
         rules.append(op)
         descriptions.append(described)
+    chains -= dropped  # an add merged into a later one is no chain of its own
+    for i in sorted(chains):
+        found = _as_dot(trace, descriptions[i], uses, dropped)
+        if found is not None:  # sum(w * x for w, x in zip(row, x)): a neuron, run in a layer's matmul
+            rules[i], descriptions[i] = OPS["dot"], found[0]
+            dropped.update(found[1])
+            chains.discard(i)
     return rules, descriptions, dropped, chains
+
+
+_MUL = OPS["mul"]
+_SHARED = ("param", "constant")
+
+
+def _as_dot(
+    trace: Trace, described: list[tuple[str, Any]], uses: list[int], dropped: set[int]
+) -> tuple[list[tuple[str, Any]], list[int]] | None:
+    """A chain ``first + w_0·x_0 + w_1·x_1 + …`` whose every term is a product that only the
+    chain reads, with a parameter (or a closure's Value) on one side, as the operands of a
+    dot node (w's, x's, then ``first`` as its bias) and the products it replaces; else None.
+    The dot's rounding differs from the chain's as a layer's matmul differs from eager's dot."""
+    first, terms = described[0], described[1:]
+    if first[0] == "number" and first[1] == 0 and len(terms) > 2 and not _is_product(trace, terms[-1], uses):
+        # sum(w * x for ...) + residual: Python's sum starts at 0, and the residual comes last
+        first, terms = terms[-1], terms[:-1]
+    if len(terms) < 2:
+        return None
+    ws, xs, items = [], [], []
+    for desc in terms:
+        if not _is_product(trace, desc, uses) or desc[1] in dropped:
+            return None
+        j = desc[1]
+        a, b = trace.operands[j]
+        if a[0] in _SHARED:
+            ws.append(a)
+            xs.append(b)
+        elif b[0] in _SHARED:  # x·w: the same product (IEEE multiplication commutes)
+            ws.append(b)
+            xs.append(a)
+        else:
+            return None
+        items.append(j)
+    return ws + xs + [first], items
+
+
+def _is_product(trace: Trace, desc: tuple[str, Any], uses: list[int]) -> bool:
+    """Whether desc is a product node that only one node reads."""
+    if desc[0] != "item" or uses[desc[1]] != 1:
+        return False
+    item = trace.items[desc[1]]
+    return item.__class__ is Value and item._rule is _MUL  # type: ignore[union-attr]

@@ -27,6 +27,8 @@ tape: it is replayed, or refused.
 
 from __future__ import annotations
 
+import builtins
+import contextlib
 import inspect
 import linecache
 import math
@@ -34,8 +36,9 @@ import numbers
 import operator
 import os
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -44,6 +47,7 @@ from .. import engine
 from ..engine import TracedNumber, Value, is_grad_enabled, stored_data, tracing_with
 from ..ops import VARIADIC, Op
 from .batch import Batch, CompileError
+from .gather import GATHER, GatheredRow, Substitution, find_subscript
 
 __all__ = ["Calc", "Guard", "Trace", "trace_sample"]
 
@@ -250,7 +254,13 @@ class Traced(TracedNumber):
         return int(self.value)
 
     def __index__(self) -> int:
-        self._convert("index")
+        if self.tracer.active:
+            raise CompileError(
+                f"compile(): fn uses a number that depends on the data, the parameters or the closure as an index, at "
+                f"{user_line()}; the replay cannot follow a plain number from sample to sample. A list of Values is "
+                "indexed per sample by an integer argument only: pass the indices (token ids) as an integer array "
+                "(a 2-D one gives each sample a list of ints) and write table[token_id]"
+            )
         return operator.index(self.value)
 
     def __complex__(self) -> complex:
@@ -352,6 +362,10 @@ class TracedInt(Traced):
         return int(self._exactly())
 
     def __index__(self) -> int:
+        if self.tracer.active:  # table[token_id]: a gather, when the subscript can be shown to be one
+            at = self.tracer.subscript(self, sys._getframe(1))
+            if at is not None:
+                return at
         return operator.index(self._exactly())
 
     def __round__(self, ndigits: int | None = None) -> Any:
@@ -386,6 +400,97 @@ numbers.Real.register(TracedFloat)
 numbers.Integral.register(TracedInt)
 
 
+# --- max() and min() of traced numbers: one calc ---------------------------------------------
+#
+# ``max(v.data for v in logits)`` compares traced numbers: as comparisons, every pair would
+# be a guard, and which logit is largest changes from sample to sample (a branch pattern
+# each). While any thread traces, the builtins ``max`` and ``min`` are wrapped: in the
+# tracing thread, over numbers of which some are traced (all floats, or all ints), they
+# give one calc, replayed per sample with Python's rule (the first largest; a nan first
+# wins, a nan later is passed over); anything else goes to the builtin, as before.
+
+_BUILTIN = {"max": builtins.max, "min": builtins.min}
+_extremes_lock = threading.Lock()
+_extremes_users = 0
+
+
+def _kind_of(x: Any) -> str | None:
+    """"float" or "int" for a number max() may pick (a traced one, or a plain one), else None."""
+    if isinstance(x, Traced):
+        return "int" if x.is_int else "float"
+    cls = x.__class__
+    if cls is float or isinstance(x, np.floating):
+        return "float"
+    if cls is int or isinstance(x, np.integer):
+        return "int"
+    return None
+
+
+def _python_extreme(largest: bool) -> Callable[..., np.ndarray]:
+    """The replay of max (or min) over operand arrays, as Python's builtin picks: the first
+    operand that no later one beats (``x > best``), so a nan first is kept, a nan later skipped."""
+
+    def pick(m: np.ndarray) -> np.ndarray:  # m: (rows, k, n), each calc's n operands on the last axis
+        nan = np.isnan(m)
+        filled = np.where(nan, -np.inf if largest else np.inf, m) if nan.any() else m
+        at = (filled.argmax if largest else filled.argmin)(axis=-1)
+        best = np.take_along_axis(m, at[..., None], axis=-1)[..., 0]
+        first = m[..., 0]
+        return np.where(np.isnan(first), first, best)
+
+    pick.__name__ = "max" if largest else "min"
+    pick.reduces = True  # type: ignore[attr-defined]
+    return pick
+
+
+_PICKS = {"max": _python_extreme(True), "min": _python_extreme(False)}
+
+
+def _extreme(name: str) -> Callable[..., Any]:
+    original = _BUILTIN[name]
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not engine.is_tracing() or kwargs or not args:
+            return original(*args, **kwargs)
+        if len(args) == 1:
+            try:
+                items = list(args[0])
+            except TypeError:
+                return original(*args)
+        else:
+            items = list(args)
+        tracer = next((x.tracer for x in items if isinstance(x, Traced) and x.tracer.active), None)
+        kinds = {_kind_of(x) for x in items}
+        if tracer is None or len(kinds) != 1 or None in kinds:
+            return original(items)
+        result = original([_plain(x) for x in items])
+        return tracer.calc(name, _PICKS[name], tuple(items), result)
+
+    wrapper.__name__ = wrapper.__qualname__ = name
+    wrapper.__doc__ = original.__doc__
+    return wrapper
+
+
+_WRAPPERS = {name: _extreme(name) for name in _BUILTIN}
+
+
+@contextlib.contextmanager
+def _extremes_traced() -> Iterator[None]:
+    """The builtins max and min wrapped while this trace runs (the last trace to end puts them back)."""
+    global _extremes_users
+    with _extremes_lock:
+        if _extremes_users == 0:
+            builtins.max, builtins.min = _WRAPPERS["max"], _WRAPPERS["min"]  # type: ignore[assignment]
+        _extremes_users += 1
+    try:
+        yield
+    finally:
+        with _extremes_lock:
+            _extremes_users -= 1
+            if _extremes_users == 0:
+                builtins.max, builtins.min = _BUILTIN["max"], _BUILTIN["min"]  # type: ignore[assignment]
+
+
 # --- the tracer ----------------------------------------------------------------------------
 
 
@@ -403,6 +508,8 @@ class Tracer(engine.Tracer):
         self.reads: dict[int, Traced] = {}
         self.kept: list[Any] = []  # what the ids above refer to stays alive
         self.guards: list[Guard] = []
+        self.substitutions: list[Substitution] = []
+        self.notes: list[str] = []  # why a subscript by a traced int was not gathered
 
     # --- the sample's arguments --------------------------------------------------------------
 
@@ -414,6 +521,8 @@ class Tracer(engine.Tracer):
                 self.inputs.update((id(v), (a, j)) for j, v in enumerate(row_values))
                 self.kept.extend(row_values)
                 values.append(row_values)
+            elif kind == "introws":
+                values.append([TracedInt(x, (a, j), self) for j, x in enumerate(array[row].tolist())])
             elif kind == "floats":
                 v = Value(float(array[row]), label=names[a])
                 self.inputs[id(v)] = (a, 0)
@@ -494,9 +603,48 @@ class Tracer(engine.Tracer):
         self.guards.append(Guard(name, fn, operands, outcome, user_line()))
         return outcome
 
+    def subscript(self, index: TracedInt, frame: Any) -> int | None:
+        """``container[index]`` on a list of Values (or of rows of Values), running in ``frame``:
+        the element at the sample's index swapped, for this one subscript, for its gather
+        (see :mod:`autograd.compiler.gather`), and the index returned; None when the
+        subscript cannot be shown to be one (the index is then a guard on its value)."""
+        found = find_subscript(index, frame)
+        if found is None:
+            return None
+        if isinstance(found, str):  # a subscript that is not shown to be a gather: said if patterns run out
+            if found not in self.notes:
+                self.notes.append(found)
+            return None
+        container, width = found
+        at = index.value
+        if not -len(container) <= at < len(container):
+            return None  # Python raises IndexError, as for eager gradtrace
+        if width == 0:
+            stand_in: Any = self._gathered(tuple(container), index)
+        else:
+            stand_in = GatheredRow(self._gathered(tuple(row[j] for row in container), index) for j in range(width))
+        self.substitutions.append(Substitution(container, at, stand_in, frame))
+        return at
+
+    def _gathered(self, column: tuple[Value, ...], index: TracedInt) -> Value:
+        """A node of the gather op: the element of ``column`` at the sample's index."""
+        data = stored_data(column[index.value])
+        out = _new(Value)
+        engine._slot_set(out, data.value if isinstance(data, Traced) else data)
+        out.grad = 0.0
+        out.label = ""
+        out._rule = GATHER
+        out._args = column + (index,)
+        self.made[id(out)] = out
+        self.seq[id(out)] = self.counter
+        self.counter += 1
+        return out
+
     def end(self) -> None:
-        """The trace is over: traced numbers act as plain ones."""
+        """The trace is over: traced numbers act as plain ones, and every swapped element is back."""
         self.active = False
+        for substitution in self.substitutions:
+            substitution.undo()
 
     def restore(self) -> None:
         """Leaves made from traced numbers hold floats again (once the trace is flattened)."""
@@ -529,6 +677,7 @@ class Trace:
     result_list: bool
     extra_nodes: list[Value]
     extra_list: bool
+    notes: list[str] = field(default_factory=list)  # subscripts by a traced int not gathered, and why
 
     def value_of(self, i: int) -> float:
         item = self.items[i]
@@ -561,7 +710,7 @@ def trace_sample(fn: Callable[..., Any], batch: Batch, row: int, params: list[Va
     tracer = Tracer(params)
     args = tracer.arguments(batch, row, _names(fn, len(batch.arrays)))
     try:
-        with tracing_with(tracer):
+        with _extremes_traced(), tracing_with(tracer):
             result = fn(*args)
     finally:
         tracer.end()
@@ -610,6 +759,10 @@ def _flatten(
     def describe(x: Any, detached: bool = False) -> Desc:
         if x.__class__ is Value:
             key = id(x)
+            if key not in made and x._rule is GATHER:
+                # another thread's trace had swapped it into a table for one subscript, and this
+                # thread read the table then: what it read stands for the table's own element
+                return describe(x._args[int(x._args[-1])], detached)
             if key in position:
                 desc: Desc = ("item", position[key])
             elif key in tracer.param_index:
@@ -638,5 +791,5 @@ def _flatten(
     guards = [(g, [describe(x) for x in g.operands]) for g in tracer.guards]
     return Trace(
         row, args, items, operands, guards, tuple(g.outcome for g in tracer.guards),
-        results, result_list, extras, extra_list,
+        results, result_list, extras, extra_list, list(tracer.notes),
     )  # fmt: skip
