@@ -422,7 +422,7 @@ def test_a_row_another_threads_trace_had_swapped_in_stands_for_the_tables_own():
     """While one thread traces a gather, the table holds the gathered row for one instruction;
     a trace in another thread that reads the table then gets it. Its nodes stand for the
     table's own elements (their gradient goes there), not for constants."""
-    from autograd.compiler.trace import Tracer, TracedInt
+    from autograd.compiler.trace import TracedInt, Tracer
 
     column = [Value(0.5), Value(-1.0), Value(2.0)]
     other = Tracer([])
