@@ -7,7 +7,8 @@ shuffled order (57 steps, the last of 5 samples). The engines, all from the same
 weights, data and order, which the harness makes once and hands to every worker:
 
 - "compiled": ``autograd.compile(lambda x, t: nn.cross_entropy(model(x), t), params)``,
-  then per step ``zero_grad()``, ``step.backward(X_batch, t_batch)`` and ``nn.Adam``;
+  then, inside ``step.training(optimizer)`` (the parameters in the step's flat arrays),
+  per step ``zero_grad()``, ``step.backward(X_batch, t_batch)`` and ``nn.Adam``;
 - "gradtrace": the eager path, as ``nn.fit`` runs it: ``model(row)`` per sample, one
   ``nn.cross_entropy`` over the batch, ``zero_grad()``, ``backward()`` and ``nn.Adam``;
 - "torch": ``torch.nn`` (float64, one thread, eager), ``F.cross_entropy`` and
@@ -383,16 +384,17 @@ def describe(params: dict[str, Any]) -> str:
     return (
         f"{samples:,} digits (`sklearn.datasets.load_digits`, pixels / 16), `MLP(64, {LAYERS})` (ReLU, then linear; "
         f"He init, seed {SEED}), cross-entropy, Adam (lr {LR}), from the same weights on every engine. Engines: "
-        "gradtrace compiled (`autograd.compile(lambda x, t: nn.cross_entropy(model(x), t), params)`, then "
-        "`step.backward(X, t)` and `nn.Adam`); gradtrace eager (`model(row)` per sample, `nn.cross_entropy`, "
+        "gradtrace compiled (`autograd.compile(lambda x, t: nn.cross_entropy(model(x), t), params)`, then, inside "
+        "`step.training(optimizer)` (the parameters in the step's flat arrays), `step.backward(X, t)` and "
+        "`nn.Adam`); gradtrace eager (`model(row)` per sample, `nn.cross_entropy`, "
         "`backward()`, `nn.Adam`: what `nn.fit` does); PyTorch (when installed; `torch.nn`, "
         "`F.cross_entropy`, `torch.optim.Adam`; CPU, eager, float64, one thread); NumPy, the step written by "
         "hand (matrix products, a stable log-softmax, Adam over the four arrays), the floor; and JAX (when "
         "installed): the whole step, forward, backward and Adam's update, as one `jax.jit` function (CPU, "
         "float64, one thread), timed as its gradient phase (its update phase is empty). Phases: **gradient** "
         "is zero_grad, forward, loss and backward (the batch's mean loss as a float, the gradients in `.grad`); "
-        "**update** is the optimizer's step (on gradtrace, both paths, `nn.Adam` over the 2,410 parameter "
-        "Values). Each run is a fresh process with one untimed warm-up step on a throwaway model (for the "
+        "**update** is the optimizer's step (`nn.Adam`: compiled, on the step's arrays; eager, over the 2,410 "
+        "parameter Values). Each run is a fresh process with one untimed warm-up step on a throwaway model (for the "
         "compiled engine, the process's first `autograd.compile`); CPU time. The ratio columns divide each "
         "engine's time by the compiled engine's: above 1, compiled is faster."
     )
@@ -410,7 +412,7 @@ def report_section(results: Results, engines: list[str], unit_name: str, goals: 
                  "with the collector off)" for e in others]
         lines += [f"A compiled {unit_name} takes " + "; ".join(parts) + ".", ""]
     update, whole = (median(seconds(results, "compiled", True, phase)) for phase in ("update", None))
-    lines += [f"Its update phase (`nn.Adam`, which reads and writes the parameter Values one by one) is {update / whole:.0%} of "
+    lines += [f"Its update phase (`nn.Adam` on the step's parameter arrays) is {update / whole:.0%} of "
               "the compiled engine's time with the collector on.", ""]
     for engine, limits in goals.items():
         if engine not in engines:

@@ -4,8 +4,8 @@ Synthetic data, made in each worker from a seed (no download): 784 "pixels" per 
 uniform in [0, 1) on a grid of 1/256, and a class from a random linear teacher (the
 argmax of ten random projections). He-initialised weights from the same seed, zero
 biases. The engines are the digits workload's (``bench_digits``): gradtrace compiled
-(``autograd.compile`` traced on the whole set, then per step ``zero_grad()``,
-``step.backward(X, t)`` and ``nn.Adam``), PyTorch eager, the NumPy step by hand and
+(``autograd.compile`` traced on the whole set, then, inside ``step.training(optimizer)``,
+per step ``zero_grad()``, ``step.backward(X, t)`` and ``nn.Adam``), PyTorch eager, the NumPy step by hand and
 JAX's ``jit`` of the whole step; eager gradtrace is left out (seconds per step). A run
 is a number of consecutive mini-batches, timed per step in two phases, "gradient" and
 "update", as in ``bench_digits``.

@@ -1,19 +1,22 @@
 """Where a compiled training step's time goes: CPU time per fused group and per phase.
 
-For the compiled engine of three workloads (a digits mini-batch of 32, the whole digits
-set of 1,797 as one batch, and the MNIST-sized 784-128-10 step on batches of 64; the
-models, data and Adam of ``bench_digits`` and ``bench_mnist``), a fresh process runs
-the training loop of those benchmarks (``zero_grad()``, ``step.backward(X, t)``,
-``nn.Adam``) with a clock around each part:
+For the compiled engine of five workloads (a digits mini-batch of 32, the whole digits
+set of 1,797 as one batch, the MNIST-sized 784-128-10 step on batches of 64 and
+784-256-256-10 on batches of 128; the models, data and Adam of ``bench_digits``,
+``bench_mnist`` and ``bench_mnist_wide``), and micrograd's demo step (``bench_training``'s
+compiled engine: hinge + 1e-4·Σp², ``nn.SGD``), a fresh process runs the training loop of
+those benchmarks inside ``step.training(optimizer)`` (the parameters in the step's flat
+arrays: ``zero_grad()``, ``step.backward(X, t)``, ``nn.Adam``) with a clock around each
+part:
 
-- ``zero_grad()`` over the parameter Values;
-- the replay's forward pass: reading every parameter's ``.data`` into an array, then
-  each fused group's forward (``step.groups``: a layer's matmul, an op's elementwise
-  call, a variadic node such as cross-entropy's log-softmax);
+- ``zero_grad()``, which fills the optimizer's slice of the gradient array;
+- the replay's forward pass: each fused group's forward (``step.groups``: a layer's
+  matmul, an op's elementwise call, a variadic node such as cross-entropy's
+  log-softmax), and the loop around them;
 - its backward pass, group by group in reverse;
-- the rest of ``step.backward``: reducing the per-sample losses and adding the batch
-  gradient into every parameter's ``.grad``;
-- ``nn.Adam``'s step over the parameter Values.
+- the rest of ``step.backward``: checking the batch, reducing the per-sample losses and
+  adding the batch gradient into the gradient array;
+- the optimizer's step on the arrays (``nn.Adam``; ``nn.SGD`` for the demo).
 
 The clocks are ``time.process_time`` calls around each part, which cost CPU time
 themselves: the instrumented step is compared with the same loop without them. The
@@ -40,13 +43,16 @@ sys.path.insert(0, str(HERE))
 
 import bench_digits as digits  # noqa: E402
 import bench_mnist as mnist  # noqa: E402
+import bench_training as training  # noqa: E402
 from common import table  # noqa: E402
 
 # name: (title, steps timed per process)
 WORKLOADS = {
+    "demo": ("micrograd's demo step (100 moons, `MLP(2, [16, 16, 1])`, hinge + 1e-4·Σp², `nn.SGD`)", 300),
     "digits": ("digits, a mini-batch of 32 (`MLP(64, [32, 10])`)", 300),
     "digits_full": ("digits, the whole set of 1,797 as one batch", 40),
     "mnist": ("MNIST-sized, 784-128-10, a mini-batch of 64", 30),
+    "mnist_wide": ("MNIST-sized, 784-256-256-10, a mini-batch of 128", 20),
 }
 REPEATS = 3
 
@@ -55,10 +61,11 @@ def _data(name: str, steps: int) -> tuple[Any, Any, list[Any], list[list[int]]]:
     """(X, t, weights, each step's sample indices) of a workload."""
     import numpy as np
 
-    if name == "mnist":
-        params = mnist.make_params((mnist.INPUTS, [128], 64, steps, 1))
+    if name in ("mnist", "mnist_wide"):
+        hidden, batch = ([128], 64) if name == "mnist" else ([256, 256], 128)
+        params = mnist.make_params((mnist.INPUTS, hidden, batch, steps, 1))
         X, t = mnist.data(params)
-        return X, t, mnist.weights(params), [list(range(i * 64, i * 64 + 64)) for i in range(steps)]
+        return X, t, mnist.weights(params), [list(range(i * batch, i * batch + batch)) for i in range(steps)]
     X, t = digits.digits(1797)
     X, t = np.array(X), np.array(t)
     if name == "digits_full":
@@ -104,12 +111,24 @@ def worker(name: str) -> dict[str, Any]:
     import nn
 
     steps = WORKLOADS[name][1]
-    X, t, weights, chunks = _data(name, steps)
-    model = digits.gradtrace_model(weights)
-    params = model.parameters()
-    optimizer = nn.Adam(params, lr=digits.LR)
-    step = autograd.compile(lambda x, target: nn.cross_entropy(model(x), target), params).trace(X, t)
-    batches = [(X[c], t[c]) for c in chunks]
+    if name == "demo":  # bench_training's compiled engine: hinge + 1e-4·Σp², nn.SGD, the whole set
+        data = training.params("full")
+        X, t = np.array(data["X"]), np.array(data["y"])
+        model = digits.gradtrace_model(data["weights"])
+        params = model.parameters()
+        optimizer: Any = nn.SGD(params, lr=training.learning_rate(0))
+        step = autograd.compile(lambda x, label: nn.hinge_loss(model(x), label) + training.ALPHA * autograd.dot(params, params),
+                                params).trace(X, t)  # fmt: skip
+        batches = [(X, t)] * steps
+    else:
+        X, t, weights, chunks = _data(name, steps)
+        model = digits.gradtrace_model(weights)
+        params = model.parameters()
+        optimizer = nn.Adam(params, lr=digits.LR)
+        step = autograd.compile(lambda x, target: nn.cross_entropy(model(x), target), params).trace(X[chunks[0]], t[chunks[0]])
+        batches = [(X[c], t[c]) for c in chunks]
+    block = step.training(optimizer)  # the parameters in the step's arrays, for the process's life
+    block.open()
 
     def loop() -> float:
         gc.collect()
@@ -122,7 +141,8 @@ def worker(name: str) -> dict[str, Any]:
 
     loop()  # warm: the array forms, the caches
     plain = loop()
-    tape = getattr(step, "_tape", None)
+    tapes = getattr(getattr(step, "_patterns", None), "tapes", None)
+    tape = tapes[0] if tapes and len(tapes) == 1 else None
     units = getattr(tape, "units", None)
     if tape is None or units is None or not all(hasattr(u, "group") for u in units):
         return {"plain": plain, "found": False}
@@ -137,7 +157,7 @@ def worker(name: str) -> dict[str, Any]:
         names.append(label)
         clock.wrap(unit, "forward", f"forward {label}")
         clock.wrap(unit, "backward", f"backward {label}")
-    clock.wrap(optimizer, "step", "nn.Adam step")
+    clock.wrap(optimizer, "step", "optimizer step")
     instrumented = loop()
     per_step = {part: seconds / len(batches) for part, seconds in clock.seconds.items()}
     return {"plain": plain, "instrumented": instrumented, "parts": per_step, "groups": names, "found": True,
@@ -154,34 +174,34 @@ def section(name: str, runs: list[dict[str, Any]]) -> list[str]:
     plain = statistics.median(run["plain"] for run in runs)
     if not all(run["found"] for run in runs):
         return [f"### {title}", "", f"{plain * 1e3:.2f} ms per step. The replay's groups were not found "
-                "(`step._tape.units`): this profile needs updating to the replay.", ""]
+                "(`step._patterns.tapes[0].units`): this profile needs updating to the replay.", ""]
     parts = _median_parts(runs)
     whole = statistics.median(run["instrumented"] for run in runs)
     forward_groups = sum(v for k, v in parts.items() if k.startswith("forward "))
     backward_groups = sum(v for k, v in parts.items() if k.startswith("backward "))
     step_total = parts["step.backward(X, t)"]
-    rows = [["`zero_grad()` over the Values", parts["zero_grad()"]],
-            ["replay forward: reading `.data` into arrays (and the loop)", parts["replay forward"] - forward_groups]]
+    rows = [["`zero_grad()` on the gradient array", parts["zero_grad()"]],
+            ["replay forward: the loop around the groups", parts["replay forward"] - forward_groups]]
     rows += [[f"forward, group {label}", parts[f"forward {label}"]] for label in runs[0]["groups"]]
     rows += [[f"backward, group {label}", parts[f"backward {label}"]] for label in reversed(runs[0]["groups"])]
     rows += [["replay backward: seeding (and the loop)", parts["replay backward"] - backward_groups],
-             ["`step.backward`'s rest: the mean, adding the gradient into `.grad`",
+             ["`step.backward`'s rest: checking the batch, the mean, adding the gradient into the array",
               step_total - parts["replay forward"] - parts["replay backward"]],
-             ["`nn.Adam` step over the Values", parts["nn.Adam step"]]]
+             [f"`nn.{'SGD' if name == 'demo' else 'Adam'}` step on the arrays", parts["optimizer step"]]]
     counted = sum(seconds for _, seconds in rows)
     rows.append(["**the step, instrumented** (the loop's own time outside the parts: "
                  f"{(whole - counted) * 1e3:.3f} ms)", whole])
     body = [[label, f"{seconds * 1e3:.3f}", f"{seconds / whole:.0%}"] for label, seconds in rows]
     groups = forward_groups + backward_groups
-    per_value = (parts["zero_grad()"] + parts["nn.Adam step"] + step_total - parts["replay forward"]
-                 - parts["replay backward"] + parts["replay forward"] - forward_groups)
+    optimizer = parts["zero_grad()"] + parts["optimizer step"]
+    rest = whole - groups - optimizer
     return [
         f"### {title}",
         "",
         f"{runs[0]['parameters']:,} parameters, batch {runs[0]['batch']}. Without the clocks, a step takes "
         f"{plain * 1e3:.3f} ms; with them {whole * 1e3:.3f} ms. The fused groups' NumPy work is "
-        f"{groups / whole:.0%} of the instrumented step; the work that touches the parameter Values one by one "
-        f"(zero_grad, reading `.data`, adding into `.grad`, Adam) {per_value / whole:.0%}.",
+        f"{groups / whole:.0%} of the instrumented step, the optimizer and zero_grad on the arrays {optimizer / whole:.0%}, "
+        f"and the Python around them (checking the batch, the loops, the mean, the clocks) {rest / whole:.0%}.",
         "",
         *table(["part", "CPU ms per step", "share"], body),
         "",
@@ -200,10 +220,11 @@ def markdown(repeats: int = REPEATS) -> str:
     lines = [
         "## Where the compiled step's time goes",
         "",
-        "The compiled engine's training loop (`zero_grad()`, `step.backward(X, t)`, `nn.Adam`) with a "
-        "`time.process_time` clock around each part: zero_grad, the replay's forward pass (reading the parameters' "
-        "`.data`, then each fused group of `step.groups`), its backward pass group by group, the rest of "
-        "`step.backward` (the mean, adding the gradient into `.grad`) and Adam. CPU milliseconds per step, the "
+        "The compiled engine's training loop inside `step.training(optimizer)` (the parameters in the step's flat "
+        "arrays: `zero_grad()`, `step.backward(X, t)`, `nn.Adam`) with a `time.process_time` clock around each "
+        "part: zero_grad, the replay's forward pass (each fused group of `step.groups`), its backward pass group "
+        "by group, the rest of `step.backward` (checking the batch, the mean, adding the gradient into the array) "
+        "and the optimizer's step (`nn.SGD` for the demo, `nn.Adam` for the others). CPU milliseconds per step, the "
         f"mean over a process's steps, the median over {repeats} fresh process(es). The clocks cost time of their "
         "own: each table gives the step with and without them.",
         "",

@@ -135,6 +135,7 @@ class SGD(Optimizer):
         self.momentum = _non_negative(momentum, "momentum", "SGD")
         self.weight_decay = _non_negative(weight_decay, "weight_decay", "SGD")
         self._buffers: list[float] | None = None  # momentum buffers, made at the first step
+        self._scratch: np.ndarray | None = None  # the array path's buffer for lr·g
 
     def step(self) -> None:
         # every new value is computed before any is assigned: an error changes nothing
@@ -177,7 +178,10 @@ class SGD(Optimizer):
                 self._buffers = g
             if at.__class__ is slice:
                 view = theta[at]
-                np.subtract(view, lr * g, out=view)  # in place: p.data - lr·g, one C call for the update
+                scratch = self._scratch
+                if scratch is None or scratch.shape != view.shape:
+                    scratch = self._scratch = np.empty(view.shape)
+                np.subtract(view, np.multiply(g, lr, out=scratch), out=view)  # in place: p.data - lr·g
             else:
                 theta[at] = theta[at] - lr * g
 
@@ -219,6 +223,7 @@ class Adam(Optimizer):
         self.t = 0
         self._m = np.zeros(len(self.params))  # the moments, one entry per parameter
         self._v = np.zeros(len(self.params))
+        self._spare: tuple[np.ndarray, ...] | None = None  # the array path's buffers (see _step_arrays)
 
     def step(self) -> None:
         # every new value and moment is computed before any is assigned: an error changes nothing.
@@ -233,16 +238,14 @@ class Adam(Optimizer):
         n = len(params)
         arrays = self._arrays()
         if arrays is not None:
-            theta, grad = arrays
-            at = self._positions
-            g, data = grad[at], theta[at]
-        else:
-            try:
-                grads, values = [p.grad for p in params], [p.data for p in params]
-                sum(grads, 0.0) + sum(values, 0.0)  # a TypeError or OverflowError for what float arithmetic refuses
-                g, data = np.fromiter(grads, np.float64, n), np.fromiter(values, np.float64, n)
-            except Exception as error:
-                raise self._step_failed(error) from error
+            self._step_arrays(*arrays, t, step_size, correction2_sqrt, weight)
+            return
+        try:
+            grads, values = [p.grad for p in params], [p.data for p in params]
+            sum(grads, 0.0) + sum(values, 0.0)  # a TypeError or OverflowError for what float arithmetic refuses
+            g, data = np.fromiter(grads, np.float64, n), np.fromiter(values, np.float64, n)
+        except Exception as error:
+            raise self._step_failed(error) from error
         m, v = self._m, self._v
         with np.errstate(all="ignore"):  # inf and nan propagate, as in float arithmetic
             if weight_decay:
@@ -250,18 +253,43 @@ class Adam(Optimizer):
             # m.lerp_(g, 1 - β1), as PyTorch computes it for a weight below 0.5
             m = m + weight * (g - m) if weight < 0.5 else g - (g - m) * (1.0 - weight)
             v = v * beta2 + (1.0 - beta2) * g * g
-            change = -step_size * (m / (np.sqrt(v) / correction2_sqrt + eps))
-            if arrays is not None:
-                self.t, self._m, self._v = t, m, v
-                if at.__class__ is slice:
-                    np.add(data, change, out=data)  # in place on the view: data + change, one C call
-                else:
-                    theta[at] = data + change
-                return
-            updated = (data + change).tolist()
+            updated = (data + -step_size * (m / (np.sqrt(v) / correction2_sqrt + eps))).tolist()
         self.t, self._m, self._v = t, m, v
         for p, value in zip(params, updated):
             p.data = value
+
+    def _step_arrays(
+        self, theta: np.ndarray, grad: np.ndarray, t: int, step_size: float, correction2_sqrt: float, weight: float
+    ) -> None:
+        """The step on a training block's arrays: the formulas of :meth:`step`, operation by
+        operation in the same order, written into buffers kept from step to step (no new
+        arrays: at 100,000 parameters and more, making them cost as much as the arithmetic).
+        The new moments go into spare buffers, swapped in when all is computed."""
+        at, beta2, eps, weight_decay = self._positions, self.betas[1], self.eps, self.weight_decay
+        g, data = grad[at], theta[at]  # views for consecutive parameters
+        m, v = self._m, self._v
+        spare = self._spare
+        if spare is None or spare[0].shape != m.shape:
+            spare = tuple(np.empty(m.shape) for _ in range(4))
+        m_new, v_new, a, b = spare
+        with np.errstate(all="ignore"):  # inf and nan propagate, as in float arithmetic
+            if weight_decay:  # g + weight_decay·p
+                g = np.add(g, np.multiply(data, weight_decay, out=a), out=a)
+            np.subtract(g, m, out=b)
+            if weight < 0.5:  # m + weight·(g - m)
+                np.add(m, np.multiply(b, weight, out=b), out=m_new)
+            else:  # g - (g - m)·(1 - weight)
+                np.subtract(g, np.multiply(b, 1.0 - weight, out=b), out=m_new)
+            # v·β2 + ((1 - β2)·g)·g
+            np.add(np.multiply(v, beta2, out=v_new), np.multiply(np.multiply(g, 1.0 - beta2, out=b), g, out=b), out=v_new)
+            # -step_size·(m / (√v / √(1 - β2^t) + eps))
+            np.add(np.divide(np.sqrt(v_new, out=b), correction2_sqrt, out=b), eps, out=b)
+            np.multiply(np.divide(m_new, b, out=b), -step_size, out=b)
+        self.t, self._m, self._v, self._spare = t, m_new, v_new, (m, v, a, b)
+        if at.__class__ is slice:
+            np.add(data, b, out=data)  # in place on the view: p.data + change, one C call
+        else:
+            theta[at] = data + b
 
     def __repr__(self) -> str:
         return f"Adam(lr={self.lr}, betas={self.betas}, eps={self.eps}; {len(self.params)} parameters, step {self.t})"

@@ -445,7 +445,7 @@ class Generator:
             forms += [f"tab[k][{col}] * {v}", f"vec[k] + vec[tok[{i}]] * {v}"]
         if rng.random() < 0.3:  # the row taken first, by a name
             name = f"v{len(self.values)}"
-            self.body += [f"token = tok[{i}]", f"row = tab[token]", f"{name} = row[{col}] * {v} + sum(row)"]
+            self.body += [f"token = tok[{i}]", "row = tab[token]", f"{name} = row[{col}] * {v} + sum(row)"]
             self.values.append(name)
         else:
             self.new(rng.choice(forms))

@@ -178,8 +178,8 @@ def test_collector_off_stays_off_for_the_run_and_fresh_collects_cycles() -> None
 
 def test_profile_section_accounts_for_every_part_of_the_step() -> None:
     """The profile's table (bench_profile.section) from made-up clock readings: each part's
-    time, the replay's reading of `.data` and `step.backward`'s rest as what their clocks
-    read beyond the groups inside them, and the loop's own time as what is left."""
+    time, the replay's loop and `step.backward`'s rest as what their clocks read beyond the
+    groups inside them, and the loop's own time as what is left."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:
         import bench_profile
@@ -188,22 +188,24 @@ def test_profile_section_accounts_for_every_part_of_the_step() -> None:
     ms = 1e-3
     parts = {"zero_grad()": 0.1 * ms, "step.backward(X, t)": 1.0 * ms, "replay forward": 0.5 * ms,
              "replay backward": 0.3 * ms, "forward 1. matmul dot ×2": 0.2 * ms, "backward 1. matmul dot ×2": 0.25 * ms,
-             "nn.Adam step": 0.4 * ms}
+             "optimizer step": 0.4 * ms}
     run = {"plain": 1.4 * ms, "instrumented": 1.6 * ms, "parts": parts, "groups": ["1. matmul dot ×2"], "found": True,
            "parameters": 6, "batch": 3}
     text = "\n".join(bench_profile.section("digits", [run]))
     expected = {
-        "`zero_grad()` over the Values": "0.100", "replay forward: reading `.data` into arrays (and the loop)": "0.300",
+        "`zero_grad()` on the gradient array": "0.100", "replay forward: the loop around the groups": "0.300",
         "forward, group 1. matmul dot ×2": "0.200", "backward, group 1. matmul dot ×2": "0.250",
         "replay backward: seeding (and the loop)": "0.050",
-        "`step.backward`'s rest: the mean, adding the gradient into `.grad`": "0.200",
-        "`nn.Adam` step over the Values": "0.400",
+        "`step.backward`'s rest: checking the batch, the mean, adding the gradient into the array": "0.200",
+        "`nn.Adam` step on the arrays": "0.400",
     }
     for label, value in expected.items():
         assert f"| {label} | {value} |" in text, text
     assert "the loop's own time outside the parts: 0.100 ms) | 1.600 | 100% |" in text  # 1.6 - 1.5 counted
     assert "a step takes 1.400 ms; with them 1.600 ms" in text
     assert "groups' NumPy work is 28%" in text  # 0.45 of 1.6
-    assert "one by one (zero_grad, reading `.data`, adding into `.grad`, Adam) 62%" in text  # (0.1+0.3+0.2+0.4)/1.6
+    assert "the optimizer and zero_grad on the arrays 31%" in text  # (0.1 + 0.4) / 1.6
+    assert "(checking the batch, the loops, the mean, the clocks) 41%" in text  # (1.6 - 0.45 - 0.5) / 1.6
+    assert "`nn.SGD` step on the arrays" in "\n".join(bench_profile.section("demo", [run]))
     missing = bench_profile.section("digits", [{"plain": 1.4 * ms, "found": False}])
     assert "this profile needs updating to the replay" in "\n".join(missing)

@@ -416,3 +416,70 @@ def test_training_in_arrays_over_documents_of_several_lengths_equals_eager():
         results.append((np.array(losses), np.array([p.data for p in params])))
     np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-10, atol=0)
     np.testing.assert_allclose(results[1][1], results[0][1], rtol=0, atol=1e-10)
+
+
+def test_a_row_another_threads_trace_had_swapped_in_stands_for_the_tables_own():
+    """While one thread traces a gather, the table holds the gathered row for one instruction;
+    a trace in another thread that reads the table then gets it. Its nodes stand for the
+    table's own elements (their gradient goes there), not for constants."""
+    from autograd.compiler.trace import TracedInt, Tracer
+
+    column = [Value(0.5), Value(-1.0), Value(2.0)]
+    other = Tracer([])
+    foreign = other._gathered(tuple(column), TracedInt(2, 0, other))
+    other.end()
+
+    def fn(x):  # traced while the table held the other thread's row
+        return (foreign * x[0] + column[0]) ** 2
+
+    def as_read(x):  # what the table held for every other instruction
+        return (column[2] * x[0] + column[0]) ** 2
+
+    step = autograd.compile(fn, column)
+    X = np.array([[1.0], [-2.0], [0.5]])
+    assert_equal_to_eager(step, as_read, column, X)
+    column[2].data = 5.0  # training moves the element: the compiled step reads it, not a copy
+    assert_equal_to_eager(step, as_read, column, X)
+
+
+def test_gathers_under_a_trace_function_of_ones_own_and_it_stays_installed():
+    """A debugger or coverage tool has sys.settrace on: gathers still happen, every event of
+    the program's frames still reaches it, and it is the trace function afterwards."""
+    import sys
+
+    fn, params, _ = make_gpt(seed=14)
+    events: list[str] = []
+
+    def tool(frame, event, arg):
+        events.append(event)
+        return tool
+
+    step = autograd.compile(fn, params)
+    previous = sys.gettrace()
+    sys.settrace(tool)
+    try:
+        step.backward(np.array([[6, 1, 2, 2]]))
+        assert sys.gettrace() is tool
+    finally:
+        sys.settrace(previous)
+    assert step.patterns == 1 and "call" in events and "line" in events
+    assert_equal_to_eager(step, fn, params, np.array([[6, 3, 3, 0], [6, 0, 5, 4]]))
+
+
+def test_a_layer_over_shared_inputs_with_per_sample_residuals_at_several_positions():
+    """sum(w * c) + residual at each position, where the c are closure constants (shared by the
+    batch) and only the residual is per sample: not stacked, and equal to eager."""
+    rng = random.Random(15)
+    W = [[Value(rng.gauss(0, 1)) for _ in range(3)] for _ in range(2)]
+    consts = [[Value(rng.gauss(0, 1)) for _ in range(3)] for _ in range(3)]  # each position's own
+    params = [w for row in W for w in row]
+
+    def fn(tokens):
+        out = []
+        for pos in range(len(tokens)):
+            residual = W[tokens[pos]][0] * 0.5
+            out += [sum(w * c for w, c in zip(row, consts[pos])) + residual for row in W]
+        return sum(v * v for v in out)
+
+    step = autograd.compile(fn, params)
+    assert_equal_to_eager(step, fn, params, np.array([[0, 1, 1], [1, 0, 0]]))

@@ -482,3 +482,17 @@ def test_ctrl_c_in_a_compiled_fit_step_leaves_the_values_of_the_steps_made(monke
         assert _values(model) == _values(slow_model), at
         assert all(p.grad == 0.0 for p in model.parameters())
         assert not training_module._live
+
+
+def test_fit_after_cleargrad_trains_on_the_values_as_before() -> None:
+    """A gradient that is None (cleargrad) cannot go into the arrays: fit runs that run on the
+    Values, where zero_grad sets it to 0.0 before the first step, as before."""
+    X, t = classes()
+    runs = []
+    for optimizer in (nn.Adam, OnValues):
+        model = nn.MLP(3, [6, 3], rng=random.Random(1))
+        model.parameters()[5].grad = None
+        history = nn.fit(model, X, t, loss="cross_entropy", optimizer=optimizer(model.parameters(), lr=0.01), epochs=2,
+                         batch_size=8, seed=2, progress=False)
+        runs.append((bits(history.loss), _values(model)))
+    assert runs[0] == runs[1] and not training_module._live

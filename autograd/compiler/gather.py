@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from ..engine import Value, stored_data
+from ..engine import Value
 from ..ops import VARIADIC, Op
 from .batch import CompileError
 

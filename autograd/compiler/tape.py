@@ -339,7 +339,7 @@ def _live_items(trace: Trace) -> list[bool]:
     return live
 
 
-def _stack_layers(keyed: dict[tuple, list[int]], node_refs: list[list[Ref]], live: list[bool]) -> None:
+def _stack_layers(keyed: dict[tuple, list[int]], node_refs: list[list[Ref]], live: list[bool], per_sample: list[bool]) -> None:
     """A layer applied at several positions (a GPT's q, k, v at every token): the matmul
     groups at one depth with the same neurons' weights, each reading its own inputs, made
     one group whose members are position after position (``_Matmul``'s ``stack``)."""
@@ -347,6 +347,9 @@ def _stack_layers(keyed: dict[tuple, list[int]], node_refs: list[list[Ref]], liv
     for key, members in keyed.items():
         if key[2] == "matmul" and key[3] == "x" and key[6] and all(live[i] for i in members):
             n = len(node_refs[members[0]]) // 2
+            inputs = node_refs[members[0]][n : 2 * n]
+            if not any(s >= 2 or s == -3 and per_sample[c] or s == -4 for s, c in inputs):
+                continue  # the inputs are shared (only a bias is per sample): nothing to stack
             signature = (key[0], key[5], tuple(tuple(node_refs[i][:n]) for i in members))
             stacks.setdefault(signature, []).append(key)
     for signature, keys in stacks.items():
@@ -685,7 +688,7 @@ class Tape:
                 keyed.setdefault(
                     _group_key(rule, node_refs[i], node_params[i], depth[i], per_sample, i, i in chains), []
                 ).append(i)
-        _stack_layers(keyed, node_refs, _live_items(trace))
+        _stack_layers(keyed, node_refs, _live_items(trace), per_sample)
         self.units: list[_Unit] = []
         order = sorted(keyed, key=lambda key: (key[0], keyed[key][0]))
         unit_sids = list(range(n_sources, n_sources + len(order)))
@@ -1021,7 +1024,8 @@ def _flatten_sums(trace: Trace) -> tuple[list[Op | Calc], list[list[tuple[str, A
                 # only the left operand: ((a + b) + c) + d adds up left to right, as cumsum does
                 item_j = trace.items[j] if j >= 0 else None
                 if k == 0 and item_j.__class__ is Value and item_j._rule is _ADD and uses[j] == 1:  # type: ignore[union-attr]
-                    merged.extend(descriptions[j])
+                    # the chain so far, taken over (not copied: a chain of n adds stays O(n))
+                    merged, descriptions[j] = descriptions[j], []
                     dropped.add(j)
                     continue
                 merged.append(desc)

@@ -31,15 +31,14 @@ import builtins
 import contextlib
 import inspect
 import linecache
-import threading
 import math
 import numbers
 import operator
 import os
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -760,6 +759,10 @@ def _flatten(
     def describe(x: Any, detached: bool = False) -> Desc:
         if x.__class__ is Value:
             key = id(x)
+            if key not in made and x._rule is GATHER:
+                # another thread's trace had swapped it into a table for one subscript, and this
+                # thread read the table then: what it read stands for the table's own element
+                return describe(x._args[int(x._args[-1])], detached)
             if key in position:
                 desc: Desc = ("item", position[key])
             elif key in tracer.param_index:
