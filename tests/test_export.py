@@ -268,3 +268,27 @@ def test_refusals_name_what_cannot_be_numpy() -> None:
     closure(np.array([[1.0]]))
     with pytest.raises(CompileError, match="made outside fn from the parameters"):
         closure.code  # noqa: B018
+
+
+def test_a_gpt_with_gathers_stacked_layers_and_two_lengths() -> None:
+    """microgpt's shape: token and position tables gathered by id, each layer one product over every
+    position, Python's max() of the data, a tape per document length: the exported code keeps both."""
+    from test_compile_gather import docs, eager, make_gpt
+
+    fn, params, _ = make_gpt(layers=2)
+    rng = np.random.default_rng(0)
+    step = autograd.compile(fn, params)
+    batches = [docs(rng, 5, 5), docs(rng, 3, 7)]
+    for batch in batches:
+        step(batch)
+    assert step.patterns == 2 and any(getattr(u, "stack", 1) > 1 for u in step._patterns.tapes[0].units)
+    namespace = exported(step)
+    theta = theta_of(params)
+    for batch in batches:
+        results, loss, grads = eager(fn, params, batch)
+        np.testing.assert_allclose(namespace["forward"](theta, batch), results, rtol=1e-12, atol=1e-14)
+        got_loss, got_grads = namespace["loss_and_grad"](theta, batch)
+        assert got_loss == pytest.approx(loss, rel=1e-12)
+        np.testing.assert_allclose(got_grads, grads, rtol=0, atol=1e-12 * max(1.0, float(np.abs(grads).max())))
+    with pytest.raises(ValueError, match="sample 0 takes a branch pattern"):  # a length never traced
+        namespace["forward"](theta, docs(rng, 2, 4))

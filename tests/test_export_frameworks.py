@@ -48,7 +48,15 @@ def mixed_ops() -> tuple[Any, list[Value], list[np.ndarray]]:
     return fn, w, [rng.normal(size=(16, 2)), rng.normal(size=16)]
 
 
-CASES = {"moons": moons, "digits": digits, "mixed ops": mixed_ops}
+def gpt() -> tuple[Any, list[Value], list[np.ndarray]]:
+    """A small GPT in microgpt's shape: gathers by token id, layers at several positions, max() of data."""
+    from test_compile_gather import docs, make_gpt
+
+    fn, params, _ = make_gpt(layers=1)
+    return fn, params, [docs(np.random.default_rng(0), 6, 5)]
+
+
+CASES = {"moons": moons, "digits": digits, "mixed ops": mixed_ops, "gpt": gpt}
 
 
 # --- PyTorch ------------------------------------------------------------------------------------
@@ -126,7 +134,7 @@ def test_to_torch_refusals_and_the_missing_extra(monkeypatch: pytest.MonkeyPatch
         step.to_torch()
     monkeypatch.undo()
     pytest.importorskip("torch")
-    with pytest.raises(CompileError, match="2 branch patterns"):
+    with pytest.raises(CompileError, match="2 tapes"):
         step.to_torch()
 
     @autograd.primitive(name="frameworks_test_cube")

@@ -165,8 +165,9 @@ def pattern_for(prefix, sample, shape):
         if SHAPES[p] == shape and tuple(outcomes[: len(prefix)]) == tuple(prefix):
             return p
     raise ValueError(
-        f"sample {sample} takes a branch pattern that the compiled step had not traced when this code was "
-        "written; run the step on a batch that holds such a sample, then export step.code again"
+        f"sample {sample} takes a branch pattern (or has rows of token ids of a length) that the compiled step had "
+        "not traced when this code was written; run the step on a batch that holds such a sample, then export "
+        "step.code again"
     )
 '''
 
@@ -612,6 +613,16 @@ class _TapeWriter:
             bias = f" + {b_name}"
         unit._export_x = x
         what = f"layer {layer}: {k} neuron{'s' if k > 1 else ''}, one matrix product" if layer else f"dot × {k}"
+        stack = getattr(unit, "stack", 1)
+        if stack > 1:  # one layer at several positions: a row per (sample, position)
+            rows = self.fresh(f"{name}_rows")
+            self.lines.append(f"{rows} = {x}.reshape(-1, {n})  # {stack} positions per sample, one row each")
+            unit._export_x = rows
+            if bias:
+                bias = f" + np.broadcast_to({bias[3:]}, ({x}.shape[0], {stack * k})).reshape(-1, {k})"
+                unit._export_b = None  # its gradient: through the take, position by position
+            self.lines.append(f"{name} = ({rows} @ {w_name}.T{bias}).reshape(-1, {stack * k})  # {what}, at {stack} positions")
+            return
         self.lines.append(f"{name} = {x} @ {w_name}.T{bias}  # {what}")
 
     def variadic_forward(self, unit: _Variadic, name: str) -> None:
@@ -731,6 +742,11 @@ class _TapeWriter:
         shared = self.shared[unit.sid]
         if unit.dead is not None:
             self.back.append(f"{g} = np.where({self.dead_mask(unit)}, 0.0, {g})")
+        whole = g  # the biases' gradient: every position's
+        stack = getattr(unit, "stack", 1)
+        if stack > 1:
+            g = self.fresh(f"d_{name}_rows")
+            self.back.append(f"{g} = {whole}.reshape(-1, {unit.shape[1]})  # a row per (sample, position)")
         x = unit._export_x
         x_shared = self.read_shared(unit.x)
         w_name, w_grad_view, w_sid = unit._export_w
@@ -764,9 +780,10 @@ class _TapeWriter:
                     self.back.insert(3, f"{target} = {view}")
                 self.back.append(f"{target} += {g}{'[0]' if shared else '.sum(axis=0)'}")
             else:
-                self.add(unit.b, g, shared)
+                self.add(unit.b, whole, shared)
         if unit.x_needs:
-            self.add(unit.x, f"{g} @ {w_name}", shared)
+            gx = f"{g} @ {w_name}" if stack == 1 else f"({g} @ {w_name}).reshape({whole}.shape[0], -1)"
+            self.add(unit.x, gx, shared)
 
     def read_shared(self, take: _Take) -> bool:
         if take.mode == "const":

@@ -212,6 +212,14 @@ class _Writer:
                     w = f"{self.read(unit.w)}.reshape({n}, {k}).T"
                 if unit.b is not None:
                     bias = f" + {self.read(unit.b)}"
+            stack = getattr(unit, "stack", 1)
+            if stack > 1:  # one layer at several positions: a row per (sample, position)
+                if bias and unit.b is not None and not (unit.rows is not None and key in self.layers):
+                    bias = f" + {self.read(unit.b)}"
+                    self.lines.append(f"{name} = ({x}.reshape(-1, {n}) @ {w}.T).reshape(-1, {stack * k}){bias}  # a layer at {stack} positions")
+                else:
+                    self.lines.append(f"{name} = ({x}.reshape(-1, {n}) @ {w}.T{bias}).reshape(-1, {stack * k})  # a layer at {stack} positions")
+                return
             self.lines.append(f"{name} = {x} @ {w}.T{bias}  # {k} dot(s) as one matrix product")
         elif isinstance(unit, _Elementwise):
             op: Op = unit.group.nodes[0]._rule
@@ -395,9 +403,9 @@ def _one_tape(step: Any, what: str) -> Tape:
         raise CompileError(f"{what}: the step has not been traced yet; call it on a batch (or step.trace(*batches)) first")
     if len(tapes) > 1:
         raise CompileError(
-            f"{what}: fn takes {len(tapes)} branch patterns (comparisons on the data, or an integer used as a Python "
-            "int); a framework module holds one: write the branches with ops (relu, abs, autograd.maximum), or use "
-            "step.code, which keeps every pattern"
+            f"{what}: the step has {len(tapes)} tapes (branch patterns of comparisons on the data or of an integer "
+            "used as a Python int, or lengths of rows of token ids); a framework module holds one: write the branches "
+            "with ops (relu, abs, autograd.maximum), compile apart for each length, or use step.code, which keeps them all"
         )
     from .export import _refuse_closure_nodes
 
