@@ -222,7 +222,7 @@ def test_branch_patterns_are_functions_and_an_untraced_one_is_an_error() -> None
     # a step that saw only the positive branch: its code refuses a sample that takes the other
     only = autograd.compile(leaky, [w])
     only(X[:1], t[:1])
-    with pytest.raises(ValueError, match="sample 1 takes a branch pattern that the compiled step had not traced"):
+    with pytest.raises(ValueError, match="sample 1 takes a branch pattern .* that the compiled step had"):
         exported(only)["forward"](np.array([0.5]), X, t)
 
 
