@@ -483,3 +483,40 @@ def test_a_layer_over_shared_inputs_with_per_sample_residuals_at_several_positio
 
     step = autograd.compile(fn, params)
     assert_equal_to_eager(step, fn, params, np.array([[0, 1, 1], [1, 0, 0]]))
+
+
+def test_source_text_edited_since_the_code_was_compiled_is_not_trusted():
+    """linecache holds a file's text as it is now; the code may come from an earlier text. A
+    subscript whose text loads other names than its code does is not gathered (a guard each
+    value instead), so the edited text never says which list is indexed."""
+    import linecache
+
+    rng = random.Random(16)
+    namespace = {
+        "wte": [[Value(rng.gauss(0, 1)) for _ in range(2)] for _ in range(4)],
+        "wpe": [[Value(rng.gauss(0, 1)) for _ in range(2)] for _ in range(4)],
+    }
+    filename = "<an edited file>"
+    exec(compile("def fn(tokens):\n    row = wte[tokens[0]]\n    return row[0] * row[1]\n", filename, "exec"), namespace)
+    edited = "def fn(tokens):\n    row = wpe[tokens[0]]\n    return row[0] * row[1]\n"  # the file as it is now
+    linecache.cache[filename] = (len(edited), None, edited.splitlines(keepends=True), filename)
+    fn = namespace["fn"]
+    params = [v for table in ("wte", "wpe") for row in namespace[table] for v in row]
+    step = autograd.compile(fn, params)
+    assert_equal_to_eager(step, fn, params, np.array([[0], [3], [1], [3]]))
+    assert step.patterns == 3  # a guard on each value seen, not a gather from wpe
+    del linecache.cache[filename]
+
+
+def test_index_expressions_with_folded_constants_are_gathers():
+    rng = random.Random(17)
+    table = [[Value(rng.gauss(0, 1)) for _ in range(2)] for _ in range(5)]
+    params = [v for row in table for v in row]
+
+    def fn(tokens):
+        last, middle = table[tokens[-1]], table[tokens[2 * 1 - 1]]
+        return sum(a * b for a, b in zip(last, middle))
+
+    step = autograd.compile(fn, params)
+    assert_equal_to_eager(step, fn, params, np.array([[0, 1, 4], [3, 3, 0], [2, 4, 1]]))
+    assert step.patterns == 1

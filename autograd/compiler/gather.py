@@ -8,8 +8,11 @@ in fn's code, found by the instruction's source position (Python 3.11's ``co_pos
 Its container expression is evaluated again in the caller's frame, which is safe only for
 expressions that cannot run code or change anything between the two evaluations: names,
 attributes stored on an object or a module, subscripts of a dict, list or tuple by an int
-or a string, and integer arithmetic (``tokens[pos_id + 1]``) on plain ints. The index expression must give the traced int
-itself. The container must be a ``list`` of Values, or of rows of Values of one length.
+or a string, and integer arithmetic (``tokens[pos_id + 1]``) on plain ints. The text is
+checked against the code: the names, attributes and constants the code loads inside the
+subscript must be the text's (a file edited since it was imported reads otherwise). The
+index expression must give the traced int itself. The container must be a ``list`` of
+Values, or of rows of Values of one length.
 
 Then the element at the sample's index is swapped, for exactly that one subscript, for the
 gathered element: a node (or a row of nodes, :class:`GatheredRow`) of the :data:`GATHER`
@@ -109,12 +112,71 @@ def _site(code: types.CodeType, offset: int) -> tuple[ast.expr, ast.expr] | None
         positions = getattr(instruction, "positions", None)
         if instruction is not None and instruction.opname in _SUBSCRIPT_OPS and positions is not None:
             found = _parse_subscript(code.co_filename, positions)
+            if found is not None and not _source_matches(code, positions, found):
+                found = None  # the text is not what this code was compiled from (a file edited since)
     except (SyntaxError, ValueError, TypeError, IndexError):
         found = None
     if len(_sites) > 4096:
         _sites.clear()
     _sites[key] = found
     return found
+
+
+_LOADS = frozenset({"LOAD_NAME", "LOAD_GLOBAL", "LOAD_FAST", "LOAD_DEREF", "LOAD_CLOSURE", "LOAD_CONST", "LOAD_ATTR"})
+
+
+def _within(inner: Any, outer: Any) -> bool:
+    if None in (inner.lineno, inner.end_lineno, inner.col_offset, inner.end_col_offset):
+        return False
+    return (inner.lineno, inner.col_offset) >= (outer.lineno, outer.col_offset) and (
+        inner.end_lineno, inner.end_col_offset) <= (outer.end_lineno, outer.end_col_offset)  # fmt: skip
+
+
+def _source_matches(code: types.CodeType, positions: Any, site: tuple[ast.expr, ast.expr]) -> bool:
+    """Whether the names, attributes and constants the code loads inside the subscript's span
+    are those of the parsed text: a source file edited after its code was compiled reads
+    otherwise, and its text must not say which list is indexed."""
+    loaded = sorted(
+        repr(i.argval)
+        for i in dis.get_instructions(code)
+        if i.opname in _LOADS and i.positions is not None and _within(i.positions, positions)
+    )
+    written: list[str] = []
+    for expr in site:
+        for node in ast.walk(_folded(expr)):
+            if isinstance(node, ast.Name):
+                written.append(repr(node.id))
+            elif isinstance(node, ast.Attribute):
+                written.append(repr(node.attr))
+            elif isinstance(node, ast.Constant):
+                written.append(repr(node.value))
+    return loaded == sorted(written)
+
+
+def _folded(expr: ast.expr) -> ast.expr:
+    """expr with arithmetic on constants (``-1``, ``2 * 3``) made one constant, as the compiler folds it."""
+
+    class Fold(ast.NodeTransformer):
+        def visit_UnaryOp(self, node: ast.UnaryOp) -> ast.AST:
+            self.generic_visit(node)
+            if isinstance(node.operand, ast.Constant) and isinstance(node.op, (ast.USub, ast.UAdd)):
+                value = node.operand.value
+                if type(value) in (int, float):
+                    return ast.Constant(-value if isinstance(node.op, ast.USub) else value)
+            return node
+
+        def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
+            self.generic_visit(node)
+            if isinstance(node.left, ast.Constant) and isinstance(node.right, ast.Constant) and type(node.op) in _INT_ARITHMETIC:
+                left, right = node.left.value, node.right.value
+                if type(left) is int and type(right) is int:
+                    try:
+                        return ast.Constant(_INT_ARITHMETIC[type(node.op)](left, right))
+                    except ArithmeticError:
+                        return node
+            return node
+
+    return Fold().visit(ast.parse(ast.unparse(expr), mode="eval").body)  # a copy: the site's tree stays as parsed
 
 
 def _parse_subscript(filename: str, positions: Any) -> tuple[ast.expr, ast.expr] | None:
