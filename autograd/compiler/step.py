@@ -232,8 +232,8 @@ class CompiledStep:
         ...         training.grad[:] = 0.0
         ...         loss = step.backward(X, t)
         ...         training.theta -= 0.1 * training.grad
-        >>> round(w.data, 6)  # written back when the block ended
-        1.216
+        >>> round(w.data, 6)  # written back when the block ended: w - 1 halves at each step (the gradient is 5(w - 1))
+        1.125
         """
         if self._training is not None and self._training._entered:
             raise RuntimeError("step.training(): this step is already inside a step.training block; end that one first")
