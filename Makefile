@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip install --disable-pip-version-check
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: demo test fuzz docs figures notebooks lab bench lint clean
+.PHONY: demo test test-all fuzz docs figures notebooks lab bench lint clean
 
 # pip >= 25.1 draws a progress bar while it installs, the longest silent step before.
 $(VENV)/bin/python:
@@ -26,6 +26,11 @@ $(STAMP): pyproject.toml | $(VENV)/bin/python
 $(VENV)/.installed-bench: $(STAMP)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
 	touch $@
+
+$(VENV)/.installed-all: $(STAMP)
+	@echo "==> Setup: installing PyTorch and JAX into $(VENV)/ (the torch and jax extras; PyTorch's wheel is large)"
+	$(PIP) -e '.[dev,torch,jax]'
+	@touch $@
 
 $(VENV)/.installed-docs: $(STAMP)
 	@echo "==> Setup: installing MkDocs and its plugins into $(VENV)/ (the docs extra)"
@@ -49,7 +54,10 @@ docs: $(VENV)/.installed-docs  ## the manual as a website in site/ (strict: a wa
 	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --quiet
 	@echo "==> The manual: site/index.html (open it in a web browser; it needs no server and no internet)"
 
-test: $(STAMP)  ## the whole test suite; fails when no test runs
+test: $(STAMP)  ## the whole test suite; fails when no test runs (the PyTorch and JAX tests skip: see test-all)
+	$(PY) -m pytest
+
+test-all: $(VENV)/.installed-all  ## the whole test suite with PyTorch and JAX installed, so that their tests run too
 	$(PY) -m pytest
 
 N    ?= 1000

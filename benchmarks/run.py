@@ -82,6 +82,7 @@ ENGINES = {  # engine: (module it needs, distribution for the version line)
     "torch": ("torch", "torch"),
     "numpy": ("numpy", "numpy"),
     "jax": ("jax", "jax"),  # the whole step under jax.jit (issue 24)
+    "compiled_jax": ("jax", "gradtrace"),  # autograd.compile(..., backend="jax"): the tape as one jax.jit program
     "microgpt": ("autograd", "gradtrace"),  # examples/microgpt.py's own Value class (the microgpt workload)
 }
 # the engines a workload cannot do without, unless it says otherwise (REQUIRED); torch, numpy and jax are optional

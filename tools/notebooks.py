@@ -83,6 +83,11 @@ NOTEBOOK_MASKS: dict[str, list[tuple[re.Pattern[str], str]]] = {
         (re.compile(r"^(\s*\d+ \| \S+ \| )\S+( \| +)\d+\.\d+( \| +)\d+\.\d+", re.M), r"\1micrograd\2time\3time"),
         (re.compile(r"largest loss difference \S+;"), "largest loss difference d;"),
     ],
+    # The PyTorch cell: its training line where PyTorch is installed, how to install it where not
+    # (the cell after it checks the numbers where it ran); the same notebook passes on both machines.
+    "07_backprop_matrix_form": [
+        (re.compile(r"^PyTorch(: parameters .*| is not installed: .*)$", re.M), "PyTorch: (its line, or how to install it)"),
+    ],
 }
 
 

@@ -56,11 +56,14 @@ from .training import Training
 __all__ = ["MAX_PATTERNS", "CompileError", "CompiledStep", "Group", "Training", "compile"]
 
 REDUCTIONS = ("mean", "sum")
+BACKENDS = ("numpy", "jax")
 
 _grad_of = operator.attrgetter("grad")
 
 
-def compile(fn: Callable[..., Any], params: Sequence[Value], reduction: str = "mean") -> CompiledStep:  # noqa: A001
+def compile(  # noqa: A001
+    fn: Callable[..., Any], params: Sequence[Value], reduction: str = "mean", backend: str = "numpy"
+) -> CompiledStep:
     """Compile ``fn``, written for one sample, to run over whole batches.
 
     ``fn`` takes one sample's arguments and returns a Value (say, its loss), a list of
@@ -79,8 +82,12 @@ def compile(fn: Callable[..., Any], params: Sequence[Value], reduction: str = "m
     an array; ``step.backward(...)`` returns their mean (``reduction="sum"``: their sum)
     and adds its gradient into each parameter's ``.grad``. One step may be called from
     several threads at once.
+
+    ``backend="jax"`` runs a traced tape as one ``jax.jit`` program (float64), its forward
+    and backward one XLA computation, with the NumPy backend's API and numbers (needs
+    ``pip install 'gradtrace[jax]'``; see :mod:`autograd.compiler.jaxstep`).
     """
-    return CompiledStep(fn, params, reduction)
+    return CompiledStep(fn, params, reduction, backend)
 
 
 class CompiledStep:
@@ -96,7 +103,15 @@ class CompiledStep:
         trace_seconds, compile_seconds: how long the first tracing and building its tape took.
     """
 
-    def __init__(self, fn: Callable[..., Any], params: Sequence[Value], reduction: str = "mean") -> None:
+    def __init__(
+        self, fn: Callable[..., Any], params: Sequence[Value], reduction: str = "mean", backend: str = "numpy"
+    ) -> None:
+        if backend not in BACKENDS:
+            raise ValueError(f"compile(): unknown backend {backend!r}; accepted: {', '.join(map(repr, BACKENDS))}")
+        if backend == "jax":
+            from .jaxstep import load
+
+            load()  # an ImportError naming the extra, now rather than at the first call
         if not callable(fn):
             raise TypeError(f"compile() takes a function of one sample; got {type(fn).__name__} {fn!r:.60}")
         if reduction not in REDUCTIONS:
@@ -122,6 +137,8 @@ class CompiledStep:
         self._patterns = Patterns(fn, params)
         self._local = threading.local()
         self._training: Training | None = None  # the open step.training block, if any
+        self.backend = backend
+        self._jax: Any = None  # the first tape's JaxRunner, once made
 
     def __repr__(self) -> str:
         state = f"{self.patterns} branch pattern(s), {len(self.groups)} groups" if self.patterns else "not traced yet"
@@ -140,6 +157,33 @@ class CompiledStep:
     def groups(self) -> list[Group]:
         tapes = self._patterns.tapes
         return [unit.group for unit in tapes[0].units] if tapes else []
+
+    @property
+    def code(self) -> str:
+        """The source of a standalone module that imports only NumPy (and math) and computes
+        this step: ``forward(theta, *batches)`` (the per-sample results) and
+        ``loss_and_grad(theta, *batches)`` (the loss and its gradient, shaped like ``theta``,
+        the parameters' values in the order given to compile). Written from the tapes traced
+        so far: trace first. Raises :class:`CompileError` naming what cannot be written as
+        NumPy. See :mod:`autograd.compiler.export`."""
+        from .export import module_source  # one way: the exporter reads tapes, nothing here needs it
+
+        with self._patterns.lock:
+            return module_source(self)
+
+    def to_torch(self) -> Any:
+        """A ``torch.nn.Module`` computing this step: ``module(*batches)`` gives the per-sample
+        results as a float64 tensor, and PyTorch's autograd their gradients. Its parameters
+        hold the parameters' values (copied), and ``parameters_to_vector(module.parameters())``
+        is theta in the order given to compile: a layer stored as nn's neurons are is one
+        ``(out, in + 1)`` parameter, the rest 1-D runs. Written from the one traced branch
+        pattern (trace first); needs PyTorch (``pip install 'gradtrace[torch]'``). Raises
+        :class:`CompileError` naming what has no PyTorch form. The module's source is its
+        ``code`` attribute. See :mod:`autograd.compiler.frameworks`."""
+        from .frameworks import torch_module  # one way: imports PyTorch only here
+
+        with self._patterns.lock:
+            return torch_module(self)
 
     @property
     def extra(self) -> np.ndarray | None:
@@ -202,9 +246,39 @@ class CompiledStep:
         training = self._training
         return None if training is None else training.arrays()
 
+    def _on_jax(self, batches: tuple[Any, ...], seed: float | None) -> tuple[np.ndarray, np.ndarray | None, Batch] | None:
+        """The call run by JAX: (results, gradient, batch), or None where the NumPy backend runs it."""
+        if self.backend != "jax":
+            return None
+        if not self.patterns:
+            self.trace(*batches)  # every pattern of this batch: JAX runs the call where there is one
+        if self.patterns != 1:
+            return None
+        patterns = self._patterns
+        tape = patterns.tapes[0]
+        args = Batch.of(batches, patterns.kinds, patterns.widths)
+        if args.shape_key != tape.shape:
+            return None
+        if self._jax is None or self._jax.tape is not tape:
+            from .jaxstep import JaxRunner
+
+            self._jax = JaxRunner(self, tape)
+        if not self._jax.usable():
+            return None
+        arrays = self._arrays()
+        theta = arrays[0] if arrays is not None else np.array([p.data for p in self.params], dtype=np.float64)
+        if seed is not None:
+            seed = 1.0 / args.size if self.reduction == "mean" else 1.0
+        found = self._jax.run(theta, args, seed)
+        return None if found is None else (found[0], found[1], args)
+
     def __call__(self, *batches: Any) -> np.ndarray:
         """The per-sample results: shape (batch,) for a Value, (batch, k) for a list of k.
         No gradient is computed or stored."""
+        on_jax = self._on_jax(batches, None)
+        if on_jax is not None:
+            self.extra = None
+            return on_jax[0]
         runs, args = self._runs(batches)
         tape = runs[0].tape
         self.extra = _gather(runs, "extra_refs", tape.extra_list, args.size) if tape.extra_refs else None
@@ -213,6 +287,19 @@ class CompiledStep:
     def backward(self, *batches: Any) -> float:
         """The mean (or sum) of the per-sample results, as a float; its gradient is added
         into each parameter's ``.grad``, as ``backward()`` on the eager batch loss would."""
+        on_jax = self._on_jax(batches, 1.0)
+        if on_jax is not None:
+            results, grad, _ = on_jax
+            if results.ndim != 1:
+                raise TypeError("step.backward(): fn returned a list of Values; backward needs one Value per sample")
+            self.extra = None
+            arrays = self._arrays()
+            if grad is not None:
+                if arrays is not None:
+                    np.add(arrays[1], grad, out=arrays[1])
+                else:
+                    _add_grads(self.params, grad.tolist())
+            return _reduce(results, self.reduction)
         arrays = self._arrays()
         runs, args = self._runs(batches, arrays)
         tape = runs[0].tape
