@@ -344,16 +344,27 @@ def python_extreme(m, largest):
     return torch.where(torch.isnan(first), first, best)
 
 
+def largest(x):
+    """Each row's largest logit (a constant, as in the op table), whether it is finite, and the
+    rows with a non-finite largest made 0: there the op table's plain formulas hold instead."""
+    m = x.detach().max(1, keepdim=True).values
+    finite = torch.isfinite(m)
+    return m, finite, torch.where(finite, x, torch.zeros_like(x))
+
+
 def logsumexp(x):
-    return torch.logsumexp(x, 1, keepdim=True)
+    m, finite, safe = largest(x)
+    return torch.where(finite, torch.logsumexp(safe, 1, keepdim=True), m)
 
 
 def softmax(x):
-    return torch.softmax(x, 1)
+    m, finite, safe = largest(x)
+    return torch.where(finite, torch.softmax(safe, 1), torch.exp(x - m))
 
 
 def log_softmax(x):
-    return torch.log_softmax(x, 1)
+    m, finite, safe = largest(x)
+    return torch.where(finite, torch.log_softmax(safe, 1), x - m)
 
 
 def var_of(x):
