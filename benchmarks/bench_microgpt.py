@@ -361,6 +361,7 @@ def compiled_adam_report(results: Results, worst: float, with_compiled: bool) ->
 
     whole = ratio(results, "gradtrace", "compiled_adam", True)
     gradient = ratio(results, "gradtrace", "compiled_adam", True, "gradient")
+    off = ratio(results, "gradtrace", "compiled_adam", False) if ("compiled_adam", False) in results else None
     runs = results[("compiled_adam", True)]
     update = median(m["seconds"]["update"] for m in runs)
     opened = median(m["block_seconds"]["open"] for m in runs)
@@ -374,7 +375,8 @@ def compiled_adam_report(results: Results, worst: float, with_compiled: bool) ->
         "`opt = nn.Adam(params, lr=learning_rate, betas=(beta1, beta2), eps=eps)`, then inside "
         "`with step.training(opt):` per step `step.backward(np.array([tokens]))`, `opt.lr = learning_rate * "
         "(1 - step / num_steps)`, `opt.step()`, `opt.zero_grad()`): the whole step takes "
-        f"1/{whole} of eager gradtrace's time (forward and backward 1/{gradient}); Adam and zero_grad on the "
+        f"1/{whole} of eager gradtrace's time (forward and backward 1/{gradient}"
+        + (f"; the whole step with the collector off 1/{off}" if off else "") + "); Adam and zero_grad on the "
         f"step's flat arrays take {update * 1e3:.3f} ms a step{hand}. Opening the block (the Values read into "
         f"the arrays) took {opened * 1e3:.1f} ms and closing it (written back) {closed * 1e3:.1f} ms, once each, "
         "outside the timed steps. nn.Adam computes the program's update in PyTorch's order of operations, so "
