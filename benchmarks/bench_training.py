@@ -526,7 +526,7 @@ def report(results: Results, params: dict[str, Any], exact: tuple[Fraction, list
         "(ReLU, then linear), loss mean(relu(1 − y·score)) + 1e-4·Σp², SGD with lr = 1.0 − 0.9·k/100, full "
         f"batch, from the same weights (micrograd's after `random.seed({SEED})`). A step is forward, "
         "zero_grad + backward, update. micrograd runs its demo's code; gradtrace `nn.MLP`, `nn.hinge_loss`, "
-        "`autograd.dot(params, params)` for Σp² and `nn.SGD`; compiled (issue 11) the same through "
+        "`autograd.dot(params, params)` for Σp² and `nn.SGD`; compiled the same through "
         "`autograd.compile(lambda x, y: nn.hinge_loss(model(x), y) + 1e-4 * autograd.dot(params, params), params)`, "
         "whose batch mean is the same loss (the Σp² term, the same for every sample, is computed once per batch), "
         "`step.backward(X, y)` after zero_grad and `nn.SGD`, inside `step.training(optimizer)` (the parameters in "

@@ -84,6 +84,7 @@ ENGINES = {  # engine: (module it needs, distribution for the version line)
     "jax": ("jax", "jax"),  # the whole step under jax.jit (issue 24)
     "compiled_jax": ("jax", "gradtrace"),  # autograd.compile(..., backend="jax"): the tape as one jax.jit program
     "microgpt": ("autograd", "gradtrace"),  # examples/microgpt.py's own Value class (the microgpt workload)
+    "compiled_adam": ("autograd", "gradtrace"),  # microgpt compiled, nn.Adam in step.training (the microgpt workload)
 }
 # the engines a workload cannot do without, unless it says otherwise (REQUIRED); torch, numpy and jax are optional
 REQUIRED = ("gradtrace", "micrograd")
@@ -185,8 +186,8 @@ def header(size: str, engines: list[str], plan: dict[str, dict[str, Any]], start
         "count less than in wall-clock time, though they still share its caches. Ratios matter; seconds "
         "depend on the machine.",
         "",
-        f"- date: {started:%Y-%m-%d %H:%M} UTC; the run took {took[0] / 60:.1f} minutes, {took[1] / 60:.1f} of "
-        "them CPU time (its length on an idle machine)",
+        f"- the run took {took[0] / 60:.1f} minutes, {took[1] / 60:.1f} of them CPU time (its length on an "
+        "idle machine)",
         f"- machine: {cpu_name()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}; "
         f"load average (1, 5, 15 min) {loads[0]} at the start, {loads[1]} at the end",
         f"- Python: {platform.python_implementation()} {platform.python_version()}",
@@ -200,14 +201,14 @@ def header(size: str, engines: list[str], plan: dict[str, dict[str, Any]], start
 def targets_section(targets: list[Target]) -> list[str]:
     if not targets:
         return []
-    rows = [[t.issue, t.goal, t.measured, "**met**" if t.met else "**missed**"] for t in targets]
+    rows = [[t.goal, t.measured, "**met**" if t.met else "**missed**"] for t in targets]
     return [
         "## Targets",
         "",
-        "Each verdict compares the median ratio of this run with the issue's goal; the range in parentheses "
+        "Each verdict compares the median ratio of this run with the goal; the range in parentheses "
         "is the spread of the per-repetition ratios.",
         "",
-        *table(["issue", "goal", "measured", "verdict"], rows, align="llrl"),
+        *table(["goal", "measured", "verdict"], rows, align="lrl"),
         "",
     ]
 

@@ -44,10 +44,10 @@ def test_tiny_run_writes_a_well_formed_report(tmp_path: Path) -> None:
     for heading in ("## Targets", "## Training: micrograd's demo", "### The demo step compiled", "## Scalar code",
                     "## Graph memory", "## Digits: an epoch of mini-batches", "## Digits: one step over the whole set"):
         assert heading in text
-    verdicts = re.findall(r"^\| [\d, ]+ \| .+ \| \*\*(met|missed)\*\* \|$", text, re.M)
+    verdicts = re.findall(r"^\| [^|]+ \| [^|]+ \| \*\*(met|missed)\*\* \|$", text, re.M)
     assert len(verdicts) == 12, text  # without torch and jax, the targets against them are not decided
     # the compiled engine's loss and gradients equal the eager engine's: demo, digits epoch, digits full batch
-    equal = re.findall(r"^\| 11 \| .+ within 1e-12 of eager's, relative \| (\S+) \| \*\*met\*\* \|$", text, re.M)
+    equal = re.findall(r"^\| .+ within 1e-12 of eager's, relative \| (\S+) \| \*\*met\*\* \|$", text, re.M)
     assert len(equal) == 3 and all(float(e) <= 1e-12 for e in equal), text
     # every timing table has both collector settings, every engine's column and a ratio per row
     for engine in ("gradtrace", "compiled", "micrograd", "numpy"):
@@ -61,7 +61,7 @@ def test_tiny_run_writes_a_well_formed_report(tmp_path: Path) -> None:
     assert "| jax (" not in text and "not installed, or not asked for" in text
     assert "nan" not in text and "inf×" not in text
     # the honesty checks ran: losses agree with micrograd's and the exact referee
-    parity = re.search(r"^\| 3 \| demo losses within 1e-09 .+ \| (\S+) \| \*\*met\*\* \|$", text, re.M)
+    parity = re.search(r"^\| demo losses within 1e-09 .+ \| (\S+) \| \*\*met\*\* \|$", text, re.M)
     assert parity and float(parity.group(1)) < 1e-12
     assert "| gradtrace | True |" in text  # the scalar root matches to the bit
     # create_graph's cost: every gradient phase has its ratio to backward() in both settings,
@@ -110,7 +110,7 @@ def test_jax_rows_train_the_same_steps(tmp_path: Path) -> None:
     assert len(sections) == 2, text
     for section in sections:
         assert "| jax (ms) |" in section and re.search(r"\*\*[\d.]+×\*\*", section), section
-    assert re.search(r"^\| 24 \| compiled demo step ≤ 1\.5× JAX jit, collector on \| \S+.* \| \*\*(met|missed)\*\* \|$",
+    assert re.search(r"^\| compiled demo step ≤ 1\.5× JAX jit, collector on \| \S+.* \| \*\*(met|missed)\*\* \|$",
                      text, re.M), text
     # the first step's loss and gradients: against the exact referee (demo), against compiled's (MNIST-sized)
     demo = re.search(r"^\| jax \| \S+ \| True \| (\S+) \| (\S+) \|$", text, re.M)

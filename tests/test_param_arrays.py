@@ -496,3 +496,23 @@ def test_fit_after_cleargrad_trains_on_the_values_as_before() -> None:
                          batch_size=8, seed=2, progress=False)
         runs.append((bits(history.loss), _values(model)))
     assert runs[0] == runs[1] and not training_module._live
+
+
+def test_another_compiled_step_over_held_parameters_reads_the_arrays_and_may_not_add_gradients() -> None:
+    """model.predict (a compiled step of its own) inside an open block sees the block's numbers,
+    not the Values' stale ones; another step's backward over them is refused, not lost."""
+    model, params, step = model_and_step()
+    opt = nn.Adam(params, lr=0.05)
+    X, t = classes()
+    other = autograd.compile(lambda x, c: nn.cross_entropy(model(x), c), params)
+    with step.training(opt) as block:
+        for _ in range(3):
+            opt.zero_grad()
+            step.backward(X, t)
+            opt.step()
+        inside = model.predict(X)
+        with pytest.raises(RuntimeError, match="held in arrays by another step's open step.training block"):
+            other.backward(X, t)
+        assert bits(block.theta.tolist()) == bits([p.data for p in params])  # predict wrote the arrays into the Values
+    assert bits(inside.ravel().tolist()) == bits(model.predict(X).ravel().tolist())
+    other.backward(X, t)  # after the block: as usual

@@ -51,7 +51,7 @@ from ..functional import grad as _grad
 from .batch import Batch, CompileError
 from .replay import MAX_PATTERNS, Patterns, Run
 from .tape import Group, Tape
-from .training import Training
+from .training import Training, held_elsewhere
 
 __all__ = ["MAX_PATTERNS", "CompileError", "CompiledStep", "Group", "Training", "compile"]
 
@@ -137,6 +137,7 @@ class CompiledStep:
         self._patterns = Patterns(fn, params)
         self._local = threading.local()
         self._training: Training | None = None  # the open step.training block, if any
+        self._ids: frozenset[int] | None = None  # id() of each parameter, made when another block is open
         self.backend = backend
         self._jax: Any = None  # the first tape's JaxRunner, once made
 
@@ -241,10 +242,28 @@ class CompiledStep:
         self._training = training
         return training
 
-    def _arrays(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """(theta, grad) when an open training block holds the parameters, else None."""
+    def _arrays(self, writes: bool = False) -> tuple[np.ndarray, np.ndarray] | None:
+        """(theta, grad) when this step's open training block holds the parameters, else None.
+
+        When another step's open block holds some of them (``model.predict`` inside a block,
+        say), its arrays are written into the Values first, so that this step reads the
+        current numbers; a gradient (``writes``) would go into ``.grad`` behind that block's
+        back, so it is refused."""
         training = self._training
-        return None if training is None else training.arrays()
+        arrays = None if training is None else training.arrays()
+        if arrays is None:
+            if self._ids is None:
+                self._ids = frozenset(map(id, self.params))
+            other = held_elsewhere(self, self._ids)
+            if other is not None:
+                if writes:
+                    raise RuntimeError(
+                        "step.backward(): some of this step's parameters are held in arrays by another step's open "
+                        "step.training block; their gradients would be lost. Call it after that block, or inside "
+                        "its paused()"
+                    )
+                other.sync()
+        return arrays
 
     def _on_jax(self, batches: tuple[Any, ...], seed: float | None) -> tuple[np.ndarray, np.ndarray | None, Batch] | None:
         """The call run by JAX: (results, gradient, batch), or None where the NumPy backend runs it."""
@@ -293,14 +312,14 @@ class CompiledStep:
             if results.ndim != 1:
                 raise TypeError("step.backward(): fn returned a list of Values; backward needs one Value per sample")
             self.extra = None
-            arrays = self._arrays()
+            arrays = self._arrays(writes=True)
             if grad is not None:
                 if arrays is not None:
                     np.add(arrays[1], grad, out=arrays[1])
                 else:
                     _add_grads(self.params, grad.tolist())
             return _reduce(results, self.reduction)
-        arrays = self._arrays()
+        arrays = self._arrays(writes=True)
         runs, args = self._runs(batches, arrays)
         tape = runs[0].tape
         if tape.result_list:

@@ -42,7 +42,7 @@ import numpy as np
 
 from ..engine import Value
 
-__all__ = ["Training"]
+__all__ = ["Training", "held_elsewhere"]
 
 _data_of = attrgetter("data")
 _grad_of = attrgetter("grad")
@@ -278,6 +278,17 @@ def _changed(params: list[Value], attribute: attrgetter, written: np.ndarray, no
             f"{float(now[i])!r})"
         )
     return ""
+
+
+def held_elsewhere(step: Any, ids: frozenset[int]) -> Training | None:
+    """An open block of another step that holds some of ``ids`` (a step's parameters) in its
+    arrays, or None. Cheap when no block is open."""
+    if not _live:
+        return None
+    for training in list(_live):
+        if training.step is not step and training._open and not ids.isdisjoint(training._ids):
+            return training
+    return None
 
 
 class _ClosingHandler:
