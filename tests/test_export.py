@@ -292,3 +292,35 @@ def test_a_gpt_with_gathers_stacked_layers_and_two_lengths() -> None:
         np.testing.assert_allclose(got_grads, grads, rtol=0, atol=1e-12 * max(1.0, float(np.abs(grads).max())))
     with pytest.raises(ValueError, match="sample 0 takes a branch pattern"):  # a length never traced
         namespace["forward"](theta, docs(rng, 2, 4))
+
+
+@pytest.mark.parametrize("seed", [77000123])  # a layer whose weights are a node's row (its gradient through a view)
+def test_fuzz_programs_that_once_failed(seed: int) -> None:
+    import linecache
+
+    program = generate(seed, exclude=("threads",))
+    filename = f"<fuzz program {program.seed}>"
+    linecache.cache[filename] = (len(program.source), None, program.source.splitlines(True), filename)
+    before = set(autograd.OPS)
+    try:
+        rng = np.random.default_rng(program.seed)
+        fn, params, constants, _ = load(program)
+        step = autograd.compile(fn, params, reduction=program.reduction)
+        for n, size in enumerate([3, 8, 40]):
+            if n:
+                for v in (*params, *constants):
+                    v.data = float(rng.uniform(-1.5, 1.5))
+            batches = make_batch(program, rng, size, first=n == 0)
+            eager = eager_outputs(fn, batches)
+            loss, grads, loss_size, grad_sizes = eager_backward(fn, params, batches, program.reduction, eager.graphs)
+            step.trace(*batches)
+            namespace = exported(step)
+            theta = theta_of(params)
+            same_numbers(namespace["forward"](theta, *batches), eager.results, f"batch {n}: results", eager.result_sizes)
+            got_loss, got_grads = namespace["loss_and_grad"](theta, *batches)
+            same_numbers(got_loss, loss, f"batch {n}: loss", loss_size)
+            same_numbers(got_grads, grads, f"batch {n}: gradient", grad_sizes)
+    finally:
+        for name in set(autograd.OPS) - before:
+            autograd.OPS.pop(name, None)
+        linecache.cache.pop(filename, None)

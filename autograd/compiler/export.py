@@ -767,8 +767,10 @@ class _TapeWriter:
                         self.grad_views[target] = w_grad_view
                         self.back.insert(3, f"{target} = {w_grad_view}")
                     self.back.append(f"{target} += {gw}  # the chain rule of layer {w_name[1:]}: dW = dz.T @ x")
-                else:
-                    self.back.append(f"{w_grad_view} += {gw}")
+                else:  # W read from a node's row: its gradient through a view of that row's gradient
+                    view = self.fresh(f"d_{name}_W")
+                    self.back.append(f"{view} = {w_grad_view}")
+                    self.back.append(f"{view} += {gw}")
             else:
                 self.add(unit.w, f"({gw}).T.reshape(1, -1)", True)
         if unit.b_needs:
