@@ -84,6 +84,7 @@ ENGINES = {  # engine: (module it needs, distribution for the version line)
     "jax": ("jax", "jax"),  # the whole step under jax.jit (issue 24)
     "compiled_jax": ("jax", "gradtrace"),  # autograd.compile(..., backend="jax"): the tape as one jax.jit program
     "microgpt": ("autograd", "gradtrace"),  # examples/microgpt.py's own Value class (the microgpt workload)
+    "compiled_adam": ("autograd", "gradtrace"),  # microgpt compiled, nn.Adam in step.training (the microgpt workload)
 }
 # the engines a workload cannot do without, unless it says otherwise (REQUIRED); torch, numpy and jax are optional
 REQUIRED = ("gradtrace", "micrograd")

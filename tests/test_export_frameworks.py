@@ -229,3 +229,63 @@ def test_jax_backend_errors() -> None:
             step(np.array([[1.0], [2.0]]))
     finally:
         autograd.OPS.pop("frameworks_test_square", None)
+
+
+JAX_FUZZ_PROGRAMS = 40
+
+
+def test_jax_backend_equals_numpy_backend_on_fuzz_programs() -> None:
+    """The compile fuzzer's random programs (every op, branches, calcs, labels, closures whose Values
+    change between calls, non-finite data): the JAX backend's results, loss and gradient are the
+    NumPy backend's, or it refuses with a CompileError naming what has no JAX form."""
+    pytest.importorskip("jax")
+    import linecache
+
+    from fuzz_compile import generate, load, make_batch, program_seed
+
+    ran = 0
+    for i in range(JAX_FUZZ_PROGRAMS):
+        program = generate(program_seed(5, i), exclude=("threads",))
+        filename = f"<fuzz program {program.seed}>"
+        linecache.cache[filename] = (len(program.source), None, program.source.splitlines(True), filename)
+        before = set(autograd.OPS)
+        try:
+            rng = np.random.default_rng(program.seed)
+            fn, params, constants, _ = load(program)
+            numpy_step = autograd.compile(fn, params, reduction=program.reduction)
+            jax_step = autograd.compile(fn, params, reduction=program.reduction, backend="jax")
+            for n, size in enumerate([3, 40]):
+                if n:
+                    for v in (*params, *constants):
+                        v.data = float(rng.uniform(-1.5, 1.5))
+                batches = make_batch(program, rng, size, first=n == 0)
+                try:
+                    expected = numpy_step(*batches)
+                    has_loss = not numpy_step._patterns.tapes[0].result_list
+                    for p in params:
+                        p.grad = 0.0
+                    expected_loss = numpy_step.backward(*batches) if has_loss else None
+                    expected_grads = np.array([p.grad for p in params])
+                except Exception:  # noqa: BLE001 - the NumPy backend raises or refuses: nothing to compare
+                    break
+                try:
+                    got = jax_step(*batches)
+                    for p in params:
+                        p.grad = 0.0
+                    loss = jax_step.backward(*batches) if has_loss else None
+                except CompileError:
+                    break
+                grads = np.array([p.grad for p in params])
+                ran += 1
+                np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-300, equal_nan=True,
+                                           err_msg=f"program {program.seed}, batch {n}")  # fmt: skip
+                if has_loss:
+                    assert loss == pytest.approx(expected_loss, rel=1e-12, nan_ok=True), program.seed
+                    scale = max(1.0, float(np.nanmax(np.abs(expected_grads), initial=0.0)))
+                    np.testing.assert_allclose(grads, expected_grads, rtol=1e-12, atol=1e-15 * scale, equal_nan=True,
+                                               err_msg=f"program {program.seed}, batch {n}")  # fmt: skip
+        finally:
+            for name in set(autograd.OPS) - before:
+                autograd.OPS.pop(name, None)
+            linecache.cache.pop(filename, None)
+    assert ran >= JAX_FUZZ_PROGRAMS, ran

@@ -36,9 +36,9 @@ __all__ = ["ELEMENTWISE", "jax_source", "torch_module", "torch_source"]
 ELEMENTWISE: dict[str, str] = {
     "add": "{a} + {b}", "sub": "{a} - {b}", "mul": "{a} * {b}", "div": "{a} / {b}", "pow": "{a} ** {b}",
     "neg": "-{a}", "abs": "T.abs({a})", "exp": "T.exp({a})", "log": "T.log({a})", "sigmoid": "SIGMOID({a})",
-    "tanh": "T.tanh({a})", "relu": "T.where({a} > 0.0, {a}, 0.0 * {a})",
-    "softplus": "T.where({a} > 0.0, {a}, 0.0 * {a}) + T.log1p(T.exp(-T.abs({a})))",
-    "step": "T.where({a} > 0.0, 1.0 + 0.0 * {a}, T.where({a} <= 0.0, 0.0 * {a}, {a}))",
+    "tanh": "T.tanh({a})", "relu": "T.where({a} <= 0.0, T.zeros_like({a}), {a})",
+    "softplus": "T.where({a} > 0.0, {a}, T.zeros_like({a})) + T.log1p(T.exp(-T.abs({a})))",
+    "step": "T.where({a} > 0.0, T.ones_like({a}), T.where({a} <= 0.0, T.zeros_like({a}), {a}))",
     "sin": "T.sin({a})", "cos": "T.cos({a})", "sqrt": "T.sqrt({a})", "tan": "T.tan({a})", "sinh": "T.sinh({a})",
     "cosh": "T.cosh({a})", "arcsin": "ASIN({a})", "arccos": "ACOS({a})", "arctan": "ATAN({a})",
     "arcsinh": "ASINH({a})", "arccosh": "ACOSH({a})", "arctanh": "ATANH({a})", "log2": "T.log2({a})",
@@ -146,7 +146,7 @@ class _Writer:
         self.names[CONSTANTS], self.width[CONSTANTS] = "constants", len(tape.constants)
         for a in range(len(tape.kinds)):
             self.names[tape.arg_sid[a]], self.width[tape.arg_sid[a]] = self.arg_names[a], tape.widths[a]
-        if tape.constants:
+        if tape.constants and self.framework == "torch":  # JAX: an argument, read at every call
             self.lines.append(f"constants = {self.const([c.data for c in tape.constants])}")
         for source, alias in tape.alias_of.items():
             if source in self.names:
@@ -344,16 +344,27 @@ def python_extreme(m, largest):
     return torch.where(torch.isnan(first), first, best)
 
 
+def largest(x):
+    """Each row's largest logit (a constant, as in the op table), whether it is finite, and the
+    rows with a non-finite largest made 0: there the op table's plain formulas hold instead."""
+    m = x.detach().max(1, keepdim=True).values
+    finite = torch.isfinite(m)
+    return m, finite, torch.where(finite, x, torch.zeros_like(x))
+
+
 def logsumexp(x):
-    return torch.logsumexp(x, 1, keepdim=True)
+    m, finite, safe = largest(x)
+    return torch.where(finite, torch.logsumexp(safe, 1, keepdim=True), m)
 
 
 def softmax(x):
-    return torch.softmax(x, 1)
+    m, finite, safe = largest(x)
+    return torch.where(finite, torch.softmax(safe, 1), torch.exp(x - m))
 
 
 def log_softmax(x):
-    return torch.log_softmax(x, 1)
+    m, finite, safe = largest(x)
+    return torch.where(finite, torch.log_softmax(safe, 1), x - m)
 
 
 def var_of(x):
@@ -504,12 +515,13 @@ def jax_source(step: Any, tape: Tape) -> str:
     writer = _Writer(tape, "jax", arg_names, {}, what)
     body = writer.write()
     prologue = [
+        "constants = closure.reshape(1, -1)  # the Values fn reads from its closure, read at every call",
         "constant = lambda rows: jnp.asarray(rows, dtype=jnp.float64)",
         "columns = lambda *parts: jnp.concatenate(jnp.broadcast_arrays(*parts), 1) if len(parts) > 1 else parts[0]",
         "params = theta.reshape(1, -1)",
     ]
     lines = "\n".join("    " + line for line in prologue + body)
-    return f"def forward(theta, {', '.join(arg_names)}):\n{lines}\n    return result, outcomes, problems\n" + JAX_HELPERS
+    return f"def forward(theta, closure, {', '.join(arg_names)}):\n{lines}\n    return result, outcomes, problems\n" + JAX_HELPERS
 
 
 JAX_HELPERS = '''

@@ -36,9 +36,9 @@ def _programs(jax: Any, jnp: Any, source: str, expected: np.ndarray) -> tuple[An
     exec(compile(source, '<gradtrace backend="jax">', "exec"), namespace)  # noqa: S102 - written from the tape
     forward = namespace["forward"]
 
-    def checked(theta: Any, *columns: Any) -> Any:
+    def checked(theta: Any, closure: Any, *columns: Any) -> Any:
         # one flag, read back once: every sample took the traced branches and none raises
-        result, outcomes, problems = forward(theta, *columns)
+        result, outcomes, problems = forward(theta, closure, *columns)
         size = columns[0].shape[0]
         fine = jnp.asarray(True)
         for o, want in zip(outcomes, expected.tolist()):
@@ -47,9 +47,10 @@ def _programs(jax: Any, jnp: Any, source: str, expected: np.ndarray) -> tuple[An
             fine = fine & ~jnp.asarray(p)
         return result, fine
 
-    def seeded(theta: Any, seed: Any, *columns: Any) -> Any:
-        result, fine = checked(theta, *columns)
-        return seed * jnp.sum(result), (result, fine)
+    def seeded(theta: Any, seed: Any, closure: Any, *columns: Any) -> Any:
+        result, fine = checked(theta, closure, *columns)
+        # a result the batch shares (it depends on the parameters alone) is every sample's
+        return seed * jnp.sum(jnp.broadcast_to(result, (columns[0].shape[0],))), (result, fine)
 
     return jax.jit(checked), jax.jit(jax.value_and_grad(seeded, has_aux=True))
 
@@ -92,12 +93,13 @@ class JaxRunner:
     def run(self, theta: np.ndarray, batch: Batch, seed: float | None) -> tuple[np.ndarray, np.ndarray | None] | None:
         """(results, gradient or None), or None where the NumPy backend must run the call."""
         columns = batch.columns
+        closure = np.array([c.data for c in self.tape.constants], dtype=np.float64)  # read afresh, as the replay does
         with self.jax.enable_x64(True):
             if seed is None:
-                result, fine = self.forward(theta, *columns)
+                result, fine = self.forward(theta, closure, *columns)
                 grad = None
             else:
-                (_, (result, fine)), grad = self.value_and_grad(theta, np.float64(seed), *columns)
+                (_, (result, fine)), grad = self.value_and_grad(theta, np.float64(seed), closure, *columns)
             if not bool(fine):
                 return None
             result = np.asarray(result, dtype=np.float64)
