@@ -129,7 +129,7 @@ class Patterns:
                 part = batch if index is None else batch.take(index)
                 vals, saved = tape.forward(part, theta=theta)
                 guards = tape.guards
-                if len(guards):
+                if len(guards) and not guards.agree(vals, part.size):  # agree: one NumPy min/max per checked column
                     outcomes = guards.evaluate(vals, part.size)
                     differ = outcomes != guards.outcomes
                     strays = differ.any(axis=1)

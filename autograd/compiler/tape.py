@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+import operator
 from operator import attrgetter
 from typing import Any
 
@@ -571,6 +572,11 @@ class _Calc(_Unit):
         pass
 
 
+# a comparison with its operands swapped (c < x is x > c), and its negation for numbers that are not nan
+_FLIPPED = {operator.lt: operator.gt, operator.le: operator.ge, operator.gt: operator.lt, operator.ge: operator.le}
+_NEGATED = {operator.lt: operator.ge, operator.le: operator.gt, operator.gt: operator.le, operator.ge: operator.lt}
+
+
 class _Guards:
     """A tape's guards: each a comparison over referenced numbers (or an int's value),
     evaluated for a batch."""
@@ -580,6 +586,62 @@ class _Guards:
         self.takes = [[_Take([r]) for r in operand_refs] for operand_refs in refs]
         self.outcomes = np.array([float(o) for o in outcomes], dtype=np.float64)
         self.is_value = [fn is None for fn in fns]
+        self._plan_checks(outcomes)
+
+    def _plan_checks(self, outcomes: tuple[Any, ...]) -> None:
+        """What :meth:`agree` checks: per column compared with constants, the bounds its
+        minimum and maximum must keep for every guard on it to take its traced outcome
+        (a class index's range checks: one min and one max); the other guards, one by one."""
+        bounds: dict[tuple[int, int], list[tuple[str, Any, float]]] = {}  # (sid, col) -> (which, compare, c)
+        self.others: list[tuple[Any, list[_Take], Any]] = []
+        for fn, takes, outcome in zip(self.fns, self.takes, outcomes):
+            column = [t for t in takes if t.mode == "one"]
+            consts = [t for t in takes if t.mode == "const"]
+            if (len(column) == 1 and column[0].cols.__class__ is slice and len(takes) == 1 + len(consts)
+                    and (fn is None or fn in _FLIPPED)):  # fmt: skip
+                key = (column[0].sid, column[0].cols.start)
+                if fn is None:  # an int's value: every sample's is the traced one
+                    value = float(outcome)
+                    bounds.setdefault(key, []).extend([("min", operator.ge, value), ("max", operator.le, value)])
+                    continue
+                if len(takes) == 2:
+                    c = float(consts[0].const[0, 0])
+                    compare = fn if takes[0] is column[0] else _FLIPPED[fn]  # as x <op> c
+                    if not outcome:  # not (x <op> c), for numbers that are not nan
+                        compare = _NEGATED[compare]
+                    # x >= c (or >) for all: the minimum is; x <= c (or <) for all: the maximum is
+                    which = "min" if compare in (operator.ge, operator.gt) else "max"
+                    bounds.setdefault(key, []).append((which, compare, c))
+                    continue
+            self.others.append((fn, takes, outcome))
+        self.bounds = [(sid, col, checks) for (sid, col), checks in bounds.items()]
+
+    def agree(self, vals: list[np.ndarray], size: int) -> bool:
+        """True when every sample takes the traced outcome of every guard (then
+        :meth:`evaluate` has nothing to route); False when some may not. A nan fails the
+        bounds (its min and max are nan), so it is left to :meth:`evaluate`."""
+        if not size:
+            return True
+        for sid, col, checks in self.bounds:
+            column = vals[sid][:, col]
+            low = high = None
+            for which, compare, c in checks:
+                if which == "min":
+                    if low is None:
+                        low = column.min()
+                    if not compare(low, c):
+                        return False
+                else:
+                    if high is None:
+                        high = column.max()
+                    if not compare(high, c):
+                        return False
+        for fn, takes, outcome in self.others:
+            operands = [take(vals)[:, 0] for take in takes]
+            result = operands[0] == float(outcome) if fn is None else np.asarray(fn(*operands), dtype=bool)
+            if not (result.all() if (fn is None or outcome) else not result.any()):
+                return False
+        return True
 
     def __len__(self) -> int:
         return len(self.fns)
