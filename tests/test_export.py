@@ -294,7 +294,9 @@ def test_a_gpt_with_gathers_stacked_layers_and_two_lengths() -> None:
         namespace["forward"](theta, docs(rng, 2, 4))
 
 
-@pytest.mark.parametrize("seed", [77000123])  # a layer whose weights are a node's row (its gradient through a view)
+# 77000123: a layer whose weights are a node's row (its gradient through a view); 31000080: an op of
+# your own over *operands (called with them one by one)
+@pytest.mark.parametrize("seed", [77000123, 31000080])
 def test_fuzz_programs_that_once_failed(seed: int) -> None:
     import linecache
 

@@ -201,6 +201,7 @@ class _Rule:
         self.inline: tuple[list[str], list[ast.expr], set[str]] | None = None
         self.call: str | None = None
         self.infix: str | None = None
+        self.unpack = False
         helpers = exporter.helpers
         built_in = any(op is b for b in _TABLE)
         name = getattr(generic, "__name__", "")
@@ -238,6 +239,8 @@ class _Rule:
             return
         wanted = f"{op.name}_{'forward' if which == 0 else 'backward'}"
         self.call = helpers.copy(function, module, wanted=_identifier(wanted, "rule"), drop_kit=True)
+        # an op of your own that takes *operands gets them one by one (autograd.custom unpacks them)
+        self.unpack = not built_in and op.arity == VARIADIC
 
     def expressions(self, operands: list[str]) -> list[str]:
         """The rule's result(s) for these operand expressions (names or simple expressions)."""
@@ -248,6 +251,8 @@ class _Rule:
         if self.infix is not None:
             a, b = (f"({o})" if not re.fullmatch(r"[\w.\[\]:, ]+", o) or o.startswith("-") else o for o in operands)
             return [f"{a} {self.infix} {b}"]
+        if self.unpack:
+            operands = [*operands[:-1], "*" + operands[-1]]
         call = f"{self.call}({', '.join(operands)})"
         return [call]
 
