@@ -91,11 +91,11 @@ def moons_case() -> tuple[Any, list[Value], list[np.ndarray]]:
     return loss, params, [X, (2 * y - 1).astype(np.int64)]
 
 
-def digits_case() -> tuple[Any, list[Value], list[np.ndarray]]:
+def digits_case(rows: int = 96) -> tuple[Any, list[Value], list[np.ndarray]]:
     datasets = pytest.importorskip("sklearn.datasets", reason="scikit-learn is in gradtrace's dev extra")
     X, y = datasets.load_digits(return_X_y=True)
     model = nn.MLP(64, [32, 10], rng=random.Random(3))
-    return (lambda x, t: nn.cross_entropy(model(x), t)), model.parameters(), [X[:96] / 16.0, y[:96].astype(np.int64)]
+    return (lambda x, t: nn.cross_entropy(model(x), t)), model.parameters(), [X[:rows] / 16.0, y[:rows].astype(np.int64)]
 
 
 def test_moons_and_digits_exported_equal_eager_in_a_process_without_gradtrace(tmp_path: Path) -> None:

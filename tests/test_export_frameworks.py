@@ -4,13 +4,13 @@ PyTorch or JAX: ``make test-all`` installs both)."""
 
 from __future__ import annotations
 
-import random
 import sys
 from typing import Any
 
 import numpy as np
 import pytest
 from test_compile import assert_matches, eager_backward, eager_outputs
+from test_export import digits_case, moons_case
 
 import autograd
 import nn
@@ -18,21 +18,11 @@ from autograd import CompileError, Value
 
 
 def moons() -> tuple[Any, list[Value], list[np.ndarray]]:
-    X, y = nn.data.make_moons(100, noise=0.1, seed=0)
-    model = nn.MLP(2, [16, 16, 1], rng=random.Random(1))
-    params = model.parameters()
-
-    def loss(x: list[Value], label: Any) -> Value:
-        return nn.hinge_loss(model(x), label) + 1e-4 * autograd.dot(params, params)
-
-    return loss, params, [X, (2 * y - 1).astype(np.int64)]
+    return moons_case()
 
 
 def digits() -> tuple[Any, list[Value], list[np.ndarray]]:
-    datasets = pytest.importorskip("sklearn.datasets", reason="scikit-learn is in gradtrace's dev extra")
-    X, y = datasets.load_digits(return_X_y=True)
-    model = nn.MLP(64, [32, 10], rng=random.Random(3))
-    return (lambda x, t: nn.cross_entropy(model(x), t)), model.parameters(), [X[:64] / 16.0, y[:64].astype(np.int64)]
+    return digits_case(64)
 
 
 def mixed_ops() -> tuple[Any, list[Value], list[np.ndarray]]:

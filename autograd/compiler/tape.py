@@ -16,8 +16,8 @@ gradient. A tape also holds its trace's guards and their outcomes: the replay
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 import operator
+from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any
 
@@ -742,7 +742,6 @@ class Tape:
                 return (sid, col)
             return ref
 
-        position_of = {id(item): i for i, item in enumerate(trace.items)}
         # groups: by depth, op and how the nodes can run together
         keyed: dict[tuple, list[int]] = {}
         for i, rule in enumerate(rules):
@@ -750,7 +749,8 @@ class Tape:
                 keyed.setdefault(
                     _group_key(rule, node_refs[i], node_params[i], depth[i], per_sample, i, i in chains), []
                 ).append(i)
-        _stack_layers(keyed, node_refs, _live_items(trace), per_sample)
+        live = _live_items(trace)
+        _stack_layers(keyed, node_refs, live, per_sample)
         self.units: list[_Unit] = []
         order = sorted(keyed, key=lambda key: (key[0], keyed[key][0]))
         unit_sids = list(range(n_sources, n_sources + len(order)))
@@ -811,16 +811,6 @@ class Tape:
         self.needs = needs
         for unit in self.units:
             unit.prepare(needs)
-        # the items a result's gradient reaches, through operands that are Values (eager's backward walk)
-        live = [False] * len(trace.items)
-        for node in trace.result_nodes:
-            if id(node) in position_of:
-                live[position_of[id(node)]] = True
-        for i in range(len(trace.items) - 1, -1, -1):
-            if live[i] and not isinstance(trace.items[i], Calc):
-                for desc in trace.operands[i]:
-                    if desc[0] == "item":
-                        live[desc[1]] = True
         for key, unit in zip(order, self.units):
             members = keyed[key]
             if not all(live[i] for i in members):
