@@ -39,6 +39,7 @@ from common import (
     Target,
     compile_times,
     cpu_time,
+    jax_backend_section,
     jax_mlp,
     load_jax,
     load_torch,
@@ -432,13 +433,9 @@ def report_section(results: Results, engines: list[str], unit_name: str, goals: 
     lines += ["What `autograd.compile` cost on this model (CPU time, the median over every compiled run, range in "
               "parentheses; tracing and fusing are the step's own `trace_seconds` and `compile_seconds`):", "",
               *compile_times(runs), ""]
-    if "jax" in engines and "compiled_jax" in engines:  # the compiled step run by JAX, beside hand-written JAX
-        on, off = ratio(results, "compiled_jax", "jax", True), ratio(results, "compiled_jax", "jax", False)
-        lines += [f"gradtrace compiled, backend jax (`autograd.compile(..., backend=\"jax\")`: the tape's forward and "
-                  f"backward as one `jax.jit` program, the optimizer's update in NumPy) takes **{on}** JAX jit's time "
-                  f"with the collector on and {off} with it off.", ""]
-        targets.append(Target("18", "compiled, backend jax, within 1.2× of hand-written JAX (collector on)", str(on),
-                              on.median <= 1.2))
+    text, found = jax_backend_section(results, engines)
+    lines += text
+    targets += found
     return "\n".join(lines) + "\n", targets
 
 

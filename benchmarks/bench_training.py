@@ -37,6 +37,7 @@ from common import (
     Target,
     compile_times,
     cpu_time,
+    jax_backend_section,
     jax_mlp,
     load_jax,
     load_torch,
@@ -564,13 +565,9 @@ def report(results: Results, params: dict[str, Any], exact: tuple[Fraction, list
         text, found = _compiled(results, engines)
         lines += text
         targets += found
-    if "jax" in engines and "compiled_jax" in engines:  # the compiled step run by JAX, beside hand-written JAX
-        on, off = ratio(results, "compiled_jax", "jax", True), ratio(results, "compiled_jax", "jax", False)
-        lines += [f"gradtrace compiled, backend jax (`autograd.compile(..., backend=\"jax\")`: the tape's forward and "
-                  f"backward as one `jax.jit` program, the optimizer's update in NumPy) takes **{on}** JAX jit's time "
-                  f"with the collector on and {off} with it off.", ""]
-        targets.append(Target("18", "compiled, backend jax, within 1.2× of hand-written JAX (collector on)", str(on),
-                              on.median <= 1.2))
+    text, found = jax_backend_section(results, engines)
+    lines += text
+    targets += found
     return "\n".join(lines) + "\n", targets
 
 
