@@ -47,7 +47,8 @@ import threading
 import time
 import traceback
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -682,20 +683,23 @@ def _warnings_of(caught: list[warnings.WarningMessage]) -> list[str]:
     return [f"{w.category.__name__}: {w.message}" for w in caught]
 
 
-def run(program: Program) -> Outcome:
-    """Compile the program and compare it with eager on a first batch and on later ones."""
-    # the program's source must be readable from tracebacks and by compile's checks
-    import linecache
-
-    filename = f"<fuzz program {program.seed}>"
-    linecache.cache[filename] = (len(program.source), None, program.source.splitlines(True), filename)
+@contextmanager
+def cleaned_up(program: Program) -> Iterator[None]:
+    """Whatever loading and running the program leaves behind is gone at the end: the ops of
+    its own it registered, and its source in linecache (put there by :func:`load`)."""
     before = set(autograd.OPS)
     try:
-        return _run(program)
+        yield
     finally:
         for name in set(autograd.OPS) - before:
             autograd.OPS.pop(name, None)
-        linecache.cache.pop(filename, None)
+        linecache.cache.pop(f"<fuzz program {program.seed}>", None)
+
+
+def run(program: Program) -> Outcome:
+    """Compile the program and compare it with eager on a first batch and on later ones."""
+    with cleaned_up(program):
+        return _run(program)
 
 
 def _run(program: Program) -> Outcome:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from fuzz_compile import generate, load, make_batch, program_seed, same_numbers
+from fuzz_compile import cleaned_up, generate, load, make_batch, program_seed, same_numbers
 from test_compile import assert_matches, eager_backward, eager_outputs
 
 import autograd
@@ -131,15 +131,10 @@ def test_fuzz_programs_exported_equal_eager_in_a_process_without_gradtrace(tmp_p
     """The compile fuzzer's random programs (every op, branches, calcs, labels, nn's losses, ops of
     one's own, non-finite data): each exported and run without gradtrace equals eager, or
     compile or step.code refuses it with a CompileError."""
-    import linecache
-
     jobs, expected, outcomes = [], [], {"exported": 0, "refused": 0}
     for i in range(FUZZ_PROGRAMS):
         program = generate(program_seed(FUZZ_SEED, i), exclude=("threads",))
-        filename = f"<fuzz program {program.seed}>"
-        linecache.cache[filename] = (len(program.source), None, program.source.splitlines(True), filename)
-        before = set(autograd.OPS)
-        try:
+        with cleaned_up(program):
             rng = np.random.default_rng(program.seed)
             fn, params, constants, _ = load(program)
             step = autograd.compile(fn, params, reduction=program.reduction)
@@ -163,10 +158,6 @@ def test_fuzz_programs_exported_equal_eager_in_a_process_without_gradtrace(tmp_p
                 jobs.append({"code": code, "theta": theta_of(params), "batches": batches, "backward": has_loss})
                 expected.append((program.seed, eager, loss, grads, loss_size, grad_sizes, has_loss))
                 outcomes["exported"] += 1
-        finally:
-            for name in set(autograd.OPS) - before:
-                autograd.OPS.pop(name, None)
-            linecache.cache.pop(filename, None)
     assert outcomes["exported"] >= FUZZ_PROGRAMS, outcomes  # most programs export (two batches each)
     for got, (seed, eager, loss, grads, loss_size, grad_sizes, has_loss) in zip(run_fresh(tmp_path, jobs), expected):
         same_numbers(got["results"], eager.results, f"program {seed}: per-sample results", eager.result_sizes)
@@ -298,13 +289,8 @@ def test_a_gpt_with_gathers_stacked_layers_and_two_lengths() -> None:
 # your own over *operands (called with them one by one)
 @pytest.mark.parametrize("seed", [77000123, 31000080])
 def test_fuzz_programs_that_once_failed(seed: int) -> None:
-    import linecache
-
     program = generate(seed, exclude=("threads",))
-    filename = f"<fuzz program {program.seed}>"
-    linecache.cache[filename] = (len(program.source), None, program.source.splitlines(True), filename)
-    before = set(autograd.OPS)
-    try:
+    with cleaned_up(program):
         rng = np.random.default_rng(program.seed)
         fn, params, constants, _ = load(program)
         step = autograd.compile(fn, params, reduction=program.reduction)
@@ -322,7 +308,3 @@ def test_fuzz_programs_that_once_failed(seed: int) -> None:
             got_loss, got_grads = namespace["loss_and_grad"](theta, *batches)
             same_numbers(got_loss, loss, f"batch {n}: loss", loss_size)
             same_numbers(got_grads, grads, f"batch {n}: gradient", grad_sizes)
-    finally:
-        for name in set(autograd.OPS) - before:
-            autograd.OPS.pop(name, None)
-        linecache.cache.pop(filename, None)

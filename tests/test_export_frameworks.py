@@ -229,17 +229,12 @@ def test_jax_backend_equals_numpy_backend_on_fuzz_programs() -> None:
     change between calls, non-finite data): the JAX backend's results, loss and gradient are the
     NumPy backend's, or it refuses with a CompileError naming what has no JAX form."""
     pytest.importorskip("jax")
-    import linecache
-
-    from fuzz_compile import generate, load, make_batch, program_seed
+    from fuzz_compile import cleaned_up, generate, load, make_batch, program_seed
 
     ran = 0
     for i in range(JAX_FUZZ_PROGRAMS):
         program = generate(program_seed(5, i), exclude=("threads",))
-        filename = f"<fuzz program {program.seed}>"
-        linecache.cache[filename] = (len(program.source), None, program.source.splitlines(True), filename)
-        before = set(autograd.OPS)
-        try:
+        with cleaned_up(program):
             rng = np.random.default_rng(program.seed)
             fn, params, constants, _ = load(program)
             numpy_step = autograd.compile(fn, params, reduction=program.reduction)
@@ -274,8 +269,4 @@ def test_jax_backend_equals_numpy_backend_on_fuzz_programs() -> None:
                     scale = max(1.0, float(np.nanmax(np.abs(expected_grads), initial=0.0)))
                     np.testing.assert_allclose(grads, expected_grads, rtol=1e-12, atol=1e-15 * scale, equal_nan=True,
                                                err_msg=f"program {program.seed}, batch {n}")  # fmt: skip
-        finally:
-            for name in set(autograd.OPS) - before:
-                autograd.OPS.pop(name, None)
-            linecache.cache.pop(filename, None)
     assert ran >= JAX_FUZZ_PROGRAMS, ran
